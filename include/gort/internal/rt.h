@@ -1,0 +1,93 @@
+/* gort internal: what every module shares (never installed).
+ * See rt/env.c for settings, rt/fatal.c for the fatal path, rt/lock.c for locks. */
+#ifndef GORT_INTERNAL_RT_H
+#define GORT_INTERNAL_RT_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GORT_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GORT_NOINLINE    __attribute__((noinline))
+#define GORT_INLINE      static inline __attribute__((always_inline))
+#define GORT_COLD        __attribute__((cold, noinline))
+#define GORT_NORETURN    __attribute__((noreturn))
+#define GORT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define GORT_CACHELINE   64
+#define GORT_ALIGNED_CL  __attribute__((aligned(GORT_CACHELINE)))
+
+#define GORT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define GORT_ROUND_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+#define GORT_ROUND_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
+
+/* ---- fatal errors and assertions (rt/fatal.c) ----------------------------------
+ * One fatal path: prints "fatal error: <message>" and aborts.  It never
+ * allocates, so it is safe inside the allocator and before main. */
+GORT_NORETURN GORT_COLD GORT_PRINTF(1, 2) void gort__fatal(const char *fmt, ...);
+GORT_NORETURN GORT_COLD void gort__fatal_assert(const char *expr, const char *file, int line);
+/* Print to stderr without allocating; returns bytes written. */
+GORT_PRINTF(1, 2) int gort__printf(const char *fmt, ...);
+int gort__vprintf(const char *fmt, va_list ap);
+int gort__write_all(int fd, const char *buf, size_t n);
+
+/* Cheap assertions are always on; expensive ones only with GORT_DEBUG_CHECKS. */
+#define GORT_ASSERT(e) \
+    ((void)(GORT_LIKELY(e) ? 0 : (gort__fatal_assert(#e, __FILE__, __LINE__), 0)))
+#ifdef GORT_DEBUG_CHECKS
+#define GORT_DASSERT(e) GORT_ASSERT(e)
+#else
+#define GORT_DASSERT(e) ((void)0)
+#endif
+
+/* ---- OS memory (rt/os.c) ---------------------------------------------------------
+ * Every mapping system call the runtime makes goes through gort__os, a table of
+ * function pointers that tests may swap (to count calls or inject failure). */
+typedef struct gort_os_ops {
+    void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, long off);
+    int   (*munmap)(void *addr, size_t len);
+    int   (*madvise)(void *addr, size_t len, int advice);
+    int   (*mprotect)(void *addr, size_t len, int prot);
+} gort_os_ops_t;
+extern gort_os_ops_t gort__os;
+
+/* Reserve len bytes of address space aligned to align (a power of two >= page
+ * size), readable and writable, committed lazily by the kernel.  NULL on failure. */
+void *gort__os_reserve(size_t len, size_t align);
+void  gort__os_unmap(void *p, size_t len);
+/* Give pages back to the OS; they read as zero afterwards. */
+void  gort__os_release(void *p, size_t len);
+size_t gort__os_page_size(void);
+
+/* ---- time ---------------------------------------------------------------------- */
+int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
+
+/* ---- settings (rt/env.c) -----------------------------------------------------------
+ * Every GORT_* variable and GORT_DEBUG key is declared once in rt/env.c's
+ * table and parsed once, on first use. */
+typedef struct gort_settings {
+    int     maxprocs;         /* GORT_MAXPROCS; 0 = number of CPUs */
+    int     gc_percent;       /* GORT_GC; -1 = off */
+    int64_t memlimit;         /* GORT_MEMLIMIT bytes; INT64_MAX = none */
+    int     allocstats;       /* GORT_DEBUG=allocstats=1 */
+    int     gctrace;          /* GORT_DEBUG=gctrace=N */
+    int     gccheckmark;      /* GORT_DEBUG=gccheckmark=1 */
+    int     gcstoptheworld;   /* GORT_DEBUG=gcstoptheworld=1 */
+    int     schedtrace;       /* GORT_DEBUG=schedtrace=ms */
+    int     scheddetail;      /* GORT_DEBUG=scheddetail=1 */
+    int     scavenge;         /* GORT_DEBUG=scavenge=0 disables the background scavenger */
+    int     trace;            /* GORT_DEBUG=trace=1 turns the event rings on */
+    int     invalidfree;      /* GORT_DEBUG=invalidfree=0 makes an invalid free non-fatal (reports, leaks) */
+} gort_settings_t;
+extern gort_settings_t gort__settings;
+/* Parse the environment once (idempotent, thread-safe, allocation-free). */
+void gort__settings_init(void);
+/* Parse a GORT_DEBUG-style string into gort__settings (exposed for tests);
+ * returns the number of problems reported. */
+int gort__settings_parse_debug(const char *s);
+/* Parse a size with an optional B/KiB/MiB/GiB/TiB suffix (GOMEMLIMIT syntax); -1 if bad. */
+int64_t gort__parse_size(const char *s);
+
+#endif
