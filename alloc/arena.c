@@ -1,0 +1,84 @@
+/* Arenas: 64 MiB reservations aligned to their size, and the two-level arena map
+ * that takes any address to its arena (and, through the arena's page table, to its
+ * span) in O(1).  See alloc/malloc.c. */
+#include "alloc/types.h"
+
+#include <string.h>
+
+arena_l2 *gort__arena_l1[1u << ARENA_L1_BITS];
+arena *gort__arenas;
+static arena *arena_free;   /* structs of released huge reservations, reused (heap lock) */
+
+/* Register arena metadata for [base, base + ARENA_SIZE). Heap lock held. */
+static arena *arena_register(uintptr_t base, int huge) {
+    uintptr_t i1 = base >> (ARENA_SHIFT + ARENA_L2_BITS);
+    GORT_ASSERT(i1 < (1u << ARENA_L1_BITS));
+    if (!gort__arena_l1[i1]) {
+        arena_l2 *l2 = gort__meta_alloc(sizeof(arena_l2));
+        __atomic_store_n(&gort__arena_l1[i1], l2, __ATOMIC_RELEASE);
+    }
+    arena *a = arena_free;
+    if (a) {
+        arena_free = a->next;
+        memset(a, 0, sizeof *a);
+    } else {
+        a = gort__meta_alloc(sizeof(arena));
+    }
+    a->base = base;
+    a->huge = (uint8_t)huge;
+    __atomic_store_n(&(*gort__arena_l1[i1])[(base >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)], a,
+                     __ATOMIC_RELEASE);
+    return a;
+}
+
+arena *gort__arena_grow(void) {
+    void *p = gort__os_reserve(ARENA_SIZE, ARENA_SIZE);
+    if (!p)
+        return NULL;
+    arena *a = arena_register((uintptr_t)p, 0);
+    /* Fresh memory reads as zero and has no RSS: it starts out "released". */
+    memset(a->scav, 0xff, sizeof a->scav);
+    a->next = gort__arenas;
+    gort__arenas = a;
+    return a;
+}
+
+void gort__arena_set_spans(uintptr_t base, uintptr_t npages, mspan *s) {
+    uintptr_t p = base, end = base + npages * PAGE_SIZE;
+    while (p < end) {
+        arena *a = arena_of(p);
+        GORT_ASSERT(a);
+        uintptr_t first = (p - a->base) >> PAGE_SHIFT;
+        uintptr_t last = (end - a->base) >> PAGE_SHIFT;
+        if (last > ARENA_PAGES)
+            last = ARENA_PAGES;
+        for (uintptr_t i = first; i < last; i++)
+            a->spans[i] = s;
+        p = a->base + last * PAGE_SIZE;
+    }
+}
+
+uintptr_t gort__arena_reserve_huge(size_t nbytes, size_t align) {
+    if (align < ARENA_SIZE)
+        align = ARENA_SIZE;
+    void *p = gort__os_reserve(nbytes, align);
+    if (!p)
+        return 0;
+    for (uintptr_t a = (uintptr_t)p; a < (uintptr_t)p + nbytes; a += ARENA_SIZE)
+        arena_register(a, 1);
+    return (uintptr_t)p;
+}
+
+void gort__arena_release_huge(uintptr_t base, size_t nbytes) {
+    /* The arena structs stay (metadata is never freed) but are unmapped from the
+     * arena map, so a later free of a stale pointer is reported as foreign. */
+    for (uintptr_t a = base; a < base + nbytes; a += ARENA_SIZE) {
+        arena_l2 *l2 = gort__arena_l1[a >> (ARENA_SHIFT + ARENA_L2_BITS)];
+        arena **slot = &(*l2)[(a >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)];
+        arena *ar = *slot;
+        __atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
+        ar->next = arena_free;
+        arena_free = ar;
+    }
+    gort__os_unmap((void *)base, nbytes);
+}

@@ -1,0 +1,364 @@
+/* Per-thread caches (Go's mcache, with mimalloc's free-list sharding): refill of the
+ * current span per class, the remote-free protocol, and the flush at thread exit.
+ * See the design essay in alloc/malloc.c and the span glossary in alloc/types.h. */
+#include "alloc/types.h"
+
+#include <pthread.h>
+#include <string.h>
+
+mspan gort__empty_span = {.state = SPAN_DEAD};
+gort_cache gort__empty_cache = {.alloc = {[0 ... NUM_CLASSES - 1] = &gort__empty_span}};
+__thread gort_cache *gort__tls_cache = &gort__empty_cache;
+
+static gort_mutex_t caches_lock = GORT_MUTEX_RANKED(GORT_RANK_CACHES);
+gort_cache *gort__caches;
+static gort_cache *caches_free;
+_Atomic uint64_t gort__retired_nmalloc[NUM_CLASSES];
+_Atomic uint64_t gort__retired_nfree[NUM_CLASSES];
+
+void gort__caches_lock(void) { gort__mutex_lock(&caches_lock); }
+void gort__caches_unlock(void) { gort__mutex_unlock(&caches_lock); }
+
+/* ---- bitmaps: owner writes, others read ---------------------------------------- */
+#if defined(__SANITIZE_THREAD__)
+#define BIT_SET(w, b)   __atomic_fetch_or(&(w), (uint64_t)1 << (b), __ATOMIC_RELAXED)
+#define BIT_CLEAR(w, b) __atomic_fetch_and(&(w), ~((uint64_t)1 << (b)), __ATOMIC_RELAXED)
+#else
+#define BIT_SET(w, b)   ((w) |= (uint64_t)1 << (b))
+#define BIT_CLEAR(w, b) ((w) &= ~((uint64_t)1 << (b)))
+#endif
+
+/* ---- thread exit -------------------------------------------------------------- */
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_thread_exit(void *arg) {
+    gort_cache *c = arg;
+    if (gort__tls_cache == c)
+        gort__tls_cache = &gort__empty_cache;
+    gort__cache_flush(c);
+}
+
+static void cache_key_init(void) {
+    if (pthread_key_create(&cache_key, cache_thread_exit) != 0)
+        gort__fatal("gort: pthread_key_create failed");
+}
+
+gort_cache *gort__cache_get(void) {
+    gort_cache *c = gort__tls_cache;
+    if (GORT_LIKELY(c != &gort__empty_cache))
+        return c;
+    gort__settings_init();
+    gort__caches_lock();
+    c = caches_free;
+    if (c)
+        caches_free = c->free_next;
+    gort__caches_unlock();
+    if (!c)
+        c = gort__meta_alloc(sizeof *c);
+    memset(c, 0, sizeof *c);
+    for (unsigned i = 0; i < NUM_CLASSES; i++)
+        c->alloc[i] = &gort__empty_span;
+    gort__caches_lock();
+    c->all_next = gort__caches;
+    if (gort__caches)
+        gort__caches->all_prev = c;
+    gort__caches = c;
+    gort__caches_unlock();
+    gort__tls_cache = c;
+    pthread_once(&cache_key_once, cache_key_init);
+    pthread_setspecific(cache_key, c);
+    return c;
+}
+
+/* Flush and retire the calling thread's cache (gort_release_memory); the next
+ * allocation creates a fresh one. */
+void gort__cache_release_current(void) {
+    gort_cache *c = gort__tls_cache;
+    if (c == &gort__empty_cache)
+        return;
+    gort__tls_cache = &gort__empty_cache;
+    pthread_setspecific(cache_key, NULL);
+    gort__cache_flush(c);
+}
+
+/* ---- collecting remote frees -------------------------------------------------- */
+
+/* Move the blocks of an xfree list into s's local free list.  Caller owns s (its
+ * cache, or central's lock for an abandoned span). */
+void gort__cache_collect_xfree(mspan *s, uintptr_t list) {
+    void *p = (void *)(list & ~XF_FLAGS);
+    while (p) {
+        void *next = *(void **)p;
+        uint32_t i = span_index(s, (uintptr_t)p);
+        atomic_fetch_and_explicit(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)),
+                                  memory_order_relaxed);
+        BIT_CLEAR(s->allocbits[i >> 6], i & 63);
+        *(void **)p = s->free;
+        s->free = p;
+        s->nalloc--;
+        p = next;
+    }
+}
+
+/* Give span s to the heap or to central; caller owns it and has unlinked it. */
+static void span_give_up(mspan *s) {
+    uintptr_t x = atomic_exchange(&s->xfree, XF_ABANDONED);
+    gort__cache_collect_xfree(s, x);
+    if (s->nalloc == 0) {
+        s->where = IN_NONE;
+        s->owner = NULL;
+        gort__pageheap_free(s);
+        return;
+    }
+    gort__central_abandon(s);
+}
+
+/* Carve up to one OS page worth of never-used objects into the free list. */
+static void span_carve(mspan *s) {
+    uintptr_t size = s->elemsize;
+    uintptr_t n = 4096 / size;
+    if (n < 1)
+        n = 1;
+    uintptr_t avail = (s->limit - s->bump) / size;
+    if (n > avail)
+        n = avail;
+    uintptr_t p = s->bump;
+    for (uintptr_t k = 0; k + 1 < n; k++, p += size)
+        *(void **)p = (void *)(p + size);
+    *(void **)p = s->free;
+    s->free = (void *)s->bump;
+    s->bump = p + size;
+}
+
+static void span_init_small(mspan *s, gort_cache *c, unsigned cls) {
+    s->cls = (uint8_t)cls;
+    s->elemsize = gort__class_size[cls];
+    s->divmul = gort__class_divmul[cls];
+    s->nelems = gort__class_nelems[cls];
+    s->nalloc = 0;
+    s->free = NULL;
+    s->bump = s->base;
+    s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
+    memset(s->allocbits, 0, sizeof s->allocbits);
+    for (unsigned i = 0; i < BITMAP_WORDS; i++)
+        atomic_store_explicit(&s->xfreebits[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+    s->owner = c;
+    s->where = IN_CURRENT;
+}
+
+/* Ensure s (c's current span) has a free object; false if it is exhausted, in which
+ * case it has been moved to c's full list. */
+static bool span_replenish(gort_cache *c, mspan *s) {
+    for (;;) {
+        if (s->free)
+            return true;
+        if (s->bump < s->limit) {
+            span_carve(s);
+            return true;
+        }
+        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+        if (x & ~XF_FLAGS) {
+            x = atomic_exchange_explicit(&s->xfree, 0, memory_order_acquire);
+            gort__cache_collect_xfree(s, x);
+            continue;
+        }
+        /* Nothing free anywhere: flag it full, so the next remote free tells us. */
+        uintptr_t zero = 0;
+        if (!atomic_compare_exchange_strong(&s->xfree, &zero, XF_FULL))
+            continue;
+        s->where = IN_FULL;
+        gort__span_list_push(&c->full[s->cls], s);
+        return false;
+    }
+}
+
+void *gort__cache_refill(gort_cache *c, unsigned cls) {
+    if (c == &gort__empty_cache)
+        c = gort__cache_get();
+    if (atomic_load_explicit(&c->delayed, memory_order_relaxed))
+        gort__cache_drain_delayed(c);
+    mspan *s = c->alloc[cls];
+    if (s == &gort__empty_span || !span_replenish(c, s)) {
+        c->alloc[cls] = &gort__empty_span;
+        for (;;) {
+            s = c->partial[cls].head;
+            if (s) {
+                gort__span_list_remove(&c->partial[cls], s);
+                s->where = IN_CURRENT;
+            } else if ((s = gort__central_adopt(c, cls)) == NULL) {
+                s = gort__pageheap_alloc(gort__class_npages[cls], 1, SPAN_SMALL, false);
+                if (!s)
+                    return NULL;
+                span_init_small(s, c, cls);
+            }
+            if (span_replenish(c, s))
+                break;
+        }
+        c->alloc[cls] = s;
+    }
+    void *p = s->free;
+    s->free = *(void **)p;
+    s->nalloc++;
+    uint32_t i = span_index(s, (uintptr_t)p);
+    BIT_SET(s->allocbits[i >> 6], i & 63);
+    STAT_INC(c->nmalloc[cls]);
+    return p;
+}
+
+/* A local free made s empty (nalloc == 0) or landed in a full span. */
+void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
+    unsigned cls = s->cls;
+    if (s->where == IN_FULL) {
+        gort__span_list_remove(&c->full[cls], s);
+        /* Let remote frees push directly again. */
+        uintptr_t x = atomic_load(&s->xfree);
+        while ((x & XF_FULL) && !atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL))
+            ;
+        s->where = IN_PARTIAL;
+        gort__span_list_push(&c->partial[cls], s);
+    }
+    if (s->nalloc == 0 && s->where == IN_PARTIAL) {
+        /* Keep one empty span per class to absorb alloc/free waves; more go back. */
+        if (c->partial[cls].n > 1) {
+            gort__span_list_remove(&c->partial[cls], s);
+            s->where = IN_NONE;
+            span_give_up(s);
+        }
+    }
+}
+
+/* Free p into s, which c owns: the same as the fast path in malloc.c, used when the
+ * block arrives indirectly (delayed list).  The xfreebit was set by the remote freer. */
+static void free_delivered(gort_cache *c, mspan *s, void *p) {
+    uint32_t i = span_index(s, (uintptr_t)p);
+    atomic_fetch_and_explicit(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)),
+                              memory_order_relaxed);
+    BIT_CLEAR(s->allocbits[i >> 6], i & 63);
+    *(void **)p = s->free;
+    s->free = p;
+    s->nalloc--;
+    if (s->where != IN_CURRENT)
+        gort__cache_free_local_slow(c, s);
+}
+
+void gort__cache_drain_delayed(gort_cache *c) {
+    uintptr_t h = atomic_load(&c->delayed);
+    if (h == CACHE_CLOSED || h == 0)
+        return;
+    h = atomic_exchange(&c->delayed, 0);
+    if (h == CACHE_CLOSED) {   /* cannot happen while c is live; keep it closed */
+        atomic_store(&c->delayed, CACHE_CLOSED);
+        return;
+    }
+    void *p = (void *)h;
+    while (p) {
+        void *next = *(void **)p;
+        mspan *s = span_of((uintptr_t)p);
+        if (s->owner == c) {
+            free_delivered(c, s, p);
+        } else {
+            /* A stale delivery (the span changed hands): free it again, remotely. */
+            uint32_t i = span_index(s, (uintptr_t)p);
+            atomic_fetch_and(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)));
+            gort__free_remote(s, p);
+        }
+        p = next;
+    }
+}
+
+static bool push_delayed(gort_cache *c, void *p) {
+    uintptr_t h = atomic_load_explicit(&c->delayed, memory_order_relaxed);
+    do {
+        if (h == CACHE_CLOSED)
+            return false;
+        *(void **)p = (void *)h;
+    } while (!atomic_compare_exchange_weak_explicit(&c->delayed, &h, (uintptr_t)p,
+                                                    memory_order_release, memory_order_relaxed));
+    return true;
+}
+
+/* Free p, a block of small span s, from a thread that does not own s. */
+void gort__free_remote(mspan *s, void *p) {
+    uint32_t i = span_index(s, (uintptr_t)p);
+    uint64_t bit = (uint64_t)1 << (i & 63);
+    uint64_t old = atomic_fetch_or_explicit(&s->xfreebits[i >> 6], bit, memory_order_relaxed);
+    if (GORT_UNLIKELY(old & bit))
+        gort__bad_free(p, "double free (the block is already on a remote-free list)", s);
+    gort_cache *me = gort__tls_cache;
+    if (me != &gort__empty_cache)
+        STAT_INC(me->nfree[s->cls]);
+    else
+        atomic_fetch_add_explicit(&gort__retired_nfree[s->cls], 1, memory_order_relaxed);
+
+    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+    for (;;) {
+        if ((x & XF_FULL) && !(x & XF_ABANDONED)) {
+            /* First free into an owned full span: clear the flag and hand the block
+             * to the owner, which then moves the span back to its partial list. */
+            gort_cache *owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+            if (atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL)) {
+                if (owner && push_delayed(owner, p))
+                    return;
+                x = atomic_load(&s->xfree);
+            }
+            continue;
+        }
+        *(void **)p = (void *)(x & ~XF_FLAGS);
+        uintptr_t nx = (uintptr_t)p | (x & XF_ABANDONED);
+        if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_release,
+                                                  memory_order_relaxed)) {
+            if ((x & XF_FULL) && (x & XF_ABANDONED))
+                gort__central_notify(s);
+            return;
+        }
+    }
+}
+
+/* Give every span away and retire c (thread exit, or gort_release_memory). */
+void gort__cache_flush(gort_cache *c) {
+    /* Close the delayed list first: late deliveries then go to the spans directly. */
+    uintptr_t h = atomic_exchange(&c->delayed, CACHE_CLOSED);
+    if (h != CACHE_CLOSED && h) {
+        atomic_store(&c->delayed, h);
+        gort__cache_drain_delayed(c);
+        h = atomic_exchange(&c->delayed, CACHE_CLOSED);
+        GORT_ASSERT(h == 0);
+    }
+    for (unsigned cls = 1; cls < NUM_CLASSES; cls++) {
+        mspan *s = c->alloc[cls];
+        c->alloc[cls] = &gort__empty_span;
+        if (s != &gort__empty_span) {
+            s->where = IN_NONE;
+            span_give_up(s);
+        }
+        span_list *lists[2] = {&c->partial[cls], &c->full[cls]};
+        for (int k = 0; k < 2; k++) {
+            while ((s = lists[k]->head) != NULL) {
+                gort__span_list_remove(lists[k], s);
+                s->where = IN_NONE;
+                span_give_up(s);
+            }
+        }
+    }
+    /* Fold the counters into the retired totals and unlink, atomically for readers
+     * of the statistics (who hold the caches lock). */
+    gort__caches_lock();
+    for (unsigned cls = 0; cls < NUM_CLASSES; cls++) {
+        atomic_fetch_add(&gort__retired_nmalloc[cls], c->nmalloc[cls]);
+        atomic_fetch_add(&gort__retired_nfree[cls], c->nfree[cls]);
+        STAT_ADD(c->nmalloc[cls], -c->nmalloc[cls]);
+        STAT_ADD(c->nfree[cls], -c->nfree[cls]);
+    }
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        gort__caches = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
+    c->all_next = c->all_prev = NULL;
+    c->free_next = caches_free;
+    caches_free = c;
+    gort__caches_unlock();
+}

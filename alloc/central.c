@@ -1,0 +1,85 @@
+/* Central (Go's mcentral), per size class: the spans whose owning cache gave them up
+ * (its thread exited) and that still hold live objects.  A cache that runs out of
+ * room adopts a partial span from here before asking the page heap for a new one.
+ * See alloc/malloc.c.
+ *
+ * An abandoned span has owner NULL and XF_ABANDONED in its xfree word; frees into it
+ * push onto xfree lock-free.  One in `full` also has XF_FULL: the first free into it
+ * clears the flag and calls gort__central_notify, which moves it to `partial`. */
+#include "alloc/types.h"
+
+mcentral gort__central[NUM_CLASSES] = {
+    [0 ... NUM_CLASSES - 1] = {.lock = GORT_MUTEX_RANKED(GORT_RANK_CENTRAL)},
+};
+
+void gort__central_abandon(mspan *s) {
+    mcentral *m = &gort__central[s->cls];
+    gort__mutex_lock(&m->lock);
+    s->owner = NULL;
+    bool full = !s->free && s->bump >= s->limit;
+    uintptr_t x = XF_ABANDONED;
+    if (full && atomic_compare_exchange_strong(&s->xfree, &x, XF_ABANDONED | XF_FULL)) {
+        s->where = IN_CENTRAL_FULL;
+        gort__span_list_push(&m->full, s);
+    } else {
+        s->where = IN_CENTRAL_PARTIAL;
+        gort__span_list_push(&m->partial, s);
+    }
+    gort__mutex_unlock(&m->lock);
+}
+
+void gort__central_notify(mspan *s) {
+    mcentral *m = &gort__central[s->cls];
+    gort__mutex_lock(&m->lock);
+    if (s->where == IN_CENTRAL_FULL) {
+        gort__span_list_remove(&m->full, s);
+        s->where = IN_CENTRAL_PARTIAL;
+        gort__span_list_push(&m->partial, s);
+    }
+    gort__mutex_unlock(&m->lock);
+}
+
+mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
+    mcentral *m = &gort__central[cls];
+    if (!__atomic_load_n(&m->partial.head, __ATOMIC_RELAXED))
+        return NULL;
+    gort__mutex_lock(&m->lock);
+    mspan *s = m->partial.head;
+    if (s) {
+        gort__span_list_remove(&m->partial, s);
+        uintptr_t x = atomic_exchange(&s->xfree, 0);
+        gort__cache_collect_xfree(s, x);
+        s->owner = c;
+        s->where = IN_CURRENT;
+    }
+    gort__mutex_unlock(&m->lock);
+    return s;
+}
+
+uint64_t gort__central_reclaim(void) {
+    uint64_t pages = 0;
+    for (unsigned cls = 1; cls < NUM_CLASSES; cls++) {
+        mcentral *m = &gort__central[cls];
+        mspan *empty = NULL;
+        gort__mutex_lock(&m->lock);
+        for (mspan *s = m->partial.head, *next; s; s = next) {
+            next = s->next;
+            uintptr_t x = atomic_exchange(&s->xfree, XF_ABANDONED);
+            gort__cache_collect_xfree(s, x);
+            if (s->nalloc == 0) {
+                gort__span_list_remove(&m->partial, s);
+                s->where = IN_NONE;
+                s->next = empty;
+                empty = s;
+            }
+        }
+        gort__mutex_unlock(&m->lock);
+        while (empty) {
+            mspan *s = empty;
+            empty = s->next;
+            pages += s->npages;
+            gort__pageheap_free(s);
+        }
+    }
+    return pages;
+}

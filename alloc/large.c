@@ -1,0 +1,116 @@
+/* Large objects (> 32 KiB, or over-aligned): a span of their own from the page heap;
+ * huge ones (more than an arena) get a reservation of their own, unmapped on free.
+ * See alloc/malloc.c. */
+#include "alloc/types.h"
+
+#include <errno.h>
+
+_Atomic uint64_t gort__large_objects, gort__large_bytes;
+_Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
+
+static void count_alloc(uintptr_t bytes) {
+    atomic_fetch_add_explicit(&gort__large_objects, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large_mallocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large_total, bytes, memory_order_relaxed);
+}
+
+static void count_free(uintptr_t bytes) {
+    atomic_fetch_sub_explicit(&gort__large_objects, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&gort__large_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large_frees, 1, memory_order_relaxed);
+}
+
+static void *huge_alloc(size_t n, size_t align) {
+    uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
+    size_t bytes = npages * PAGE_SIZE;
+    gort__mutex_lock(&gort__heap.lock);
+    uintptr_t base = gort__arena_reserve_huge(bytes, align);
+    if (!base) {
+        gort__mutex_unlock(&gort__heap.lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    mspan *s = gort__span_new();
+    s->base = base;
+    s->npages = npages;
+    s->state = SPAN_HUGE;
+    s->elemsize = 0;   /* usable size is npages * PAGE_SIZE: may exceed 32 bits */
+    s->nelems = 1;
+    s->allocbits[0] = 1;
+    gort__arena_set_spans(base, npages, s);
+    gort__heap.sys_pages += npages;
+    gort__heap.inuse_pages += npages;
+    gort__mutex_unlock(&gort__heap.lock);
+    count_alloc(bytes);
+    return (void *)base;   /* fresh mapping: zero */
+}
+
+void *gort__large_alloc(size_t n, size_t align, bool zero) {
+    if (n > ((size_t)1 << 46)) {   /* more than the address space could hold */
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (align < PAGE_SIZE)
+        align = PAGE_SIZE;
+    uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
+    uintptr_t align_pages = align >> PAGE_SHIFT;
+    if (npages + align_pages - 1 > ARENA_PAGES / 2)
+        return huge_alloc(n, align);
+    mspan *s = gort__pageheap_alloc(npages, align_pages, SPAN_LARGE, zero);
+    if (!s)
+        return NULL;
+    s->cls = 0;
+    s->elemsize = (uint32_t)(npages * PAGE_SIZE);
+    s->nelems = 1;
+    s->nalloc = 1;
+    s->owner = NULL;
+    s->where = IN_NONE;
+    __atomic_store_n(&s->allocbits[0], 1, __ATOMIC_RELEASE);
+    count_alloc(npages * PAGE_SIZE);
+    return (void *)s->base;
+}
+
+size_t gort__large_size(const mspan *s) {
+    return s->npages * PAGE_SIZE;
+}
+
+void gort__large_free(mspan *s, void *p) {
+    /* One atomic exchange decides between two racing frees of the same block. */
+    if (__atomic_exchange_n(&s->allocbits[0], 0, __ATOMIC_ACQ_REL) == 0)
+        gort__bad_free(p, "double free", s);
+    size_t bytes = s->npages * PAGE_SIZE;
+    count_free(bytes);
+    if (s->state == SPAN_HUGE) {
+        gort__mutex_lock(&gort__heap.lock);
+        gort__heap.sys_pages -= s->npages;
+        gort__heap.inuse_pages -= s->npages;
+        gort__arena_set_spans(s->base, s->npages, NULL);
+        gort__arena_release_huge(s->base, bytes);
+        gort__mutex_unlock(&gort__heap.lock);
+        gort__span_dispose(s);
+        return;
+    }
+    gort__pageheap_free(s);
+}
+
+/* Resize large block p (span s) to n bytes in place if possible; true if done. */
+bool gort__large_resize(mspan *s, size_t n) {
+    if (s->state != SPAN_LARGE || n <= MAX_SMALL)
+        return false;
+    uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
+    uintptr_t old = s->npages;
+    if (npages == old)
+        return true;
+    if (npages < old) {
+        gort__pageheap_shrink(s, npages);
+    } else if (npages > ARENA_PAGES / 2 || !gort__pageheap_grow_inplace(s, npages)) {
+        return false;
+    }
+    s->elemsize = (uint32_t)(npages * PAGE_SIZE);
+    intptr_t delta = ((intptr_t)npages - (intptr_t)old) * (intptr_t)PAGE_SIZE;
+    atomic_fetch_add_explicit(&gort__large_bytes, (uint64_t)delta, memory_order_relaxed);
+    if (delta > 0)
+        atomic_fetch_add_explicit(&gort__large_total, (uint64_t)delta, memory_order_relaxed);
+    return true;
+}

@@ -1,0 +1,360 @@
+/* The page heap (Go's mheap): allocates and frees runs of 8 KiB pages inside arenas,
+ * coalescing free runs with their neighbours in O(1) through the arena page table,
+ * and tracking per page whether it has been released to the OS.  See alloc/malloc.c.
+ *
+ * Free runs are FREE spans kept in size bins: bins 0..127 hold runs of exactly 1..128
+ * pages; bins 128..134 hold runs of [2^k, 2^(k+1)) pages for k = 7..13.  A bitmap of
+ * non-empty bins finds the smallest usable bin with one count-trailing-zeros, so an
+ * allocation looks at one exact bin or one list of same-magnitude runs — never at all
+ * spans.  A free run never crosses an arena boundary.
+ *
+ * Invariants (heap lock):
+ *   - every page of an arena belongs to exactly one span (FREE or in use);
+ *   - a FREE span is mapped at its first and last page only; its interior entries are
+ *     NULL, so span_of() on a free interior page says "not allocated";
+ *   - two FREE spans are never adjacent (frees coalesce at once);
+ *   - arena->scav bit set <=> the page reads as zero and holds no RSS; only FREE pages
+ *     (or pages being released) have it set; released_pages counts them. */
+#include "alloc/types.h"
+
+#include <errno.h>
+#include <string.h>
+
+pageheap gort__heap = {.lock = GORT_MUTEX_RANKED(GORT_RANK_HEAP)};
+
+#define EXACT_BINS 128
+#define NUM_BINS   (EXACT_BINS + 7)
+
+static mspan *bins[NUM_BINS];
+static uint64_t nonempty[(NUM_BINS + 63) / 64];
+
+static unsigned bin_of(uintptr_t npages) {
+    if (npages <= EXACT_BINS)
+        return (unsigned)npages - 1;
+    unsigned k = 63 - (unsigned)__builtin_clzll(npages);   /* floor(log2) >= 7 */
+    return EXACT_BINS + (k - 7);
+}
+
+static void bin_insert(mspan *s) {
+    unsigned b = bin_of(s->npages);
+    s->prev = NULL;
+    s->next = bins[b];
+    if (bins[b])
+        bins[b]->prev = s;
+    bins[b] = s;
+    nonempty[b / 64] |= (uint64_t)1 << (b % 64);
+}
+
+static void bin_remove(mspan *s) {
+    unsigned b = bin_of(s->npages);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        bins[b] = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    if (!bins[b])
+        nonempty[b / 64] &= ~((uint64_t)1 << (b % 64));
+}
+
+/* First non-empty bin >= b, or NUM_BINS. */
+static unsigned bin_next(unsigned b) {
+    while (b < NUM_BINS) {
+        uint64_t w = nonempty[b / 64] >> (b % 64);
+        if (w)
+            return b + (unsigned)__builtin_ctzll(w);
+        b = (b / 64 + 1) * 64;
+    }
+    return NUM_BINS;
+}
+
+/* ---- per-page scavenged bits (within one arena) ---- */
+static uintptr_t bits_count(const uint64_t *bm, uintptr_t i, uintptr_t n) {
+    uintptr_t c = 0;
+    while (n) {
+        unsigned off = i % 64, take = (unsigned)(n < 64 - off ? n : 64 - off);
+        uint64_t mask = take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << off;
+        c += (uintptr_t)__builtin_popcountll(bm[i / 64] & mask);
+        i += take;
+        n -= take;
+    }
+    return c;
+}
+
+static void bits_assign(uint64_t *bm, uintptr_t i, uintptr_t n, bool set) {
+    while (n) {
+        unsigned off = i % 64, take = (unsigned)(n < 64 - off ? n : 64 - off);
+        uint64_t mask = take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << off;
+        if (set)
+            bm[i / 64] |= mask;
+        else
+            bm[i / 64] &= ~mask;
+        i += take;
+        n -= take;
+    }
+}
+
+static inline bool bit_get(const uint64_t *bm, uintptr_t i) {
+    return (bm[i / 64] >> (i % 64)) & 1;
+}
+
+static inline uintptr_t page_index(const arena *a, uintptr_t addr) {
+    return (addr - a->base) >> PAGE_SHIFT;
+}
+
+/* Make s a FREE span in the bins, mapped at its ends. */
+static void insert_free(mspan *s) {
+    arena *a = arena_of(s->base);
+    uintptr_t first = page_index(a, s->base);
+    s->state = SPAN_FREE;
+    s->owner = NULL;
+    a->spans[first] = s;
+    a->spans[first + s->npages - 1] = s;
+    bin_insert(s);
+}
+
+/* Carve [base, base+npages) out of the FREE span s (already out of the bins); the
+ * leftovers on either side go back to the bins. */
+static void carve(mspan *s, uintptr_t base, uintptr_t npages) {
+    uintptr_t lead = (base - s->base) >> PAGE_SHIFT;
+    uintptr_t tail = s->npages - lead - npages;
+    if (lead) {
+        mspan *l = gort__span_new();
+        l->base = s->base;
+        l->npages = lead;
+        l->needzero = s->needzero;
+        insert_free(l);
+    }
+    if (tail) {
+        mspan *t = gort__span_new();
+        t->base = base + npages * PAGE_SIZE;
+        t->npages = tail;
+        t->needzero = s->needzero;
+        insert_free(t);
+    }
+    s->base = base;
+    s->npages = npages;
+}
+
+/* Find a FREE span that can hold npages pages at an align-page boundary; out of bins. */
+static mspan *find_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at) {
+    uintptr_t need = npages + align_pages - 1;
+    if (need > ARENA_PAGES)
+        need = npages;   /* try an exact fit; the alignment check below decides */
+    for (unsigned b = bin_next(bin_of(need)); b < NUM_BINS; b = bin_next(b + 1)) {
+        for (mspan *s = bins[b]; s; s = s->next) {
+            uintptr_t base = GORT_ROUND_UP(s->base, align_pages * PAGE_SIZE);
+            if (base + npages * PAGE_SIZE <= s->base + s->npages * PAGE_SIZE) {
+                bin_remove(s);
+                *at = base;
+                return s;
+            }
+            if (b < EXACT_BINS && align_pages == 1)
+                break;
+        }
+    }
+    return NULL;
+}
+
+mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero) {
+    GORT_ASSERT(npages >= 1 && npages <= ARENA_PAGES);
+    pageheap *h = &gort__heap;
+    uintptr_t base;
+    gort__mutex_lock(&h->lock);
+    mspan *s = find_locked(npages, align_pages, &base);
+    if (!s) {
+        arena *a = gort__arena_grow();
+        if (!a) {
+            gort__mutex_unlock(&h->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+        mspan *f = gort__span_new();
+        f->base = a->base;
+        f->npages = ARENA_PAGES;
+        h->sys_pages += ARENA_PAGES;
+        h->free_pages += ARENA_PAGES;
+        h->released_pages += ARENA_PAGES;
+        insert_free(f);
+        s = find_locked(npages, align_pages, &base);
+        if (!s) {   /* alignment larger than an arena can satisfy */
+            gort__mutex_unlock(&h->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    arena *a = arena_of(s->base);
+    /* The ends of the old free run no longer map to it. */
+    a->spans[page_index(a, s->base)] = NULL;
+    a->spans[page_index(a, s->base) + s->npages - 1] = NULL;
+    carve(s, base, npages);
+
+    uintptr_t first = page_index(a, base);
+    uintptr_t released = bits_count(a->scav, first, npages);
+    if (needzero && released != npages) {
+        /* Zero only the pages that may hold old data: released ones read as zero. */
+        for (uintptr_t i = 0; i < npages; i++)
+            if (!bit_get(a->scav, first + i))
+                memset((void *)(base + i * PAGE_SIZE), 0, PAGE_SIZE);
+    }
+    bits_assign(a->scav, first, npages, false);
+    h->released_pages -= released;
+    h->free_pages -= npages;
+    h->inuse_pages += npages;
+    s->needzero = 0;
+    s->state = (uint8_t)state;
+    gort__arena_set_spans(base, npages, s);
+    gort__mutex_unlock(&h->lock);
+    return s;
+}
+
+void gort__pageheap_free_locked(mspan *s) {
+    pageheap *h = &gort__heap;
+    arena *a = arena_of(s->base);
+    uintptr_t first = page_index(a, s->base);
+    h->inuse_pages -= s->npages;
+    h->free_pages += s->npages;
+    memset(&a->spans[first], 0, s->npages * sizeof(mspan *));
+    s->needzero = 1;
+    s->cls = 0;
+    s->owner = NULL;
+    s->free = NULL;
+    /* Coalesce with the neighbours inside this arena. */
+    if (first > 0) {
+        mspan *l = a->spans[first - 1];
+        if (l && l->state == SPAN_FREE) {
+            bin_remove(l);
+            a->spans[first - 1] = NULL;
+            a->spans[page_index(a, l->base)] = NULL;
+            s->base = l->base;
+            s->npages += l->npages;
+            gort__span_dispose(l);
+        }
+    }
+    uintptr_t end = page_index(a, s->base) + s->npages;
+    if (end < ARENA_PAGES) {
+        mspan *r = a->spans[end];
+        if (r && r->state == SPAN_FREE) {
+            bin_remove(r);
+            a->spans[end] = NULL;
+            a->spans[end + r->npages - 1] = NULL;
+            s->npages += r->npages;
+            gort__span_dispose(r);
+        }
+    }
+    insert_free(s);
+}
+
+void gort__pageheap_free(mspan *s) {
+    gort__mutex_lock(&gort__heap.lock);
+    gort__pageheap_free_locked(s);
+    uint64_t dirty = gort__heap.free_pages - gort__heap.released_pages;
+    gort__mutex_unlock(&gort__heap.lock);
+    if (dirty > 512)   /* more than 4 MiB of idle dirty pages: let the scavenger judge */
+        gort__scavenger_kick();
+}
+
+void gort__pageheap_shrink(mspan *s, uintptr_t npages) {
+    GORT_ASSERT(npages >= 1 && npages < s->npages);
+    gort__mutex_lock(&gort__heap.lock);
+    mspan *t = gort__span_new();
+    t->base = s->base + npages * PAGE_SIZE;
+    t->npages = s->npages - npages;
+    t->state = s->state;
+    s->npages = npages;
+    gort__pageheap_free_locked(t);
+    gort__mutex_unlock(&gort__heap.lock);
+}
+
+bool gort__pageheap_grow_inplace(mspan *s, uintptr_t npages) {
+    pageheap *h = &gort__heap;
+    bool ok = false;
+    gort__mutex_lock(&h->lock);
+    arena *a = arena_of(s->base);
+    uintptr_t end = page_index(a, s->base) + s->npages;
+    uintptr_t extra = npages - s->npages;
+    if (end < ARENA_PAGES && end + extra <= ARENA_PAGES) {
+        mspan *r = a->spans[end];
+        if (r && r->state == SPAN_FREE && r->npages >= extra) {
+            bin_remove(r);
+            a->spans[end] = NULL;
+            a->spans[end + r->npages - 1] = NULL;
+            carve(r, r->base, extra);   /* leftover tail goes back to the bins */
+            uintptr_t released = bits_count(a->scav, end, extra);
+            bits_assign(a->scav, end, extra, false);
+            h->released_pages -= released;
+            h->free_pages -= extra;
+            h->inuse_pages += extra;
+            gort__span_dispose(r);
+            s->npages = npages;
+            gort__arena_set_spans(s->base, npages, s);
+            ok = true;
+        }
+    }
+    gort__mutex_unlock(&h->lock);
+    return ok;
+}
+
+/* Release the dirty pages of one FREE span, biggest runs first, with the heap lock
+ * dropped around the madvise calls.  The span is taken out of the bins and marked
+ * busy (SPAN_LARGE state, owner-less) while the lock is dropped so that neighbours
+ * do not coalesce into it. */
+uint64_t gort__pageheap_scavenge(uint64_t keep) {
+    pageheap *h = &gort__heap;
+    uint64_t total = 0;
+    for (;;) {
+        gort__mutex_lock(&h->lock);
+        if (h->free_pages - h->released_pages <= keep) {
+            gort__mutex_unlock(&h->lock);
+            return total;
+        }
+        mspan *victim = NULL;
+        for (int b = NUM_BINS - 1; b >= 0 && !victim; b--) {
+            if (!(nonempty[b / 64] >> (b % 64) & 1))
+                continue;
+            for (mspan *s = bins[b]; s; s = s->next) {
+                arena *a = arena_of(s->base);
+                if (bits_count(a->scav, page_index(a, s->base), s->npages) < s->npages) {
+                    victim = s;
+                    break;
+                }
+            }
+        }
+        if (!victim) {
+            gort__mutex_unlock(&h->lock);
+            return total;
+        }
+        bin_remove(victim);
+        victim->state = SPAN_LARGE;   /* busy: not coalescable */
+        arena *a = arena_of(victim->base);
+        uintptr_t first = page_index(a, victim->base), n = victim->npages;
+        gort__mutex_unlock(&h->lock);
+
+        /* Only this thread touches the victim's bits now (it is out of the bins). */
+        uintptr_t released = 0;
+        for (uintptr_t i = 0; i < n;) {
+            if (bit_get(a->scav, first + i)) {
+                i++;
+                continue;
+            }
+            uintptr_t j = i;
+            while (j < n && !bit_get(a->scav, first + j))
+                j++;
+            gort__os_release((void *)(victim->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
+            released += j - i;
+            i = j;
+        }
+
+        gort__mutex_lock(&h->lock);
+        bits_assign(a->scav, first, n, true);
+        h->released_pages += released;
+        total += released;
+        /* Back into the bins, coalescing with whatever was freed meanwhile. */
+        h->free_pages -= n;
+        h->inuse_pages += n;
+        victim->needzero = 0;
+        gort__pageheap_free_locked(victim);
+        gort__mutex_unlock(&h->lock);
+    }
+}

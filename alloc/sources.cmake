@@ -1,0 +1,11 @@
+list(APPEND GORT_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/malloc.c
+  ${CMAKE_CURRENT_LIST_DIR}/sizeclass.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta.c
+  ${CMAKE_CURRENT_LIST_DIR}/arena.c
+  ${CMAKE_CURRENT_LIST_DIR}/pageheap.c
+  ${CMAKE_CURRENT_LIST_DIR}/cache.c
+  ${CMAKE_CURRENT_LIST_DIR}/central.c
+  ${CMAKE_CURRENT_LIST_DIR}/large.c
+  ${CMAKE_CURRENT_LIST_DIR}/scavenge.c
+  ${CMAKE_CURRENT_LIST_DIR}/stats.c)

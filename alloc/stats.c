@@ -1,0 +1,152 @@
+/* Allocator statistics: exact counters per size class and per cache, summed on
+ * demand; the GORT_DEBUG=allocstats=1 report at exit.  See alloc/malloc.c. */
+#include "alloc/types.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int gort_alloc_stats(gort_alloc_stats_t *out) {
+    if (!out) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    uint64_t nmalloc[NUM_CLASSES], nfree[NUM_CLASSES];
+    gort__caches_lock();
+    for (unsigned i = 0; i < NUM_CLASSES; i++) {
+        nmalloc[i] = atomic_load(&gort__retired_nmalloc[i]);
+        nfree[i] = atomic_load(&gort__retired_nfree[i]);
+    }
+    for (gort_cache *c = gort__caches; c; c = c->all_next) {
+        out->num_caches++;
+        for (unsigned i = 0; i < NUM_CLASSES; i++) {
+            nmalloc[i] += STAT_READ(c->nmalloc[i]);
+            nfree[i] += STAT_READ(c->nfree[i]);
+        }
+    }
+    gort__caches_unlock();
+    for (unsigned i = 1; i < NUM_CLASSES; i++) {
+        gort_alloc_class_stats_t *cs = &out->by_class[i];
+        cs->size = gort__class_size[i];
+        cs->mallocs = nmalloc[i];
+        cs->frees = nfree[i];
+        cs->objects = nmalloc[i] - nfree[i];
+        out->mallocs += nmalloc[i];
+        out->frees += nfree[i];
+        out->heap_alloc += cs->objects * cs->size;
+        out->total_alloc += nmalloc[i] * cs->size;
+    }
+    uint64_t lm = atomic_load(&gort__large_mallocs), lf = atomic_load(&gort__large_frees);
+    gort_alloc_class_stats_t *big = &out->by_class[0];
+    big->size = MAX_SMALL + 1;
+    big->mallocs = lm;
+    big->frees = lf;
+    big->objects = atomic_load(&gort__large_objects);
+    out->large_objects = big->objects;
+    out->large_bytes = atomic_load(&gort__large_bytes);
+    out->mallocs += lm;
+    out->frees += lf;
+    out->heap_alloc += out->large_bytes;
+    out->total_alloc += atomic_load(&gort__large_total);
+    out->heap_objects = out->mallocs - out->frees;
+
+    gort__mutex_lock(&gort__heap.lock);
+    out->heap_sys = gort__heap.sys_pages * PAGE_SIZE;
+    out->heap_inuse = gort__heap.inuse_pages * PAGE_SIZE;
+    out->heap_released = gort__heap.released_pages * PAGE_SIZE;
+    gort__mutex_unlock(&gort__heap.lock);
+    out->heap_idle = out->heap_sys - out->heap_inuse;
+    out->meta_sys = atomic_load(&gort__meta_bytes);
+    out->sys = out->heap_sys + out->meta_sys;
+    static _Atomic uint64_t peak;
+    uint64_t pk = atomic_load(&peak);
+    while (out->heap_alloc > pk && !atomic_compare_exchange_weak(&peak, &pk, out->heap_alloc))
+        ;
+    out->peak_heap_alloc = out->heap_alloc > pk ? out->heap_alloc : pk;
+    return 0;
+}
+
+static void human(char *buf, size_t n, uint64_t bytes) {
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+        v /= 1024;
+        i++;
+    }
+    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static uint64_t rss_bytes(uint64_t *peak) {
+    char buf[4096];
+    uint64_t rss = 0;
+    *peak = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    while (fgets(buf, sizeof buf, f)) {
+        unsigned long long v;
+        if (sscanf(buf, "VmRSS: %llu kB", &v) == 1)
+            rss = v * 1024;
+        else if (sscanf(buf, "VmHWM: %llu kB", &v) == 1)
+            *peak = v * 1024;
+    }
+    fclose(f);
+    return rss;
+}
+
+void gort_alloc_stats_print(int fd) {
+    gort_alloc_stats_t st;
+    gort_alloc_stats(&st);
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    char line[512];
+    int n;
+#define EMIT(...) do { n = snprintf(line, sizeof line, __VA_ARGS__); gort__write_all(fd, line, (size_t)n); } while (0)
+    uint64_t peak_rss, rss = rss_bytes(&peak_rss);
+    human(a, sizeof a, st.heap_alloc);
+    human(b, sizeof b, st.peak_heap_alloc);
+    human(c, sizeof c, st.heap_inuse);
+    human(d, sizeof d, st.heap_sys);
+    human(e, sizeof e, st.heap_released);
+    human(f, sizeof f, st.total_alloc);
+    EMIT("gort allocstats (pid %d)\n", (int)getpid());
+    EMIT("  live      %s in %llu objects (peak %s)\n", a, (unsigned long long)st.heap_objects, b);
+    EMIT("  total     %llu mallocs, %llu frees, %s allocated\n", (unsigned long long)st.mallocs,
+         (unsigned long long)st.frees, f);
+    EMIT("  heap      %s in use, %s reserved, %s released to the OS\n", c, d, e);
+    human(a, sizeof a, rss);
+    human(b, sizeof b, peak_rss);
+    human(c, sizeof c, st.meta_sys);
+    EMIT("  process   RSS %s (peak %s), allocator metadata %s, %llu thread caches\n", a, b, c,
+         (unsigned long long)st.num_caches);
+    EMIT("  %-10s %14s %14s %12s %12s\n", "class", "mallocs", "frees", "live", "live bytes");
+    for (unsigned i = 0; i < NUM_CLASSES; i++) {
+        const gort_alloc_class_stats_t *cs = &st.by_class[i];
+        if (!cs->mallocs)
+            continue;
+        uint64_t bytes = i ? cs->objects * cs->size : st.large_bytes;
+        human(a, sizeof a, bytes);
+        if (i)
+            EMIT("  %7u B  %14llu %14llu %12llu %12s\n", cs->size, (unsigned long long)cs->mallocs,
+                 (unsigned long long)cs->frees, (unsigned long long)cs->objects, a);
+        else
+            EMIT("  %-10s %14llu %14llu %12llu %12s\n", "> 32 KiB", (unsigned long long)cs->mallocs,
+                 (unsigned long long)cs->frees, (unsigned long long)cs->objects, a);
+    }
+#undef EMIT
+}
+
+/* GORT_DEBUG=allocstats=1: the report at exit. */
+static void allocstats_at_exit(void) {
+    if (gort__settings.allocstats)
+        gort_alloc_stats_print(2);
+}
+
+__attribute__((constructor)) static void allocstats_init(void) {
+    gort__settings_init();
+    if (gort__settings.allocstats)
+        atexit(allocstats_at_exit);
+}

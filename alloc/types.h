@@ -1,0 +1,255 @@
+/* gort allocator: the glossary of its structures and the few inline helpers every
+ * file of alloc/ shares.  The design essay is at the top of alloc/malloc.c. */
+#ifndef GORT_ALLOC_TYPES_H
+#define GORT_ALLOC_TYPES_H
+
+#include "include/gort/alloc.h"
+#include "include/gort/internal/lock.h"
+#include "include/gort/internal/rt.h"
+
+/* ---- geometry ------------------------------------------------------------------- */
+#define PAGE_SHIFT      13
+#define PAGE_SIZE       ((uintptr_t)1 << PAGE_SHIFT)               /* 8 KiB */
+#define ARENA_SHIFT     26
+#define ARENA_SIZE      ((uintptr_t)1 << ARENA_SHIFT)              /* 64 MiB, aligned to its size */
+#define ARENA_PAGES     (ARENA_SIZE >> PAGE_SHIFT)                 /* 8192 */
+#define ADDR_BITS       48                                         /* user address space */
+#define ARENA_L1_BITS   12                                         /* address bits 36..47 */
+#define ARENA_L2_BITS   (ADDR_BITS - ARENA_SHIFT - ARENA_L1_BITS)  /* address bits 26..35 */
+
+#define MAX_SMALL       32768u           /* largest size-classed object */
+#define NUM_CLASSES     GORT_NUM_SIZE_CLASSES   /* 67: class 0 = large, 1..66 small */
+#define SMALL_DIV       8                /* size_to_class8 granularity, sizes <= 1024 */
+#define SMALL_MAX       1024u
+#define LARGE_DIV       128              /* size_to_class128 granularity, 1024 < size <= 32768 */
+#define MAX_OBJS        1024             /* most objects in one small span (8-byte class) */
+#define BITMAP_WORDS    (MAX_OBJS / 64)
+
+/* ---- size classes (alloc/sizeclass.c) --------------------------------------------- */
+extern const uint32_t gort__class_size[NUM_CLASSES];     /* bytes per object */
+extern const uint8_t  gort__class_npages[NUM_CLASSES];   /* pages per span */
+extern const uint32_t gort__class_divmul[NUM_CLASSES];   /* ceil(2^32 / size): offset -> index */
+extern const uint16_t gort__class_nelems[NUM_CLASSES];   /* objects per span */
+extern const uint8_t  gort__size_to_class8[SMALL_MAX / SMALL_DIV + 1];
+extern const uint8_t  gort__size_to_class128[(MAX_SMALL - SMALL_MAX) / LARGE_DIV + 1];
+
+GORT_INLINE unsigned size_to_class(size_t n) {
+    if (n <= SMALL_MAX)
+        return gort__size_to_class8[(n + SMALL_DIV - 1) / SMALL_DIV];
+    return gort__size_to_class128[(n - SMALL_MAX + LARGE_DIV - 1) / LARGE_DIV];
+}
+
+/* ---- spans ---------------------------------------------------------------------------
+ * An mspan is a run of pages.  It is in exactly one of these states:
+ *   SPAN_FREE   in the page heap's free bins; only its first and last page map to it.
+ *   SPAN_SMALL  objects of one size class; owned by a cache (or abandoned to central).
+ *   SPAN_LARGE  one object of npages pages (> 32 KiB, or an over-aligned block).
+ *   SPAN_HUGE   a large object bigger than an arena, in a reservation of its own.
+ *   SPAN_DEAD   on the metadata free list.
+ * Every page of a SMALL/LARGE/HUGE span maps to the span in its arena's page table.
+ *
+ * Small-span free paths (mimalloc's free-list sharding):
+ *   - free:   the local free list, touched only by the owner (no atomics);
+ *   - xfree:  frees from other threads, an atomic LIFO list.  Its low bits are flags:
+ *       XF_FULL       the span had no free object when the flag was set; the first
+ *                     remote free clears it and delivers its block to the owner's
+ *                     `delayed` list so the owner learns the span has room again;
+ *       XF_ABANDONED  the span has no owner (its thread exited): it sits in central.
+ *   - allocbits:  bit i set = object i is allocated.  Written by the owner only.
+ *   - xfreebits:  bit i set = object i is on the xfree (or a delayed) list.
+ *                 Set by remote freers (atomic or), cleared by the owner on collection.
+ *   So an object is live exactly when allocbits[i] && !xfreebits[i]; a free of anything
+ *   else is a double free, caught in O(1). */
+enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_HUGE };
+enum span_where { IN_NONE = 0, IN_CURRENT, IN_PARTIAL, IN_FULL, IN_CENTRAL_PARTIAL, IN_CENTRAL_FULL };
+
+#define XF_FULL      ((uintptr_t)1)
+#define XF_ABANDONED ((uintptr_t)2)
+#define XF_FLAGS     ((uintptr_t)3)
+
+struct gort_cache;
+
+typedef struct mspan {
+    /* -- hot: the malloc/free fast paths read only this first cache line -- */
+    void      *free;           /* local free list (owner) */
+    uintptr_t  base;           /* first byte (page aligned) */
+    struct gort_cache *owner;  /* owning cache; NULL when free, large, or in central */
+    uint32_t   elemsize;       /* object size (large: npages * PAGE_SIZE) */
+    uint32_t   divmul;         /* ceil(2^32 / elemsize) */
+    uint16_t   nalloc;         /* allocated objects, counting those on xfree (owner) */
+    uint16_t   nelems;         /* objects in the span */
+    uint8_t    cls;            /* size class; 0 for large */
+    uint8_t    state;          /* enum span_state (heap lock, or owner for SMALL) */
+    uint8_t    where;          /* enum span_where: which list holds it (owner / central lock) */
+    uint8_t    needzero;       /* FREE/fresh: some page may hold old data */
+    uintptr_t  bump, limit;    /* [bump, limit): objects never handed out yet (owner) */
+    /* -- cross-thread -- */
+    _Atomic uintptr_t xfree;   /* remote-free list | XF_* flags */
+    /* -- lists -- */
+    struct mspan *next, *prev; /* cache/central lists, page-heap bins (owner / lock) */
+    uintptr_t  npages;
+    uint64_t   allocbits[BITMAP_WORDS];
+    _Atomic uint64_t xfreebits[BITMAP_WORDS];
+} mspan;
+
+typedef struct span_list {
+    mspan *head;
+    uint32_t n;
+} span_list;
+
+void gort__span_list_push(span_list *l, mspan *s);
+void gort__span_list_remove(span_list *l, mspan *s);
+
+/* ---- arenas and the arena map (alloc/arena.c) -----------------------------------------
+ * arena_l1[addr bits 36..47] -> l2 table; l2[addr bits 26..35] -> arena;
+ * arena->spans[addr bits 13..25] -> span.  Three dependent loads, O(1). */
+typedef struct arena {
+    uintptr_t base;
+    mspan    *spans[ARENA_PAGES];        /* page -> span (see span states above) */
+    uint64_t  scav[ARENA_PAGES / 64];    /* bit set: page released (reads as zero, no RSS); heap lock */
+    struct arena *next;                  /* all arenas, for the scavenger and stats */
+    uint8_t   huge;                      /* part of a huge object's own reservation */
+} arena;
+
+typedef arena *arena_l2[1u << ARENA_L2_BITS];
+extern arena_l2 *gort__arena_l1[1u << ARENA_L1_BITS];
+
+GORT_INLINE arena *arena_of(uintptr_t p) {
+    uintptr_t i1 = p >> (ARENA_SHIFT + ARENA_L2_BITS);
+    if (GORT_UNLIKELY(i1 >= (1u << ARENA_L1_BITS)))
+        return NULL;
+    arena_l2 *l2 = gort__arena_l1[i1];
+    if (GORT_UNLIKELY(!l2))
+        return NULL;
+    return (*l2)[(p >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)];
+}
+
+/* The span holding address p, or NULL: O(1), safe for any p. */
+GORT_INLINE mspan *span_of(uintptr_t p) {
+    arena *a = arena_of(p);
+    if (GORT_UNLIKELY(!a))
+        return NULL;
+    return a->spans[(p >> PAGE_SHIFT) & (ARENA_PAGES - 1)];
+}
+
+/* Map [base, base + npages pages) to s (may cross arenas of one huge reservation). */
+void    gort__arena_set_spans(uintptr_t base, uintptr_t npages, mspan *s);
+/* Reserve a new arena (or, for huge objects, nbytes aligned to align); registers it in
+ * the arena map.  Heap lock held. */
+arena  *gort__arena_grow(void);
+uintptr_t gort__arena_reserve_huge(size_t nbytes, size_t align);
+void    gort__arena_release_huge(uintptr_t base, size_t nbytes);
+extern arena *gort__arenas;           /* list of all (non-huge) arenas; heap lock */
+
+/* ---- metadata (alloc/meta.c): off-heap, never libc malloc ------------------------------ */
+void  *gort__meta_alloc(size_t size);          /* zeroed, 16-aligned, never freed */
+mspan *gort__span_new(void);                   /* zeroed span struct */
+void   gort__span_dispose(mspan *s);
+extern _Atomic uint64_t gort__meta_bytes;
+
+/* ---- page heap (alloc/pageheap.c) ------------------------------------------------------ */
+typedef struct pageheap {
+    gort_mutex_t lock;
+    uint64_t     sys_pages;        /* pages of arenas and huge reservations */
+    uint64_t     inuse_pages;      /* pages in SMALL/LARGE/HUGE spans */
+    uint64_t     free_pages;       /* pages in FREE spans */
+    uint64_t     released_pages;   /* FREE pages with their scav bit set */
+} pageheap;
+extern pageheap gort__heap;
+
+/* Allocate npages pages aligned to align_pages pages (a power of two); needzero: make
+ * them read as zero.  Returns a span in state `state`, or NULL (ENOMEM). */
+mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero);
+void   gort__pageheap_free(mspan *s);
+void   gort__pageheap_free_locked(mspan *s);
+/* Release dirty free pages to the OS until at most `keep` dirty free pages remain;
+ * returns the pages released. */
+uint64_t gort__pageheap_scavenge(uint64_t keep);
+/* Shrink a large span in place to npages (the tail goes back to the heap). */
+void   gort__pageheap_shrink(mspan *s, uintptr_t npages);
+/* Grow a large span in place to npages if the pages after it are free; true if done. */
+bool   gort__pageheap_grow_inplace(mspan *s, uintptr_t npages);
+
+/* ---- caches (alloc/cache.c) ------------------------------------------------------------- */
+typedef struct gort_cache {
+    mspan     *alloc[NUM_CLASSES];       /* current span per class (&gort__empty_span if none) */
+    uint64_t   nmalloc[NUM_CLASSES];     /* cumulative, this cache (owner writes) */
+    uint64_t   nfree[NUM_CLASSES];
+    span_list  partial[NUM_CLASSES];     /* owned spans with free objects, not current */
+    span_list  full[NUM_CLASSES];        /* owned spans with none */
+    _Atomic uintptr_t delayed;           /* blocks freed into our full spans by others; CACHE_CLOSED */
+    struct gort_cache *all_next, *all_prev;   /* every live cache (caches lock) */
+    struct gort_cache *free_next;             /* recycled caches */
+    int        key_set;                  /* registered for thread-exit flush */
+} gort_cache;
+
+#define CACHE_CLOSED ((uintptr_t)1)
+
+extern mspan gort__empty_span;
+extern gort_cache gort__empty_cache;
+extern __thread gort_cache *gort__tls_cache;
+
+gort_cache *gort__cache_get(void);                      /* the calling thread's, created if needed */
+void *gort__cache_refill(gort_cache *c, unsigned cls);  /* slow path of a small malloc */
+void  gort__cache_flush(gort_cache *c);                 /* give every span away (thread exit) */
+void  gort__cache_release_current(void);                /* flush and retire this thread's */
+void  gort__cache_drain_delayed(gort_cache *c);
+void  gort__cache_free_local_slow(gort_cache *c, mspan *s);  /* span became empty, or was full */
+void  gort__free_remote(mspan *s, void *p);             /* another cache's (or no one's) span */
+void  gort__cache_collect_xfree(mspan *s, uintptr_t list);
+void  gort__caches_lock(void);
+void  gort__caches_unlock(void);
+extern gort_cache *gort__caches;                        /* live caches (caches lock) */
+/* Counters of caches that have exited, and of frees made by threads without a cache. */
+extern _Atomic uint64_t gort__retired_nmalloc[NUM_CLASSES];
+extern _Atomic uint64_t gort__retired_nfree[NUM_CLASSES];
+
+/* ---- central (alloc/central.c): spans whose owner exited ------------------------------ */
+typedef struct mcentral {
+    gort_mutex_t lock;
+    span_list    partial;   /* abandoned spans with free objects (maybe on xfree) */
+    span_list    full;      /* abandoned spans with none (XF_FULL set) */
+} GORT_ALIGNED_CL mcentral;
+extern mcentral gort__central[NUM_CLASSES];
+
+void   gort__central_abandon(mspan *s);             /* owner gives a span up */
+mspan *gort__central_adopt(gort_cache *c, unsigned cls);   /* a span with room, now c's, or NULL */
+void   gort__central_notify(mspan *s);              /* first free into an abandoned full span */
+uint64_t gort__central_reclaim(void);               /* free abandoned spans that emptied; pages */
+
+/* ---- scavenger (alloc/scavenge.c) -------------------------------------------------------- */
+void gort__scavenger_kick(void);     /* the heap grew idle dirty pages: maybe wake the scavenger */
+void gort__scavenger_atfork_child(void);
+extern _Atomic uint64_t gort__scavenged_pages;
+
+/* ---- large objects (alloc/large.c) ----------------------------------------------------- */
+void  *gort__large_alloc(size_t n, size_t align, bool zero);
+void   gort__large_free(mspan *s, void *p);
+size_t gort__large_size(const mspan *s);
+bool   gort__large_resize(mspan *s, size_t n);
+extern _Atomic uint64_t gort__large_objects, gort__large_bytes;
+extern _Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
+
+/* ---- errors (alloc/malloc.c) ---------------------------------------------------------------- */
+GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
+
+/* ---- counters ------------------------------------------------------------------------
+ * Per-cache counters are written by their owner with plain stores and read by the
+ * stats reader with relaxed loads (a stale value is fine; a torn one cannot happen for
+ * aligned 64-bit words on the targets gort supports).  TSan builds use relaxed atomics
+ * so the reader is not reported as a race. */
+#if defined(__SANITIZE_THREAD__)
+#define STAT_INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
+#define STAT_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#else
+#define STAT_INC(x) ((x)++)
+#define STAT_ADD(x, v) ((x) += (v))
+#endif
+#define STAT_READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Object index of p in small span s (p - base < 2^32 always holds). */
+GORT_INLINE uint32_t span_index(const mspan *s, uintptr_t p) {
+    return (uint32_t)(((uint64_t)(uint32_t)(p - s->base) * s->divmul) >> 32);
+}
+
+#endif
