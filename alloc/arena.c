@@ -1,6 +1,6 @@
 /* Arenas: 64 MiB reservations aligned to their size, and the two-level arena map
  * that takes any address to its arena (and, through the arena's page table, to its
- * span) in O(1).  See alloc/malloc.c. */
+ * span) in O(1).  See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Per-thread caches (Go's mcache, with mimalloc's free-list sharding): refill of the
  * current span per class, the remote-free protocol, and the flush at thread exit.
- * See the design essay in alloc/malloc.c and the span glossary in alloc/types.h. */
+ * See the design essay in alloc/alloc.c and the span glossary in alloc/types.h. */
 #include "alloc/types.h"
 
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* Central (Go's mcentral), per size class: the spans whose owning cache gave them up
  * (its thread exited) and that still hold live objects.  A cache that runs out of
  * room adopts a partial span from here before asking the page heap for a new one.
- * See alloc/malloc.c.
+ * See alloc/alloc.c.
  *
  * An abandoned span has owner NULL and XF_ABANDONED in its xfree word; frees into it
  * push onto xfree lock-free.  One in `full` also has XF_FULL: the first free into it

@@ -1,6 +1,6 @@
 /* Large objects (> 32 KiB, or over-aligned): a span of their own from the page heap;
  * huge ones (more than an arena) get a reservation of their own, unmapped on free.
- * See alloc/malloc.c. */
+ * See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Allocator metadata: a bump allocator over 1 MiB chunks from mmap, plus a free
  * list of span structs (Go's fixalloc).  Metadata is never returned to the OS, so
- * a stale pointer to a span struct is always readable.  See alloc/malloc.c. */
+ * a stale pointer to a span struct is always readable.  See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <string.h>
@@ -34,6 +34,14 @@ void *gort__meta_alloc(size_t size) {
     gort__mutex_unlock(&meta_lock);
     atomic_fetch_add(&gort__meta_bytes, size);
     return p;   /* fresh mmap memory: already zero */
+}
+
+void gort__meta_fork_lock(void) { gort__mutex_lock(&meta_lock); }
+void gort__meta_fork_unlock(int child) {
+    if (child)
+        atomic_store(&meta_lock.state, 0);
+    else
+        gort__mutex_unlock(&meta_lock);
 }
 
 mspan *gort__span_new(void) {

@@ -1,6 +1,6 @@
 /* The page heap (Go's mheap): allocates and frees runs of 8 KiB pages inside arenas,
  * coalescing free runs with their neighbours in O(1) through the arena page table,
- * and tracking per page whether it has been released to the OS.  See alloc/malloc.c.
+ * and tracking per page whether it has been released to the OS.  See alloc/alloc.c.
  *
  * Free runs are FREE spans kept in size bins: bins 0..127 hold runs of exactly 1..128
  * pages; bins 128..134 hold runs of [2^k, 2^(k+1)) pages for k = 7..13.  A bitmap of

@@ -2,7 +2,7 @@
  * live heap down after a peak.  A background thread, started the first time the heap
  * holds more idle dirty memory than it should retain; asleep on a futex (no CPU) when
  * there is nothing to do.  gort_release_memory() does the same work at once.
- * See alloc/malloc.c. */
+ * See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <pthread.h>

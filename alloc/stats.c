@@ -1,5 +1,5 @@
 /* Allocator statistics: exact counters per size class and per cache, summed on
- * demand; the GORT_DEBUG=allocstats=1 report at exit.  See alloc/malloc.c. */
+ * demand; the GORT_DEBUG=allocstats=1 report at exit.  See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <errno.h>

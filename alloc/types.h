@@ -1,5 +1,5 @@
 /* gort allocator: the glossary of its structures and the few inline helpers every
- * file of alloc/ shares.  The design essay is at the top of alloc/malloc.c. */
+ * file of alloc/ shares.  The design essay is at the top of alloc/alloc.c. */
 #ifndef GORT_ALLOC_TYPES_H
 #define GORT_ALLOC_TYPES_H
 
@@ -146,6 +146,8 @@ void  *gort__meta_alloc(size_t size);          /* zeroed, 16-aligned, never free
 mspan *gort__span_new(void);                   /* zeroed span struct */
 void   gort__span_dispose(mspan *s);
 extern _Atomic uint64_t gort__meta_bytes;
+void   gort__meta_fork_lock(void);
+void   gort__meta_fork_unlock(int child);
 
 /* ---- page heap (alloc/pageheap.c) ------------------------------------------------------ */
 typedef struct pageheap {
@@ -230,7 +232,7 @@ bool   gort__large_resize(mspan *s, size_t n);
 extern _Atomic uint64_t gort__large_objects, gort__large_bytes;
 extern _Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
 
-/* ---- errors (alloc/malloc.c) ---------------------------------------------------------------- */
+/* ---- errors (alloc/alloc.c) ---------------------------------------------------------------- */
 GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
 
 /* ---- counters ------------------------------------------------------------------------
