@@ -229,7 +229,7 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
     }
 }
 
-/* Free p into s, which c owns: the same as the fast path in malloc.c, used when the
+/* Free p into s, which c owns: the same as the fast path in alloc.c, used when the
  * block arrives indirectly (delayed list).  The xfreebit was set by the remote freer. */
 static void free_delivered(gort_cache *c, mspan *s, void *p) {
     uint32_t i = span_index(s, (uintptr_t)p);
