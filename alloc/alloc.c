@@ -73,13 +73,6 @@
 #include <errno.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define BIT_SET(w, b)   __atomic_fetch_or(&(w), (uint64_t)1 << (b), __ATOMIC_RELAXED)
-#define BIT_CLEAR(w, b) __atomic_fetch_and(&(w), ~((uint64_t)1 << (b)), __ATOMIC_RELAXED)
-#else
-#define BIT_SET(w, b)   ((w) |= (uint64_t)1 << (b))
-#define BIT_CLEAR(w, b) ((w) &= ~((uint64_t)1 << (b)))
-#endif
 
 /* ---- errors --------------------------------------------------------------------- */
 
@@ -103,7 +96,7 @@ static mspan *checked_span(const void *ptr) {
     uintptr_t p = (uintptr_t)ptr;
     mspan *s = span_of(p);
     if (!s || s->state == SPAN_FREE || s->state == SPAN_DEAD) {
-        gort__bad_free(ptr, s || arena_of(p) ? "pointer is inside gort's heap but not in an allocated block (already freed?)"
+        gort__bad_free(ptr, s || arena_of(p) ? "double free, or a pointer never allocated: no allocated block there"
                                              : "pointer was not allocated by gort", NULL);
         return NULL;
     }
@@ -177,7 +170,7 @@ GORT_NOINLINE static void free_slow(void *ptr) {
         return;
     }
     gort_cache *c = gort__tls_cache;
-    if (s->owner == c) {   /* owned, but the fast path declined: the span needs care */
+    if (SPAN_OWNER(s) == c) {   /* owned, but the fast path declined: the span needs care */
         uint32_t i = span_index(s, (uintptr_t)ptr);
         BIT_CLEAR(s->allocbits[i >> 6], i & 63);
         *(void **)ptr = s->free;
@@ -194,7 +187,7 @@ void gort_free(void *ptr) {
     uintptr_t p = (uintptr_t)ptr;
     mspan *s = span_of(p);
     gort_cache *c = gort__tls_cache;
-    if (GORT_LIKELY(s != NULL && s->owner == c)) {
+    if (GORT_LIKELY(s != NULL && SPAN_OWNER(s) == c)) {
         uint32_t i = span_index(s, p);
         uint64_t bit = (uint64_t)1 << (i & 63);
         uint64_t *w = &s->allocbits[i >> 6];

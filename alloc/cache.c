@@ -19,14 +19,6 @@ _Atomic uint64_t gort__retired_nfree[NUM_CLASSES];
 void gort__caches_lock(void) { gort__mutex_lock(&caches_lock); }
 void gort__caches_unlock(void) { gort__mutex_unlock(&caches_lock); }
 
-/* ---- bitmaps: owner writes, others read ---------------------------------------- */
-#if defined(__SANITIZE_THREAD__)
-#define BIT_SET(w, b)   __atomic_fetch_or(&(w), (uint64_t)1 << (b), __ATOMIC_RELAXED)
-#define BIT_CLEAR(w, b) __atomic_fetch_and(&(w), ~((uint64_t)1 << (b)), __ATOMIC_RELAXED)
-#else
-#define BIT_SET(w, b)   ((w) |= (uint64_t)1 << (b))
-#define BIT_CLEAR(w, b) ((w) &= ~((uint64_t)1 << (b)))
-#endif
 
 /* ---- thread exit -------------------------------------------------------------- */
 static pthread_key_t cache_key;
@@ -107,7 +99,7 @@ static void span_give_up(mspan *s) {
     gort__cache_collect_xfree(s, x);
     if (s->nalloc == 0) {
         s->where = IN_NONE;
-        s->owner = NULL;
+        SPAN_SET_OWNER(s, NULL);
         gort__pageheap_free(s);
         return;
     }
@@ -144,7 +136,7 @@ static void span_init_small(mspan *s, gort_cache *c, unsigned cls) {
     for (unsigned i = 0; i < BITMAP_WORDS; i++)
         atomic_store_explicit(&s->xfreebits[i], 0, memory_order_relaxed);
     atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
-    s->owner = c;
+    SPAN_SET_OWNER(s, c);
     s->where = IN_CURRENT;
 }
 
@@ -256,7 +248,7 @@ void gort__cache_drain_delayed(gort_cache *c) {
     while (p) {
         void *next = *(void **)p;
         mspan *s = span_of((uintptr_t)p);
-        if (s->owner == c) {
+        if (SPAN_OWNER(s) == c) {
             free_delivered(c, s, p);
         } else {
             /* A stale delivery (the span changed hands): free it again, remotely. */
@@ -297,7 +289,7 @@ void gort__free_remote(mspan *s, void *p) {
         if ((x & XF_FULL) && !(x & XF_ABANDONED)) {
             /* First free into an owned full span: clear the flag and hand the block
              * to the owner, which then moves the span back to its partial list. */
-            gort_cache *owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+            gort_cache *owner = SPAN_OWNER(s);
             if (atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL)) {
                 if (owner && push_delayed(owner, p))
                     return;

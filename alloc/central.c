@@ -15,7 +15,7 @@ mcentral gort__central[NUM_CLASSES] = {
 void gort__central_abandon(mspan *s) {
     mcentral *m = &gort__central[s->cls];
     gort__mutex_lock(&m->lock);
-    s->owner = NULL;
+    SPAN_SET_OWNER(s, NULL);
     bool full = !s->free && s->bump >= s->limit;
     uintptr_t x = XF_ABANDONED;
     if (full && atomic_compare_exchange_strong(&s->xfree, &x, XF_ABANDONED | XF_FULL)) {
@@ -25,6 +25,7 @@ void gort__central_abandon(mspan *s) {
         s->where = IN_CENTRAL_PARTIAL;
         gort__span_list_push(&m->partial, s);
     }
+    atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
     gort__mutex_unlock(&m->lock);
 }
 
@@ -36,21 +37,23 @@ void gort__central_notify(mspan *s) {
         s->where = IN_CENTRAL_PARTIAL;
         gort__span_list_push(&m->partial, s);
     }
+    atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
     gort__mutex_unlock(&m->lock);
 }
 
 mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
     mcentral *m = &gort__central[cls];
-    if (!__atomic_load_n(&m->partial.head, __ATOMIC_RELAXED))
-        return NULL;
+    if (!atomic_load_explicit(&m->npartial, memory_order_relaxed))
+        return NULL;   /* the common case for a program without exited threads: no lock */
     gort__mutex_lock(&m->lock);
     mspan *s = m->partial.head;
     if (s) {
         gort__span_list_remove(&m->partial, s);
         uintptr_t x = atomic_exchange(&s->xfree, 0);
         gort__cache_collect_xfree(s, x);
-        s->owner = c;
+        SPAN_SET_OWNER(s, c);
         s->where = IN_CURRENT;
+        atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
     }
     gort__mutex_unlock(&m->lock);
     return s;
@@ -73,6 +76,7 @@ uint64_t gort__central_reclaim(void) {
                 empty = s;
             }
         }
+        atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
         gort__mutex_unlock(&m->lock);
         while (empty) {
             mspan *s = empty;

@@ -64,7 +64,7 @@ void *gort__large_alloc(size_t n, size_t align, bool zero) {
     s->elemsize = (uint32_t)(npages * PAGE_SIZE);
     s->nelems = 1;
     s->nalloc = 1;
-    s->owner = NULL;
+    SPAN_SET_OWNER(s, NULL);
     s->where = IN_NONE;
     __atomic_store_n(&s->allocbits[0], 1, __ATOMIC_RELEASE);
     count_alloc(npages * PAGE_SIZE);

@@ -58,7 +58,7 @@ mspan *gort__span_new(void) {
 
 void gort__span_dispose(mspan *s) {
     s->state = SPAN_DEAD;
-    s->owner = NULL;
+    SPAN_SET_OWNER(s, NULL);
     gort__mutex_lock(&meta_lock);
     s->next = span_free;
     span_free = s;

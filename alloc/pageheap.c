@@ -18,6 +18,7 @@
 #include "alloc/types.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 pageheap gort__heap = {.lock = GORT_MUTEX_RANKED(GORT_RANK_HEAP)};
@@ -26,6 +27,7 @@ pageheap gort__heap = {.lock = GORT_MUTEX_RANKED(GORT_RANK_HEAP)};
 #define NUM_BINS   (EXACT_BINS + 7)
 
 static mspan *bins[NUM_BINS];
+static uint64_t busy_pages;   /* free pages out of the bins while the scavenger releases them */
 static uint64_t nonempty[(NUM_BINS + 63) / 64];
 
 static unsigned bin_of(uintptr_t npages) {
@@ -108,7 +110,7 @@ static void insert_free(mspan *s) {
     arena *a = arena_of(s->base);
     uintptr_t first = page_index(a, s->base);
     s->state = SPAN_FREE;
-    s->owner = NULL;
+    SPAN_SET_OWNER(s, NULL);
     a->spans[first] = s;
     a->spans[first + s->npages - 1] = s;
     bin_insert(s);
@@ -209,16 +211,20 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
     return s;
 }
 
-void gort__pageheap_free_locked(mspan *s) {
+/* Return run s to the bins, coalescing; `count`: it was in use (not a scavenger's
+ * busy free run, whose pages never stopped counting as free). */
+static void free_run_locked(mspan *s, bool count) {
     pageheap *h = &gort__heap;
     arena *a = arena_of(s->base);
     uintptr_t first = page_index(a, s->base);
-    h->inuse_pages -= s->npages;
-    h->free_pages += s->npages;
+    if (count) {
+        h->inuse_pages -= s->npages;
+        h->free_pages += s->npages;
+    }
     memset(&a->spans[first], 0, s->npages * sizeof(mspan *));
     s->needzero = 1;
     s->cls = 0;
-    s->owner = NULL;
+    SPAN_SET_OWNER(s, NULL);
     s->free = NULL;
     /* Coalesce with the neighbours inside this arena. */
     if (first > 0) {
@@ -246,12 +252,34 @@ void gort__pageheap_free_locked(mspan *s) {
     insert_free(s);
 }
 
+void gort__pageheap_free_locked(mspan *s) {
+    free_run_locked(s, true);
+}
+
+/* Idle dirty pages the heap may keep: 10% of the in-use heap, at least 4 MiB (Go's
+ * scavenger retains ~10% over its goal).  Heap lock held. */
+static uint64_t retain_locked(void) {
+    uint64_t r = gort__heap.inuse_pages / 10;
+    return r < 512 ? 512 : r;
+}
+
+static bool over_retain_locked(void) {
+    return gort__heap.free_pages - gort__heap.released_pages > retain_locked();
+}
+
+bool gort__pageheap_over_retain(void) {
+    gort__mutex_lock(&gort__heap.lock);
+    bool over = over_retain_locked();
+    gort__mutex_unlock(&gort__heap.lock);
+    return over;
+}
+
 void gort__pageheap_free(mspan *s) {
     gort__mutex_lock(&gort__heap.lock);
     gort__pageheap_free_locked(s);
-    uint64_t dirty = gort__heap.free_pages - gort__heap.released_pages;
+    bool over = over_retain_locked();
     gort__mutex_unlock(&gort__heap.lock);
-    if (dirty > 512)   /* more than 4 MiB of idle dirty pages: let the scavenger judge */
+    if (over)
         gort__scavenger_kick();
 }
 
@@ -305,7 +333,8 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
     uint64_t total = 0;
     for (;;) {
         gort__mutex_lock(&h->lock);
-        if (h->free_pages - h->released_pages <= keep) {
+        uint64_t k = keep == GORT_SCAVENGE_RETAIN ? retain_locked() : keep;
+        if (h->free_pages - h->released_pages <= k) {
             gort__mutex_unlock(&h->lock);
             return total;
         }
@@ -322,24 +351,34 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
             }
         }
         if (!victim) {
+            uint64_t busy = busy_pages;
             gort__mutex_unlock(&h->lock);
+            if (busy && keep == 0) {   /* another scavenger is mid-release: wait for it */
+                sched_yield();
+                continue;
+            }
             return total;
         }
         bin_remove(victim);
         victim->state = SPAN_LARGE;   /* busy: not coalescable */
+        busy_pages += victim->npages;
         arena *a = arena_of(victim->base);
         uintptr_t first = page_index(a, victim->base), n = victim->npages;
+        /* A private copy of the victim's bits: the words are shared with other spans. */
+        uint64_t scav[ARENA_PAGES / 64] = {0};
+        for (uintptr_t i = 0; i < n; i++)
+            if (bit_get(a->scav, first + i))
+                scav[i / 64] |= (uint64_t)1 << (i % 64);
         gort__mutex_unlock(&h->lock);
 
-        /* Only this thread touches the victim's bits now (it is out of the bins). */
         uintptr_t released = 0;
         for (uintptr_t i = 0; i < n;) {
-            if (bit_get(a->scav, first + i)) {
+            if (bit_get(scav, i)) {
                 i++;
                 continue;
             }
             uintptr_t j = i;
-            while (j < n && !bit_get(a->scav, first + j))
+            while (j < n && !bit_get(scav, j))
                 j++;
             gort__os_release((void *)(victim->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
             released += j - i;
@@ -351,10 +390,8 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
         h->released_pages += released;
         total += released;
         /* Back into the bins, coalescing with whatever was freed meanwhile. */
-        h->free_pages -= n;
-        h->inuse_pages += n;
-        victim->needzero = 0;
-        gort__pageheap_free_locked(victim);
+        busy_pages -= n;
+        free_run_locked(victim, false);
         gort__mutex_unlock(&h->lock);
     }
 }

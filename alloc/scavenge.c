@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#define RETAIN_MIN_PAGES 512          /* 4 MiB of idle dirty pages are always kept */
 #define SETTLE_NS        (200 * 1000000LL)   /* let short idle periods pass first */
 
 static _Atomic int started;
@@ -16,19 +15,6 @@ static _Atomic uint32_t wake;         /* futex word: bumped on each kick */
 static _Atomic int pending;
 
 _Atomic uint64_t gort__scavenged_pages;   /* cumulative, for statistics */
-
-/* Idle dirty pages the heap may keep: 10% of the in-use heap, at least 4 MiB
- * (Go's scavenger retains ~10% over its goal). */
-static uint64_t retain_pages(void) {
-    uint64_t inuse = __atomic_load_n(&gort__heap.inuse_pages, __ATOMIC_RELAXED);
-    uint64_t r = inuse / 10;
-    return r < RETAIN_MIN_PAGES ? RETAIN_MIN_PAGES : r;
-}
-
-static uint64_t dirty_pages(void) {
-    return __atomic_load_n(&gort__heap.free_pages, __ATOMIC_RELAXED) -
-           __atomic_load_n(&gort__heap.released_pages, __ATOMIC_RELAXED);
-}
 
 static void *scavenger_main(void *arg) {
     (void)arg;
@@ -38,10 +24,9 @@ static void *scavenger_main(void *arg) {
             gort__futex_wait(&wake, w, -1);
         atomic_store(&pending, 0);
         gort__futex_wait(&wake, atomic_load(&wake) + 1, SETTLE_NS);   /* a plain sleep */
-        uint64_t keep = retain_pages();
-        if (dirty_pages() > keep) {
+        if (gort__pageheap_over_retain()) {
             gort__central_reclaim();
-            atomic_fetch_add(&gort__scavenged_pages, gort__pageheap_scavenge(keep));
+            atomic_fetch_add(&gort__scavenged_pages, gort__pageheap_scavenge(GORT_SCAVENGE_RETAIN));
         }
     }
     return NULL;
@@ -67,7 +52,8 @@ static void scavenger_start(void) {
 }
 
 void gort__scavenger_kick(void) {
-    if (!gort__settings.scavenge || dirty_pages() <= retain_pages())
+    /* Called by the page heap when it holds more idle dirty pages than it retains. */
+    if (!gort__settings.scavenge)
         return;
     if (atomic_exchange(&pending, 1))
         return;

@@ -164,9 +164,11 @@ extern pageheap gort__heap;
 mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero);
 void   gort__pageheap_free(mspan *s);
 void   gort__pageheap_free_locked(mspan *s);
-/* Release dirty free pages to the OS until at most `keep` dirty free pages remain;
- * returns the pages released. */
+/* Release dirty free pages to the OS until at most `keep` dirty free pages remain
+ * (GORT_SCAVENGE_RETAIN: the retention policy's amount); returns the pages released. */
+#define GORT_SCAVENGE_RETAIN UINT64_MAX
 uint64_t gort__pageheap_scavenge(uint64_t keep);
+bool     gort__pageheap_over_retain(void);   /* more idle dirty pages than the policy keeps */
 /* Shrink a large span in place to npages (the tail goes back to the heap). */
 void   gort__pageheap_shrink(mspan *s, uintptr_t npages);
 /* Grow a large span in place to npages if the pages after it are free; true if done. */
@@ -211,6 +213,7 @@ typedef struct mcentral {
     gort_mutex_t lock;
     span_list    partial;   /* abandoned spans with free objects (maybe on xfree) */
     span_list    full;      /* abandoned spans with none (XF_FULL set) */
+    _Atomic uint32_t npartial;   /* partial.n, for a lock-free "anything here?" */
 } GORT_ALIGNED_CL mcentral;
 extern mcentral gort__central[NUM_CLASSES];
 
@@ -240,7 +243,7 @@ GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
  * stats reader with relaxed loads (a stale value is fine; a torn one cannot happen for
  * aligned 64-bit words on the targets gort supports).  TSan builds use relaxed atomics
  * so the reader is not reported as a race. */
-#if defined(__SANITIZE_THREAD__)
+#if defined(GORT_TSAN)
 #define STAT_INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
 #define STAT_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 #else
@@ -248,6 +251,21 @@ GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
 #define STAT_ADD(x, v) ((x) += (v))
 #endif
 #define STAT_READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Allocation bits: written by the span's owner, read by remote freers (plain
+ * read-modify-write in the owner; relaxed atomics under TSan, as for counters). */
+#if defined(GORT_TSAN)
+#define BIT_SET(w, b)   __atomic_fetch_or(&(w), (uint64_t)1 << (b), __ATOMIC_RELAXED)
+#define BIT_CLEAR(w, b) __atomic_fetch_and(&(w), ~((uint64_t)1 << (b)), __ATOMIC_RELAXED)
+#else
+#define BIT_SET(w, b)   ((w) |= (uint64_t)1 << (b))
+#define BIT_CLEAR(w, b) ((w) &= ~((uint64_t)1 << (b)))
+#endif
+
+/* A span's owner is read by any thread freeing into it (relaxed: a plain load) and
+ * written by the owner or under central's lock. */
+#define SPAN_OWNER(s)        __atomic_load_n(&(s)->owner, __ATOMIC_RELAXED)
+#define SPAN_SET_OWNER(s, c) __atomic_store_n(&(s)->owner, (c), __ATOMIC_RELAXED)
 
 /* Object index of p in small span s (p - base < 2^32 always holds). */
 GORT_INLINE uint32_t span_index(const mspan *s, uintptr_t p) {

@@ -19,6 +19,22 @@
 #define GORT_CACHELINE   64
 #define GORT_ALIGNED_CL  __attribute__((aligned(GORT_CACHELINE)))
 
+/* Sanitizer builds: GORT_TSAN / GORT_ASAN (gcc and clang spell the test differently). */
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+
 #define GORT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define GORT_ROUND_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
 #define GORT_ROUND_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))

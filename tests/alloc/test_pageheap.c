@@ -1,0 +1,110 @@
+/* The page heap: coalescing of free runs, no page leak over many cycles (the
+ * statistics return to their baseline), and in-place resizing of large blocks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <gort/alloc.h>
+#include "alloc/types.h"
+
+static gort_alloc_stats_t snap(void) {
+    gort_alloc_stats_t s;
+    assert_int_equal(gort_alloc_stats(&s), 0);
+    return s;
+}
+
+static void shuffle(void **a, size_t n, unsigned *seed) {
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand_r(seed) % (i + 1);
+        void *t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* 4000 blocks of 40 KiB (5 pages) fill most of an arena; freed in random order
+ * they must coalesce back into runs big enough for one 60 MiB block without the
+ * heap growing. */
+static void frees_coalesce(void **state) {
+    (void)state;
+    gort_release_memory();
+    enum { N = 6000 };
+    static void *p[N];
+    unsigned seed = 1;
+    for (int i = 0; i < N; i++)
+        p[i] = gort_malloc(40 << 10);
+    gort_alloc_stats_t full = snap();
+    shuffle(p, N, &seed);
+    for (int i = 0; i < N; i++)
+        gort_free(p[i]);
+    gort_alloc_stats_t empty = snap();
+    assert_int_equal(empty.heap_inuse, full.heap_inuse - (uint64_t)N * 40960);
+    void *big = gort_malloc(28 << 20);   /* under half an arena: from the page heap */
+    assert_non_null(big);
+    gort_alloc_stats_t after = snap();
+    assert_int_equal(after.heap_sys, full.heap_sys);   /* no new arena was needed */
+    gort_free(big);
+}
+
+/* Many cycles of random large and small allocations: the heap returns to its
+ * baseline each time and does not grow from cycle to cycle. */
+static void no_page_leak_over_cycles(void **state) {
+    (void)state;
+    gort_release_memory();
+    gort_alloc_stats_t base = snap();
+    unsigned seed = 42;
+    enum { N = 600 };
+    void *p[N];
+    uint64_t sys_after_first = 0;
+    for (int cycle = 0; cycle < 300; cycle++) {
+        for (int i = 0; i < N; i++) {
+            size_t n = (rand_r(&seed) % 4) ? (size_t)rand_r(&seed) % 4000 + 1
+                                           : (size_t)rand_r(&seed) % (600 << 10) + 32769;
+            p[i] = gort_malloc(n);
+            assert_non_null(p[i]);
+            memset(p[i], cycle, n < 64 ? n : 64);
+        }
+        shuffle(p, N, &seed);
+        for (int i = 0; i < N; i++)
+            gort_free(p[i]);
+        gort_release_memory();
+        gort_alloc_stats_t s = snap();
+        assert_int_equal(s.heap_objects, base.heap_objects);
+        assert_int_equal(s.heap_alloc, base.heap_alloc);
+        assert_int_equal(s.heap_inuse, base.heap_inuse);
+        assert_int_equal(s.heap_released, s.heap_idle);   /* everything idle was released */
+        if (cycle == 0)
+            sys_after_first = s.heap_sys;
+        else
+            assert_true(s.heap_sys <= sys_after_first + (64u << 20));
+    }
+}
+
+static void large_realloc_in_place(void **state) {
+    (void)state;
+    gort_release_memory();
+    char *p = gort_malloc(100 << 10);
+    memset(p, 7, 100 << 10);
+    char *q = gort_realloc(p, 60 << 10);   /* shrink: stays, tail pages go back */
+    assert_ptr_equal(p, q);
+    assert_int_equal(gort_usable_size(q), 64 << 10);
+    char *r = gort_realloc(q, 200 << 10);  /* the pages after it are free: grows in place */
+    assert_ptr_equal(q, r);
+    assert_int_equal(gort_usable_size(r), 200 << 10);
+    for (int i = 0; i < (60 << 10); i++)
+        assert_int_equal(r[i], 7);
+    gort_free(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(frees_coalesce),
+        cmocka_unit_test(no_page_leak_over_cycles),
+        cmocka_unit_test(large_realloc_in_place),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/* Settings: GORT_DEBUG parsing, sizes, and that bad input is reported, not fatal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "include/gort/internal/rt.h"
+
+static void debug_keys(void **state) {
+    (void)state;
+    assert_int_equal(gort__settings_parse_debug("allocstats=1,gctrace=2,schedtrace=1000"), 0);
+    assert_int_equal(gort__settings.allocstats, 1);
+    assert_int_equal(gort__settings.gctrace, 2);
+    assert_int_equal(gort__settings.schedtrace, 1000);
+    assert_int_equal(gort__settings_parse_debug(""), 0);
+    assert_int_equal(gort__settings_parse_debug("allocstats=0,,"), 0);
+    assert_int_equal(gort__settings.allocstats, 0);
+}
+
+static void bad_debug_values_are_reported_and_ignored(void **state) {
+    (void)state;
+    gort__settings.gctrace = 1;
+    assert_int_equal(gort__settings_parse_debug("nosuchkey=1"), 1);
+    assert_int_equal(gort__settings_parse_debug("gctrace=7"), 1);      /* out of range */
+    assert_int_equal(gort__settings_parse_debug("gctrace=x"), 1);
+    assert_int_equal(gort__settings_parse_debug("gctrace"), 1);        /* no value */
+    assert_int_equal(gort__settings_parse_debug("gctrace=,allocstats=1,bogus=2"), 2);
+    assert_int_equal(gort__settings.gctrace, 1);      /* unchanged by the bad items */
+    assert_int_equal(gort__settings.allocstats, 1);   /* the good item in between applied */
+}
+
+static void sizes(void **state) {
+    (void)state;
+    assert_int_equal(gort__parse_size("0"), 0);
+    assert_int_equal(gort__parse_size("123"), 123);
+    assert_int_equal(gort__parse_size("123B"), 123);
+    assert_int_equal(gort__parse_size("4KiB"), 4096);
+    assert_int_equal(gort__parse_size("512MiB"), 512ll << 20);
+    assert_int_equal(gort__parse_size("3GiB"), 3ll << 30);
+    assert_int_equal(gort__parse_size("2TiB"), 2ll << 40);
+    assert_int_equal(gort__parse_size(""), -1);
+    assert_int_equal(gort__parse_size("12MB"), -1);
+    assert_int_equal(gort__parse_size("-5"), -1);
+    assert_int_equal(gort__parse_size("99999999999TiB"), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(debug_keys),
+        cmocka_unit_test(bad_debug_values_are_reported_and_ignored),
+        cmocka_unit_test(sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
