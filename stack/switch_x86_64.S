@@ -1,0 +1,157 @@
+/* The context switch for x86-64 (System V ABI).  See stack/stack.c for the design.
+ *
+ * A suspended context is its saved sp (gort_ctx_t.sp, offset 0) and this
+ * frame, which the switch pushes on the context's own stack:
+ *
+ *     sp+56  return address (where the context resumes)
+ *     sp+48  rbp
+ *     sp+40  rbx
+ *     sp+32  r12
+ *     sp+24  r13
+ *     sp+16  r14
+ *     sp+8   r15
+ *     sp+0   MXCSR (bytes 0-3), x87 control word (bytes 4-5), zero (6-7)
+ *
+ * That is all the ABI makes callee-saved: every other general register, the
+ * vector registers, the flags and the x87 stack are caller-saved, and the ABI's
+ * "control bits" of MXCSR and the x87 control word are the only FP state a
+ * callee must preserve.  No system call, no signal mask.
+ *
+ * The MXCSR/x87 control words are reloaded only when they differ from the
+ * running ones: ldmxcsr and fldcw cost more than the rest of the switch, and
+ * they almost never differ.  The resumed context is entered with an indirect
+ * jmp rather than ret, so the return-stack predictor is not wrong on every
+ * switch (a ping-pong between two contexts predicts perfectly).
+ *
+ * gdb: the label gort__ctx_suspended is an instruction at which the frame above
+ * is complete and described by CFI, so "set $sp = ctx->sp; set $pc =
+ * gort__ctx_suspended; bt" unwinds a suspended context (docs/stack.md). */
+
+#define FRAME 64
+
+        .text
+
+/* gort_ctx_t *gort__ctx_jump(gort_ctx_t *from, gort_ctx_t *to)
+ * Returns, on the resumed side, the from of the jump that resumed it. */
+        .globl  gort__ctx_jump
+        .hidden gort__ctx_jump
+        .type   gort__ctx_jump, @function
+        .p2align 4
+gort__ctx_jump:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbp, 0
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r12, 0
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r13, 0
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r14, 0
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r15, 0
+        pushq   $0
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        .globl  gort__ctx_suspended
+        .hidden gort__ctx_suspended
+gort__ctx_suspended:
+        movq    (%rsp), %rcx            /* the control words we leave with */
+        movq    %rsp, (%rdi)            /* from->sp */
+        movq    (%rsi), %rsp            /* to->sp: now on the resumed stack */
+        cmpq    %rcx, (%rsp)
+        jne     2f
+1:      addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r15
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r14
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r13
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore r12
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rbx
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore rbp
+        movq    %rdi, %rax              /* tell the resumed side who switched to it */
+        popq    %r8
+        .cfi_adjust_cfa_offset -8
+        .cfi_register rip, r8
+        jmpq    *%r8
+        .cfi_adjust_cfa_offset FRAME
+        .cfi_rel_offset rip, FRAME - 8
+        .cfi_rel_offset rbp, FRAME - 16
+        .cfi_rel_offset rbx, FRAME - 24
+        .cfi_rel_offset r12, FRAME - 32
+        .cfi_rel_offset r13, FRAME - 40
+        .cfi_rel_offset r14, FRAME - 48
+        .cfi_rel_offset r15, FRAME - 56
+2:      ldmxcsr (%rsp)                  /* the resumed context's FP control state */
+        fldcw   4(%rsp)
+        jmp     1b
+        .cfi_endproc
+        .size   gort__ctx_jump, .-gort__ctx_jump
+
+/* void *gort__ctx_init(void *top, void (*entry)(gort_ctx_t *from, void *a, void *b),
+ *                      void *a, void *b)
+ * Writes a frame below top (16-byte aligned) that the first jump "resumes":
+ * it enters gort__ctx_boot with r12 = entry, r13 = a, r14 = b, rbp = 0, and
+ * the caller's FP control words.  Returns the context's initial sp. */
+        .globl  gort__ctx_init
+        .hidden gort__ctx_init
+        .type   gort__ctx_init, @function
+        .p2align 4
+gort__ctx_init:
+        .cfi_startproc
+        andq    $-16, %rdi
+        movq    $0, -8(%rdi)            /* end of the frame chain for unwinders */
+        movq    $0, -16(%rdi)
+        leaq    -(16 + FRAME)(%rdi), %rax
+        leaq    gort__ctx_boot(%rip), %r8
+        movq    %r8, 56(%rax)           /* "return" into the boot stub */
+        movq    $0, 48(%rax)            /* rbp */
+        movq    $0, 40(%rax)            /* rbx */
+        movq    %rsi, 32(%rax)          /* r12 = entry */
+        movq    %rdx, 24(%rax)          /* r13 = a */
+        movq    %rcx, 16(%rax)          /* r14 = b */
+        movq    $0, 8(%rax)             /* r15 */
+        movq    $0, (%rax)
+        stmxcsr (%rax)
+        fnstcw  4(%rax)
+        ret
+        .cfi_endproc
+        .size   gort__ctx_init, .-gort__ctx_init
+
+/* The first code a new context runs, with rsp = top - 16 (16-byte aligned) and
+ * rax = the context that switched to it.  entry must not return; if it does
+ * anyway, trap rather than run off the top of the stack. */
+        .type   gort__ctx_boot, @function
+        .p2align 4
+gort__ctx_boot:
+        .cfi_startproc
+        .cfi_undefined rip              /* outermost frame: unwinders stop here */
+        movq    %rax, %rdi
+        movq    %r13, %rsi
+        movq    %r14, %rdx
+        callq   *%r12
+        ud2
+        .cfi_endproc
+        .size   gort__ctx_boot, .-gort__ctx_boot
+
+        .section .note.GNU-stack, "", @progbits
