@@ -22,6 +22,9 @@
 #include "include/gort/stack.h"
 #include "stack/internal.h"
 
+/* The frame stays live across the call (its address escapes). */
+#define KEEP_FRAME(f) __asm__ volatile("" : : "r"(f) : "memory")
+
 static gort_ctx_t main_ctx;
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -65,7 +68,9 @@ static GORT_NOINLINE long runaway(long depth) {
     frame[1023] = (char)depth;
     if (depth == runaway_limit)
         return 0;
-    return runaway(depth + 1) + frame[0] + frame[1023];
+    long r = runaway(depth + 1);
+    KEEP_FRAME(frame);   /* no tail-call or accumulator elimination: a real frame per call */
+    return r + frame[0] + frame[1023];
 }
 
 static void runaway_fn(void *arg) {
@@ -88,7 +93,9 @@ static GORT_NOINLINE long dig(struct bounded *b, long depth) {
         gort_ctx_switch(&b->ctx, &main_ctx);
         return frame[0];
     }
-    return dig(b, depth + 1) + frame[255];
+    long r = dig(b, depth + 1);
+    KEEP_FRAME(frame);
+    return r + frame[255];
 }
 
 static void dig_fn(void *arg) {

@@ -16,6 +16,9 @@
 #include "include/gort/stack.h"
 #include "stack/internal.h"
 
+/* The frame stays live across the call (its address escapes). */
+#define KEEP_FRAME(f) __asm__ volatile("" : : "r"(f) : "memory")
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
@@ -270,7 +273,9 @@ static GORT_NOINLINE long use_stack(int depth) {
         frame[i] = (char)depth;
     if (depth == 0)
         return 0;
-    return use_stack(depth - 1) + frame[0];
+    long r = use_stack(depth - 1);
+    KEEP_FRAME(frame);   /* no tail-call or accumulator elimination: a real frame per call */
+    return r + frame[0];
 }
 
 static void deep_fn(void *arg) {
@@ -320,7 +325,7 @@ static void test_shrink_lowers_process_rss(void **state) {
     static struct deep d[N];
     for (int i = 0; i < N; i++) {
         assert_int_equal(gort_stack_alloc(&s[i], 0), 0);
-        d[i].depth = 50;
+        d[i].depth = 40;   /* ~40 KiB (ASan's redzones make frames bigger) */
         gort_ctx_make(&d[i].ctx, &s[i], deep_fn, &d[i]);
         gort_ctx_switch(&main_ctx, &d[i].ctx);
     }
@@ -339,7 +344,7 @@ static void test_shrink_lowers_process_rss(void **state) {
     while (fgets(buf, sizeof buf, f))
         sscanf(buf, "VmRSS: %ld kB", &rss_after);
     fclose(f);
-    assert_true(released >= N * 48 * KiB);
+    assert_true(released >= N * 36 * KiB);
     /* Allow for the test's own pages coming and going. */
     if ((rss_before - rss_after) * (long)KiB < (long)(released * 3 / 4))
         fail_msg("VmRSS %ld kB -> %ld kB after releasing %zu kB", rss_before, rss_after, released / KiB);

@@ -12,6 +12,9 @@
 #include "common/death.h"
 #include "include/gort/stack.h"
 #include "stack/internal.h"
+
+/* The frame stays live across the call (its address escapes). */
+#define KEEP_FRAME(f) __asm__ volatile("" : : "r"(f) : "memory")
 #include "tests/stack/regs.h"
 
 static gort_ctx_t main_ctx;
@@ -196,7 +199,9 @@ static GORT_NOINLINE long recurse(int depth) {
     frame[511] = (char)depth;
     if (depth == 0)
         return frame[0];
-    return recurse(depth - 1) + frame[511];
+    long r = recurse(depth - 1);
+    KEEP_FRAME(frame);   /* no tail-call or accumulator elimination: a real frame per call */
+    return r + frame[511];
 }
 
 static void deep_fn(void *arg) {
