@@ -127,21 +127,26 @@ static mspan *checked_span(const void *ptr) {
 
 /* ---- malloc ------------------------------------------------------------------------ */
 
+/* The slow path of a small allocation; a tail call from the fast path. */
+GORT_NOINLINE static void *small_alloc_slow(gort_cache *c, unsigned cls) {
+    void *p = gort__cache_refill(c, cls);
+    if (GORT_UNLIKELY(!p))
+        errno = ENOMEM;
+    return p;
+}
+
 GORT_INLINE void *small_alloc(gort_cache *c, unsigned cls) {
     mspan *s = c->alloc[cls];
     void *p = s->free;
     if (GORT_LIKELY(p != NULL)) {
         s->free = *(void **)p;
         s->nalloc++;
-        uint32_t i = span_index(s, (uintptr_t)p);
+        uint32_t i = DIV_INDEX(span_divide(s, (uintptr_t)p));
         BIT_SET(s->allocbits[i >> 6], i & 63);
         STAT_INC(c->nmalloc[cls]);
         return p;
     }
-    p = gort__cache_refill(c, cls);
-    if (GORT_UNLIKELY(!p))
-        errno = ENOMEM;
-    return p;
+    return small_alloc_slow(c, cls);
 }
 
 GORT_NOINLINE static void *malloc_medium_or_large(size_t n) {
@@ -169,36 +174,31 @@ GORT_NOINLINE static void free_slow(void *ptr) {
         gort__large_free(s, ptr);
         return;
     }
-    gort_cache *c = gort__tls_cache;
-    if (SPAN_OWNER(s) == c) {   /* owned, but the fast path declined: the span needs care */
-        uint32_t i = span_index(s, (uintptr_t)ptr);
-        BIT_CLEAR(s->allocbits[i >> 6], i & 63);
-        *(void **)ptr = s->free;
-        s->free = ptr;
-        s->nalloc--;
-        STAT_INC(c->nfree[s->cls]);
-        gort__cache_free_local_slow(c, s);
-        return;
-    }
-    gort__free_remote(s, ptr);
+    gort__free_remote(s, ptr);   /* the fast path handles every block its cache owns */
 }
 
+/* free(p): the owner's path is this function alone, with no call, lock or atomic
+ * read-modify-write: look up the span, check the block is a live object start, push
+ * it.  The rare follow-ups (the span was full, or a non-current span became empty)
+ * are one predictable branch. */
 void gort_free(void *ptr) {
     uintptr_t p = (uintptr_t)ptr;
     mspan *s = span_of(p);
     gort_cache *c = gort__tls_cache;
     if (GORT_LIKELY(s != NULL && SPAN_OWNER(s) == c)) {
-        uint32_t i = span_index(s, p);
+        uint64_t q = span_divide(s, p);
+        uint32_t i = DIV_INDEX(q);
         uint64_t bit = (uint64_t)1 << (i & 63);
         uint64_t *w = &s->allocbits[i >> 6];
         uint64_t live = *w & ~atomic_load_explicit(&s->xfreebits[i >> 6], memory_order_relaxed);
-        if (GORT_LIKELY((live & bit) && s->base + (uintptr_t)i * s->elemsize == p &&
-                        s->where == IN_CURRENT)) {
+        if (GORT_LIKELY((live & bit) && DIV_IS_START(q, s))) {
             BIT_CLEAR(*w, i & 63);
             *(void **)ptr = s->free;
             s->free = ptr;
             s->nalloc--;
             STAT_INC(c->nfree[s->cls]);
+            if (GORT_UNLIKELY(s->where != IN_CURRENT) && (s->where == IN_FULL || s->nalloc == 0))
+                gort__cache_free_local_slow(c, s);
             return;
         }
     }

@@ -1,22 +1,17 @@
-/* Arenas: 64 MiB reservations aligned to their size, and the two-level arena map
- * that takes any address to its arena (and, through the arena's page table, to its
- * span) in O(1).  See alloc/alloc.c. */
+/* Arenas: 64 MiB reservations aligned to their size, and the arena map that takes
+ * any address to its arena (and, through the arena's page table, to its span) in
+ * O(1); alloc/types.h explains its levels.  See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <string.h>
 
-arena_l2 *gort__arena_l1[1u << ARENA_L1_BITS];
+arena_l2 gort__arena_map;
 arena *gort__arenas;
 static arena *arena_free;   /* structs of released huge reservations, reused (heap lock) */
 
 /* Register arena metadata for [base, base + ARENA_SIZE). Heap lock held. */
 static arena *arena_register(uintptr_t base, int huge) {
-    uintptr_t i1 = base >> (ARENA_SHIFT + ARENA_L2_BITS);
-    GORT_ASSERT(i1 < (1u << ARENA_L1_BITS));
-    if (!gort__arena_l1[i1]) {
-        arena_l2 *l2 = gort__meta_alloc(sizeof(arena_l2));
-        __atomic_store_n(&gort__arena_l1[i1], l2, __ATOMIC_RELEASE);
-    }
+    GORT_ASSERT((base >> ARENA_SHIFT) < ((uintptr_t)1 << ARENA_L2_BITS));
     arena *a = arena_free;
     if (a) {
         arena_free = a->next;
@@ -26,8 +21,7 @@ static arena *arena_register(uintptr_t base, int huge) {
     }
     a->base = base;
     a->huge = (uint8_t)huge;
-    __atomic_store_n(&(*gort__arena_l1[i1])[(base >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)], a,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&gort__arena_map[base >> ARENA_SHIFT], a, __ATOMIC_RELEASE);
     return a;
 }
 
@@ -73,8 +67,7 @@ void gort__arena_release_huge(uintptr_t base, size_t nbytes) {
     /* The arena structs stay (metadata is never freed) but are unmapped from the
      * arena map, so a later free of a stale pointer is reported as foreign. */
     for (uintptr_t a = base; a < base + nbytes; a += ARENA_SIZE) {
-        arena_l2 *l2 = gort__arena_l1[a >> (ARENA_SHIFT + ARENA_L2_BITS)];
-        arena **slot = &(*l2)[(a >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)];
+        arena **slot = &gort__arena_map[a >> ARENA_SHIFT];
         arena *ar = *slot;
         __atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
         ar->next = arena_free;

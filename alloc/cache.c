@@ -178,6 +178,8 @@ void *gort__cache_refill(gort_cache *c, unsigned cls) {
             s = c->partial[cls].head;
             if (s) {
                 gort__span_list_remove(&c->partial[cls], s);
+                if (s->nalloc == 0)
+                    c->nempty[cls]--;
                 s->where = IN_CURRENT;
             } else if ((s = gort__central_adopt(c, cls)) == NULL) {
                 s = gort__pageheap_alloc(gort__class_npages[cls], 1, SPAN_SMALL, false);
@@ -212,8 +214,14 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
         gort__span_list_push(&c->partial[cls], s);
     }
     if (s->nalloc == 0 && s->where == IN_PARTIAL) {
-        /* Keep one empty span per class to absorb alloc/free waves; more go back. */
-        if (c->partial[cls].n > 1) {
+        /* Keep a few empty spans per class to absorb alloc/free waves (enough for 64
+         * objects, at most 256 KiB); more go back to the page heap. */
+        unsigned span_bytes = gort__class_npages[cls] * (unsigned)PAGE_SIZE;
+        unsigned keep = (64 + s->nelems - 1) / s->nelems;
+        if (keep > (256u << 10) / span_bytes)
+            keep = (256u << 10) / span_bytes;
+        if (++c->nempty[cls] > keep) {
+            c->nempty[cls]--;
             gort__span_list_remove(&c->partial[cls], s);
             s->where = IN_NONE;
             span_give_up(s);
@@ -325,6 +333,7 @@ void gort__cache_flush(gort_cache *c) {
             s->where = IN_NONE;
             span_give_up(s);
         }
+        c->nempty[cls] = 0;
         span_list *lists[2] = {&c->partial[cls], &c->full[cls]};
         for (int k = 0; k < 2; k++) {
             while ((s = lists[k]->head) != NULL) {
@@ -334,6 +343,15 @@ void gort__cache_flush(gort_cache *c) {
             }
         }
     }
+    for (unsigned n = 0; n <= LARGE_CACHE_PAGES; n++) {
+        while (c->large[n]) {
+            mspan *s = c->large[n];
+            c->large[n] = s->next;
+            s->next = NULL;
+            gort__pageheap_free(s);
+        }
+    }
+    c->large_cached = 0;
     /* Fold the counters into the retired totals and unlink, atomically for readers
      * of the statistics (who hold the caches lock). */
     gort__caches_lock();

@@ -4,6 +4,7 @@
 #include "alloc/types.h"
 
 #include <errno.h>
+#include <string.h>
 
 _Atomic uint64_t gort__large_objects, gort__large_bytes;
 _Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
@@ -57,9 +58,21 @@ void *gort__large_alloc(size_t n, size_t align, bool zero) {
     uintptr_t align_pages = align >> PAGE_SHIFT;
     if (npages + align_pages - 1 > ARENA_PAGES / 2)
         return huge_alloc(n, align);
-    mspan *s = gort__pageheap_alloc(npages, align_pages, SPAN_LARGE, zero);
-    if (!s)
-        return NULL;
+    gort_cache *c = gort__tls_cache;
+    mspan *s = NULL;
+    if (npages <= LARGE_CACHE_PAGES && align_pages == 1 && c->large[npages]) {
+        /* A block this thread freed earlier: no page-heap lock. */
+        s = c->large[npages];
+        c->large[npages] = s->next;
+        s->next = NULL;
+        c->large_cached -= npages * PAGE_SIZE;
+        if (zero)
+            memset((void *)s->base, 0, npages * PAGE_SIZE);
+    } else {
+        s = gort__pageheap_alloc(npages, align_pages, SPAN_LARGE, zero);
+        if (!s)
+            return NULL;
+    }
     s->cls = 0;
     s->elemsize = (uint32_t)(npages * PAGE_SIZE);
     s->nelems = 1;
@@ -89,6 +102,16 @@ void gort__large_free(mspan *s, void *p) {
         gort__arena_release_huge(s->base, bytes);
         gort__mutex_unlock(&gort__heap.lock);
         gort__span_dispose(s);
+        return;
+    }
+    gort_cache *c = gort__tls_cache;
+    if (s->npages <= LARGE_CACHE_PAGES && c != &gort__empty_cache &&
+        c->large_cached + bytes <= LARGE_CACHE_BYTES) {
+        /* Keep it for this thread's next large block of the same size.  It stays a
+         * LARGE span with its allocation bit clear, so a second free is still caught. */
+        s->next = c->large[s->npages];
+        c->large[s->npages] = s;
+        c->large_cached += bytes;
         return;
     }
     gort__pageheap_free(s);

@@ -204,6 +204,8 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
     h->released_pages -= released;
     h->free_pages -= npages;
     h->inuse_pages += npages;
+    if (h->inuse_pages > h->peak_cur)
+        h->peak_cur = h->inuse_pages;
     s->needzero = 0;
     s->state = (uint8_t)state;
     gort__arena_set_spans(base, npages, s);
@@ -256,11 +258,29 @@ void gort__pageheap_free_locked(mspan *s) {
     free_run_locked(s, true);
 }
 
-/* Idle dirty pages the heap may keep: 10% of the in-use heap, at least 4 MiB (Go's
- * scavenger retains ~10% over its goal).  Heap lock held. */
+/* Idle dirty pages the heap may keep: what the program used within the last one to
+ * two scavenger ticks (about a second) and no longer does, plus 10% of that peak, and
+ * at least 4 MiB.  So a program that frees and re-allocates a large working set keeps
+ * it, while RSS follows a heap that has really shrunk within about two seconds (Go's
+ * scavenger likewise retains ~10% over its goal).  Heap lock held. */
 static uint64_t retain_locked(void) {
-    uint64_t r = gort__heap.inuse_pages / 10;
+    pageheap *h = &gort__heap;
+    uint64_t peak = h->peak_cur > h->peak_prev ? h->peak_cur : h->peak_prev;
+    if (peak < h->inuse_pages)
+        peak = h->inuse_pages;
+    uint64_t r = peak - h->inuse_pages + peak / 10;
     return r < 512 ? 512 : r;
+}
+
+bool gort__pageheap_scavenge_tick(void) {
+    pageheap *h = &gort__heap;
+    gort__mutex_lock(&h->lock);
+    h->peak_prev = h->peak_cur;
+    h->peak_cur = h->inuse_pages;
+    bool pending = h->peak_prev > h->inuse_pages ||
+                   h->free_pages - h->released_pages > retain_locked();
+    gort__mutex_unlock(&h->lock);
+    return pending;
 }
 
 static bool over_retain_locked(void) {
@@ -277,9 +297,10 @@ bool gort__pageheap_over_retain(void) {
 void gort__pageheap_free(mspan *s) {
     gort__mutex_lock(&gort__heap.lock);
     gort__pageheap_free_locked(s);
-    bool over = over_retain_locked();
+    /* More than 4 MiB idle and dirty: the scavenger's ticks decide what to release. */
+    bool dirty = gort__heap.free_pages - gort__heap.released_pages > 512;
     gort__mutex_unlock(&gort__heap.lock);
-    if (over)
+    if (dirty)
         gort__scavenger_kick();
 }
 

@@ -7,8 +7,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
-#define SETTLE_NS        (200 * 1000000LL)   /* let short idle periods pass first */
+#define TICK_NS (1000 * 1000000LL)   /* the scavenger's period while it has work */
 
 static _Atomic int started;
 static _Atomic uint32_t wake;         /* futex word: bumped on each kick */
@@ -21,13 +22,19 @@ static void *scavenger_main(void *arg) {
     for (;;) {
         uint32_t w = atomic_load(&wake);
         if (!atomic_load(&pending))
-            gort__futex_wait(&wake, w, -1);
+            gort__futex_wait(&wake, w, -1);   /* asleep: no CPU while there is no work */
         atomic_store(&pending, 0);
-        gort__futex_wait(&wake, atomic_load(&wake) + 1, SETTLE_NS);   /* a plain sleep */
-        if (gort__pageheap_over_retain()) {
-            gort__central_reclaim();
-            atomic_fetch_add(&gort__scavenged_pages, gort__pageheap_scavenge(GORT_SCAVENGE_RETAIN));
-        }
+        /* Tick about once a second until the in-use window has decayed and nothing
+         * is over the retention any more. */
+        do {
+            struct timespec tick = {TICK_NS / 1000000000, TICK_NS % 1000000000};
+            nanosleep(&tick, NULL);
+            if (gort__pageheap_over_retain()) {
+                gort__central_reclaim();
+                atomic_fetch_add(&gort__scavenged_pages,
+                                 gort__pageheap_scavenge(GORT_SCAVENGE_RETAIN));
+            }
+        } while (gort__pageheap_scavenge_tick());
     }
     return NULL;
 }
@@ -52,7 +59,7 @@ static void scavenger_start(void) {
 }
 
 void gort__scavenger_kick(void) {
-    /* Called by the page heap when it holds more idle dirty pages than it retains. */
+    /* Called by the page heap when it holds more than 4 MiB of idle dirty pages. */
     if (!gort__settings.scavenge)
         return;
     if (atomic_exchange(&pending, 1))

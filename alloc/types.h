@@ -14,8 +14,6 @@
 #define ARENA_SIZE      ((uintptr_t)1 << ARENA_SHIFT)              /* 64 MiB, aligned to its size */
 #define ARENA_PAGES     (ARENA_SIZE >> PAGE_SHIFT)                 /* 8192 */
 #define ADDR_BITS       48                                         /* user address space */
-#define ARENA_L1_BITS   12                                         /* address bits 36..47 */
-#define ARENA_L2_BITS   (ADDR_BITS - ARENA_SHIFT - ARENA_L1_BITS)  /* address bits 26..35 */
 
 #define MAX_SMALL       32768u           /* largest size-classed object */
 #define NUM_CLASSES     GORT_NUM_SIZE_CLASSES   /* 67: class 0 = large, 1..66 small */
@@ -101,8 +99,12 @@ void gort__span_list_push(span_list *l, mspan *s);
 void gort__span_list_remove(span_list *l, mspan *s);
 
 /* ---- arenas and the arena map (alloc/arena.c) -----------------------------------------
- * arena_l1[addr bits 36..47] -> l2 table; l2[addr bits 26..35] -> arena;
- * arena->spans[addr bits 13..25] -> span.  Three dependent loads, O(1). */
+ * Two levels, as Go's: arena_l1[addr >> (ARENA_SHIFT + ARENA_L2_BITS)] -> an l2 table;
+ * l2[(addr >> ARENA_SHIFT) % 2^ARENA_L2_BITS] -> arena; arena->spans[page] -> span.
+ * With a 48-bit address space (x86-64, AArch64 with 48-bit VA) L1 has a single entry,
+ * a static table, so the lookup is one bounds check and two dependent loads (Go does
+ * the same on amd64: arenaL1Bits = 0).  The L2 table is 4M pointers (32 MiB) of bss,
+ * touched only where arenas are. */
 typedef struct arena {
     uintptr_t base;
     mspan    *spans[ARENA_PAGES];        /* page -> span (see span states above) */
@@ -111,17 +113,17 @@ typedef struct arena {
     uint8_t   huge;                      /* part of a huge object's own reservation */
 } arena;
 
-typedef arena *arena_l2[1u << ARENA_L2_BITS];
-extern arena_l2 *gort__arena_l1[1u << ARENA_L1_BITS];
+#define ARENA_L1_BITS   0
+#define ARENA_L2_BITS   (ADDR_BITS - ARENA_SHIFT)   /* 22: address bits 26..47 */
+
+typedef arena *arena_l2[(size_t)1 << ARENA_L2_BITS];
+extern arena_l2 gort__arena_map;        /* the single L2 table */
 
 GORT_INLINE arena *arena_of(uintptr_t p) {
-    uintptr_t i1 = p >> (ARENA_SHIFT + ARENA_L2_BITS);
-    if (GORT_UNLIKELY(i1 >= (1u << ARENA_L1_BITS)))
+    uintptr_t i = p >> ARENA_SHIFT;
+    if (GORT_UNLIKELY(i >= ((uintptr_t)1 << ARENA_L2_BITS)))
         return NULL;
-    arena_l2 *l2 = gort__arena_l1[i1];
-    if (GORT_UNLIKELY(!l2))
-        return NULL;
-    return (*l2)[(p >> ARENA_SHIFT) & ((1u << ARENA_L2_BITS) - 1)];
+    return __atomic_load_n(&gort__arena_map[i], __ATOMIC_RELAXED);
 }
 
 /* The span holding address p, or NULL: O(1), safe for any p. */
@@ -156,6 +158,7 @@ typedef struct pageheap {
     uint64_t     inuse_pages;      /* pages in SMALL/LARGE/HUGE spans */
     uint64_t     free_pages;       /* pages in FREE spans */
     uint64_t     released_pages;   /* FREE pages with their scav bit set */
+    uint64_t     peak_cur, peak_prev;   /* highest inuse_pages in this / the last scavenger tick */
 } pageheap;
 extern pageheap gort__heap;
 
@@ -169,10 +172,18 @@ void   gort__pageheap_free_locked(mspan *s);
 #define GORT_SCAVENGE_RETAIN UINT64_MAX
 uint64_t gort__pageheap_scavenge(uint64_t keep);
 bool     gort__pageheap_over_retain(void);   /* more idle dirty pages than the policy keeps */
+/* One scavenger tick: rotate the in-use peak window; true while a release may still
+ * come due (the window has not decayed to the current use). */
+bool     gort__pageheap_scavenge_tick(void);
 /* Shrink a large span in place to npages (the tail goes back to the heap). */
 void   gort__pageheap_shrink(mspan *s, uintptr_t npages);
 /* Grow a large span in place to npages if the pages after it are free; true if done. */
 bool   gort__pageheap_grow_inplace(mspan *s, uintptr_t npages);
+
+/* A cache keeps freed large blocks of up to 256 KiB for reuse, up to 4 MiB of them
+ * (tcmalloc's thread caches hold objects to 256 KiB too). */
+#define LARGE_CACHE_PAGES 32
+#define LARGE_CACHE_BYTES ((uint64_t)4 << 20)
 
 /* ---- caches (alloc/cache.c) ------------------------------------------------------------- */
 typedef struct gort_cache {
@@ -180,11 +191,13 @@ typedef struct gort_cache {
     uint64_t   nmalloc[NUM_CLASSES];     /* cumulative, this cache (owner writes) */
     uint64_t   nfree[NUM_CLASSES];
     span_list  partial[NUM_CLASSES];     /* owned spans with free objects, not current */
+    uint16_t   nempty[NUM_CLASSES];      /* spans in partial[] with no object at all */
     span_list  full[NUM_CLASSES];        /* owned spans with none */
     _Atomic uintptr_t delayed;           /* blocks freed into our full spans by others; CACHE_CLOSED */
     struct gort_cache *all_next, *all_prev;   /* every live cache (caches lock) */
     struct gort_cache *free_next;             /* recycled caches */
-    int        key_set;                  /* registered for thread-exit flush */
+    mspan     *large[LARGE_CACHE_PAGES + 1];   /* freed large spans by page count, LIFO */
+    uint64_t   large_cached;             /* bytes held in large[] (<= LARGE_CACHE_BYTES) */
 } gort_cache;
 
 #define CACHE_CLOSED ((uintptr_t)1)
@@ -271,5 +284,18 @@ GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
 GORT_INLINE uint32_t span_index(const mspan *s, uintptr_t p) {
     return (uint32_t)(((uint64_t)(uint32_t)(p - s->base) * s->divmul) >> 32);
 }
+
+/* off * divmul, where divmul = ceil(2^32 / size): the high half is off / size and the
+ * low half is below divmul exactly when off is a multiple of size.  Proof: write
+ * size * divmul = 2^32 + e, 0 <= e < size, and off = k * size + r.  Then
+ * off * divmul = k * 2^32 + k * e + r * divmul, and k * e + r * divmul < 2^32 because
+ * r * divmul <= 2^32 + e - divmul and k * e < span bytes <= 80 KiB < divmul - e (divmul
+ * >= 2^17, e < 2^15).  So the low half is k * e < divmul when r = 0, and >= divmul
+ * otherwise.  tests/alloc/test_sizeclass.c checks it for every offset of every class. */
+GORT_INLINE uint64_t span_divide(const mspan *s, uintptr_t p) {
+    return (uint64_t)(uint32_t)(p - s->base) * s->divmul;
+}
+#define DIV_INDEX(q)          ((uint32_t)((q) >> 32))
+#define DIV_IS_START(q, s)    ((uint32_t)(q) < (s)->divmul)
 
 #endif

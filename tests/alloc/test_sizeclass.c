@@ -76,11 +76,31 @@ static void every_size_maps_to_smallest_aligned_class(void **state) {
     assert_int_equal(gort__class_size[size_to_class(24)], 32);
 }
 
+/* The fast paths' one-multiply division (alloc/types.h span_divide): the high half is
+ * the object index and the low half is below divmul exactly at object starts. */
+static void divide_finds_index_and_starts(void **state) {
+    (void)state;
+    mspan s = {0};
+    for (unsigned c = 1; c < NUM_CLASSES; c++) {
+        s.base = 1u << 20;
+        s.divmul = gort__class_divmul[c];
+        uint32_t size = gort__class_size[c];
+        uint32_t span_bytes = gort__class_npages[c] * (uint32_t)PAGE_SIZE;
+        for (uint32_t off = 0; off < span_bytes; off++) {
+            uint64_t q = span_divide(&s, s.base + off);
+            if (DIV_INDEX(q) != off / size || DIV_IS_START(q, &s) != (off % size == 0))
+                fail_msg("class %u (%u bytes), offset %u: index %u start %d", c, size, off,
+                         DIV_INDEX(q), (int)DIV_IS_START(q, &s));
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_matches_go_but_24),
         cmocka_unit_test(class_invariants),
         cmocka_unit_test(every_size_maps_to_smallest_aligned_class),
+        cmocka_unit_test(divide_finds_index_and_starts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
