@@ -121,6 +121,7 @@
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define HAVE_VALGRIND 1
 #endif
@@ -151,62 +152,127 @@ GORT_COLD static bool vg_ask(void) {
         VALGRIND_ENABLE_ERROR_REPORTING;    \
     } while (0)
 
-static void *vg_alloced(void *p, size_t n, bool zeroed) {
-    if (p)
-        VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
+/* A value read from memory memcheck believes unaddressable (a free-list link in a
+ * freed block) is "undefined" to it: declare it defined before anyone branches on it. */
+#define VG_DEFINED(x) ((void)VALGRIND_MAKE_MEM_DEFINED(&(x), sizeof(x)))
+
+/* Under Valgrind each block gets a head of VG_HEAD bytes (or of its alignment, if
+ * larger) in front of what the user sees, and its tail slack is marked unaddressable:
+ *
+ *     base                      p = base + off             p + n          end
+ *     | ...redzone... | n | chk |  user block (n bytes)    | slack ...    |
+ *
+ * The head does three things.  The user's pointer is never the start of gort's block
+ * (which gort's own metadata points at — a span's base — and memcheck scans that
+ * metadata for pointers, so a leaked block would look reachable).  It keeps the
+ * requested size n, which memcheck needs and malloc_usable_size reports, as
+ * memcheck's own malloc does.  And with the tail, it makes overruns errors.
+ * chk = p ^ off ^ VG_MAGIC lets free find `off` again and refuse a pointer that is
+ * not a block it handed out (that one goes to gort_free, which dies naming it). */
+#define VG_HEAD  ((size_t)16)
+#define VG_MAGIC ((uintptr_t)0x676f72742d766721ull)
+
+GORT_INLINE void *vg_alloc(size_t align, size_t n, bool zero) {
+    size_t off = align > VG_HEAD ? align : VG_HEAD, total, usable = 0;
+    if (__builtin_add_overflow(n, off, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *base;
+    VG_QUIET(base = align > VG_HEAD ? gort_aligned_alloc(align, total) : gort_malloc(total);
+             if (base) usable = gort_usable_size(base));
+    VG_DEFINED(base);
+    VG_DEFINED(usable);
+    if (!base)
+        return NULL;
+    char *p = base + off;
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(base, off);
+    ((uintptr_t *)p)[-2] = n;
+    ((uintptr_t *)p)[-1] = (uintptr_t)p ^ off ^ VG_MAGIC;
+    (void)VALGRIND_MAKE_MEM_NOACCESS(base, off);
+    if (zero) {
+        (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+        memset(p, 0, n);
+    }
+    VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zero);
+    (void)VALGRIND_MAKE_MEM_NOACCESS(p + n, usable - off - n);
     return p;
 }
 
-GORT_NOINLINE static void *vg_malloc(size_t n) {
-    void *p;
-    VG_QUIET(p = gort_malloc(n));
-    return vg_alloced(p, n, false);
+/* The head of block p: its start in gort and its requested size; false if p is not
+ * a block vg_alloc handed out. */
+static bool vg_head(void *p, char **base, size_t *n) {
+    uintptr_t u = (uintptr_t)p, sz = 0, chk = 0;
+    mspan *s = span_of(u);
+    if (!s || s->state < SPAN_SMALL || (u & 15))
+        return false;
+    uintptr_t start = s->state == SPAN_SMALL
+                          ? s->base + (uintptr_t)span_index(s, u) * s->elemsize
+                          : s->base;
+    if (start + VG_HEAD > u)
+        return false;
+    VG_QUIET(sz = ((uintptr_t *)p)[-2]; chk = ((uintptr_t *)p)[-1]);
+    VG_DEFINED(sz);
+    VG_DEFINED(chk);
+    if ((chk ^ u ^ VG_MAGIC) != u - start)
+        return false;
+    *base = (char *)start;
+    *n = sz;
+    return true;
 }
 
-GORT_NOINLINE static void *vg_calloc(size_t n, size_t size) {
-    void *p;
-    VG_QUIET(p = gort_calloc(n, size));
-    return vg_alloced(p, n * size, true);
-}
-
-GORT_NOINLINE static void *vg_aligned(size_t align, size_t n) {
-    void *p;
-    VG_QUIET(p = gort_aligned_alloc(align, n));
-    return vg_alloced(p, n, false);
-}
-
-/* Declare the block free before gort reuses it: once gort_free returns, another
- * thread may already have been handed the same block. */
-GORT_NOINLINE static void vg_free(void *p) {
+GORT_INLINE void vg_free(void *p) {
+    char *base;
+    size_t n;
     if (!p)
         return;
     VALGRIND_FREELIKE_BLOCK(p, 0);
-    VG_QUIET(gort_free(p));
+    if (!vg_head(p, &base, &n)) {
+        gort_free(p);   /* not ours: gort says so and dies */
+        return;
+    }
+    VG_QUIET(gort_free(base));
 }
 
-GORT_NOINLINE static void *vg_realloc(void *p, size_t n) {
+GORT_INLINE void *vg_realloc(void *p, size_t n) {
+    char *base;
+    size_t old;
     if (!p)
-        return vg_malloc(n);
+        return vg_alloc(0, n, false);
+    if (!vg_head(p, &base, &old)) {
+        gort_free(p);   /* dies */
+        return NULL;
+    }
     if (n == 0) {
         vg_free(p);
         return NULL;
     }
-    size_t old;
-    void *q;
-    VG_QUIET(old = gort_usable_size(p); q = gort_malloc(n));
+    /* Always a new block: memcheck keeps the old block's definedness through the copy. */
+    void *q = vg_alloc(0, n, false);
     if (!q)
         return NULL;
-    VALGRIND_MALLOCLIKE_BLOCK(q, n, 0, 0);
-    /* Copy after MALLOCLIKE so the copy carries p's definedness into q. */
-    VG_QUIET(memcpy(q, p, n < old ? n : old));
+    memcpy(q, p, n < old ? n : old);
     vg_free(p);
     return q;
 }
 
-GORT_NOINLINE static size_t vg_usable_size(void *p) {
+GORT_INLINE size_t vg_usable_size(void *p) {
+    char *base;
     size_t n;
-    VG_QUIET(n = gort_usable_size(p));
+    if (!vg_head(p, &base, &n))
+        return gort_usable_size(p);   /* dies */
     return n;
+}
+
+#define vg_malloc(n)       vg_alloc(0, (n), false)
+#define vg_aligned(a, n)   vg_alloc((a), (n), false)
+GORT_INLINE void *vg_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return vg_alloc(0, total, true);
 }
 #else
 #define ON_VALGRIND() 0
@@ -286,7 +352,7 @@ EXPORT void free_sized(void *p, size_t n) { (void)n; free(p); }
 EXPORT void free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; free(p); }
 
 /* align: a power of two (callers check). */
-static void *aligned(size_t align, size_t n) {
+GORT_INLINE void *aligned(size_t align, size_t n) {
     if (ON_VALGRIND())
         return vg_aligned(align, n);
     return gort_aligned_alloc(align, n);
