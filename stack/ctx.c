@@ -41,8 +41,10 @@ GORT_INLINE void arrived(gort_ctx_t *prev, gort_ctx_t *self) {
 #endif
 }
 
-/* Every switch when sanitizers or canaries need to hear about it. */
-static GORT_NOINLINE void switch_slow(gort_ctx_t *from, gort_ctx_t *to) {
+/* Every switch when sanitizers or canaries need to hear about it.  Without a
+ * sanitizer, gort_ctx_switch is the assembly entry (switch_<arch>.S), which
+ * comes here only when gort__stack_track is on. */
+GORT_NOINLINE void gort__ctx_switch_slow(gort_ctx_t *from, gort_ctx_t *to) {
     if (atomic_load_explicit(&gort__stack_track, memory_order_relaxed)) {
         uint64_t *g = cur_guard;
         /* Leaving a stack without a guard page: it overflowed if we are
@@ -64,17 +66,11 @@ static GORT_NOINLINE void switch_slow(gort_ctx_t *from, gort_ctx_t *to) {
     arrived(prev, from);
 }
 
+#if GORT_STACK_SANITIZED
 void gort_ctx_switch(gort_ctx_t *from, gort_ctx_t *to) {
-#if GORT_STACK_ASAN || GORT_STACK_TSAN
-    switch_slow(from, to);
-#else
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__stack_track, memory_order_relaxed))) {
-        switch_slow(from, to);
-        return;
-    }
-    gort__ctx_jump(from, to);   /* a tail call: the cost of a switch is the assembly's */
-#endif
+    gort__ctx_switch_slow(from, to);
 }
+#endif
 
 /* A context's first C code: boot stub -> here -> fn(arg). */
 static void ctx_entry(gort_ctx_t *from, void *fn, void *arg) {

@@ -12,27 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sanitizers that must hear about every switch (compile-time). */
-#if defined(__SANITIZE_ADDRESS__)
-#define GORT_STACK_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GORT_STACK_TSAN 1
-#endif
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(GORT_STACK_ASAN)
-#define GORT_STACK_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer) && !defined(GORT_STACK_TSAN)
-#define GORT_STACK_TSAN 1
-#endif
-#endif
-#ifndef GORT_STACK_ASAN
-#define GORT_STACK_ASAN 0
-#endif
-#ifndef GORT_STACK_TSAN
-#define GORT_STACK_TSAN 0
-#endif
+#include "stack/sanitize.h"
 
 /* ---- size classes -----------------------------------------------------------------
  * Class c has slots of (min_slot << c) bytes: a guard of one page at the bottom,

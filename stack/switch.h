@@ -25,6 +25,10 @@ __attribute__((visibility("hidden"))) gort_ctx_t *gort__ctx_jump(gort_ctx_t *fro
 __attribute__((visibility("hidden"))) void *gort__ctx_init(void *top, gort__ctx_entry_fn entry,
                                                            void *a, void *b);
 
+/* The C side of gort_ctx_switch (stack/ctx.c): the assembly entry jumps there
+ * when stacks without guard pages exist; with a sanitizer it is every switch. */
+__attribute__((visibility("hidden"))) void gort__ctx_switch_slow(gort_ctx_t *from, gort_ctx_t *to);
+
 /* The instruction inside gort__ctx_jump at which a suspended context's frame is
  * complete: with sp = ctx->sp and pc = this, a debugger unwinds the context. */
 __attribute__((visibility("hidden"))) extern const char gort__ctx_suspended[];

@@ -14,18 +14,43 @@
  * are not).  The FPCR is written only when it differs: msr fpcr can be slow.
  * No system call, no signal mask. */
 
+#include "sanitize.h"
+
 #define FRAME 0xb0
 
         .text
+
+/* void gort_ctx_switch(gort_ctx_t *from, gort_ctx_t *to) -- the public entry,
+ * unless a sanitizer needs to hear about switches (then stack/ctx.c has it).
+ * Stacks without guard pages (gort__stack_track) need canary checks: the C
+ * slow path.  Otherwise it falls straight into the switch. */
+#if defined(GORT_BUILDING) && !GORT_STACK_SANITIZED
+        .globl  gort_ctx_switch
+        .type   gort_ctx_switch, %function
+        .hidden gort__stack_track
+        .hidden gort__ctx_switch_slow
+        .p2align 4
+gort_ctx_switch:
+        .cfi_startproc
+        adrp    x9, gort__stack_track
+        ldrb    w9, [x9, :lo12:gort__stack_track]
+        cbz     w9, gort__ctx_jump
+        b       gort__ctx_switch_slow
+#define JUMP_CFI_STARTED 1
+#endif
 
 /* gort_ctx_t *gort__ctx_jump(gort_ctx_t *from, gort_ctx_t *to)
  * Returns, on the resumed side, the from of the jump that resumed it. */
         .globl  gort__ctx_jump
         .hidden gort__ctx_jump
         .type   gort__ctx_jump, %function
+#ifndef JUMP_CFI_STARTED
         .p2align 4
+#endif
 gort__ctx_jump:
+#ifndef JUMP_CFI_STARTED
         .cfi_startproc
+#endif
         sub     sp, sp, #FRAME
         .cfi_def_cfa_offset FRAME
         stp     d8,  d9,  [sp, #0x00]
@@ -87,6 +112,9 @@ gort__ctx_suspended:
         ret
         .cfi_endproc
         .size   gort__ctx_jump, .-gort__ctx_jump
+#ifdef JUMP_CFI_STARTED
+        .size   gort_ctx_switch, .-gort_ctx_switch
+#endif
 
 /* void *gort__ctx_init(void *top, void (*entry)(gort_ctx_t *from, void *a, void *b),
  *                      void *a, void *b)
