@@ -51,9 +51,24 @@ static long max_map_count(void) {
 
 static void on_fault(int sig, siginfo_t *si, void *uc);
 
+/* Does the guard at p really fault?  A kernel that knows MADV_GUARD_INSTALL
+ * makes write() fail with EFAULT reading from it; an emulator that accepts
+ * the advice and ignores it (qemu-user) lets the write through. */
+static bool guard_works(const void *p) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return true;   /* cannot tell: trust the kernel's answer */
+    ssize_t n = write(fds[1], p, 1);
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return n < 0 && err == EFAULT;
+}
+
 void gort__stack_guard_init(uintptr_t first_guard) {
     size_t pg = gort__stack_page();
-    if (!test_no_kernel && gort__os.madvise((void *)first_guard, pg, MADV_GUARD_INSTALL) == 0) {
+    if (!test_no_kernel && gort__os.madvise((void *)first_guard, pg, MADV_GUARD_INSTALL) == 0 &&
+        guard_works((const void *)first_guard)) {
         kernel_guards = true;
     } else {
         /* Each mprotect'ed guard splits its region's mapping in two: spend at

@@ -1,6 +1,11 @@
 /* A small program for the debugging tools: valgrind runs it (run_valgrind.sh:
  * no memcheck error, no "client switching stacks?" warning), gdb backtraces its
- * suspended context (run_gdb.sh, the recipe of docs/stack.md).  Exits 0. */
+ * suspended context (run_gdb.sh, the recipe of docs/stack.md), and
+ * run_cross.sh runs it, built for AArch64, under qemu-user.  Exits 0.
+ *
+ *   tools_main            the above
+ *   tools_main overflow   a context named "goroutine 5" recurses until its
+ *                         stack overflows: dies with gort's report */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,8 +59,39 @@ static void ring_fn(void *arg) {
     }
 }
 
-int main(void) {
+/* Recursion without end (in practice), a real frame per call. */
+static volatile long runaway_limit = -1;
+__attribute__((noinline)) static long runaway(long n) {
+    volatile char frame[512];
+    frame[0] = (char)n;
+    if (n == runaway_limit)
+        return 0;
+    long r = runaway(n + 1);
+    __asm__ volatile("" : : "r"(frame) : "memory");
+    return r + frame[0];
+}
+
+static void runaway_fn(void *arg) {
+    (void)arg;
+    runaway(0);
+}
+
+/* Internal: name the owner in overflow reports (stack/internal.h). */
+void gort__stack_set_owner(gort_stack_t *s, const char *kind, uint64_t id);
+
+int main(int argc, char **argv) {
     gort_stack_t s, rs[4];
+    if (argc > 1 && !strcmp(argv[1], "overflow")) {
+        gort_ctx_t c;
+        if (gort_stack_alloc(&s, 0) != 0)
+            return 2;
+        gort__stack_set_owner(&s, "goroutine", 5);
+        printf("stack [%p, %p) size %zu\n", s.lo, s.hi, s.size);
+        fflush(stdout);
+        gort_ctx_make(&c, &s, runaway_fn, NULL);
+        gort_ctx_switch(&tools_main_ctx, &c);
+        return 0;   /* not reached */
+    }
     if (gort_stack_alloc(&s, 0) != 0)
         return 2;
     gort_ctx_make(&tools_parked, &s, parked_fn, NULL);
