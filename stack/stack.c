@@ -29,7 +29,8 @@
  * Regions.  Slots are carved from a few large reservations ("regions"), one
  * class per region: mmap(PROT_READ|PROT_WRITE, MAP_NORESERVE) of 1 GiB of
  * slots for a class's first region, each further region twice the last, up to
- * 64 GiB.  A million default stacks (64 GiB) take 7 regions, 7 mappings.  The
+ * 64 GiB.  A million default stacks (64 GiB) take 7 regions: at most 7
+ * mappings, in practice 1 or 2 as the kernel merges adjacent ones.  The
  * region's tail holds one 32-byte record per slot (gort__stack_slot_t: free-list
  * link, guard kind, owner), out of band so a free stack's memory can be
  * released whole and a corrupted stack cannot corrupt the pool.  Regions are

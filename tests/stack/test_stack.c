@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/death.h"
@@ -445,6 +446,59 @@ static void test_thread_exit_returns_cache(void **state) {
     assert_int_equal(mapping_calls(), before);
 }
 
+/* fork while other threads use the pool: the child's pool is consistent. */
+static _Atomic int churning;
+
+static void *churn_until_stopped(void *arg) {
+    (void)arg;
+    gort_stack_t s[8];
+    while (churning) {
+        for (int i = 0; i < 8; i++)
+            if (gort_stack_alloc(&s[i], i % 2 ? 300 * KiB : 0) != 0)
+                return (void *)1;
+        for (int i = 0; i < 8; i++)
+            gort_stack_free(&s[i]);
+    }
+    return NULL;
+}
+
+static void test_fork(void **state) {
+    (void)state;
+    pthread_t t[2];
+    churning = 1;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, churn_until_stopped, NULL), 0);
+    for (int round = 0; round < 50; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            gort_stack_t s[20];
+            for (int i = 0; i < 20; i++)
+                if (gort_stack_alloc(&s[i], i % 2 ? 300 * KiB : 0) != 0)
+                    _exit(2);
+            for (int i = 0; i < 20; i++)
+                gort_stack_free(&s[i]);
+            struct deep d = {.depth = 4};
+            gort_stack_t one;
+            if (gort_stack_alloc(&one, 0) != 0)
+                _exit(3);
+            gort_ctx_make(&d.ctx, &one, deep_fn, &d);
+            gort_ctx_switch(&main_ctx, &d.ctx);
+            _exit(0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("fork round %d: child status %#x", round, st);
+    }
+    churning = 0;
+    for (int i = 0; i < 2; i++) {
+        void *err;
+        assert_int_equal(pthread_join(t[i], &err), 0);
+        assert_null(err);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_stack),
@@ -460,6 +514,7 @@ int main(void) {
         cmocka_unit_test(test_pool_release),
         cmocka_unit_test(test_threads),
         cmocka_unit_test_setup_teardown(test_thread_exit_returns_cache, counting_on, counting_off),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
