@@ -284,30 +284,6 @@ GORT_INLINE void *vg_calloc(size_t n, size_t size) {
 #define vg_usable_size(p) gort_usable_size(p)
 #endif
 
-/* ---- the allocstats report at exit ------------------------------------------------------ *
- * GORT_DEBUG=allocstats=1 prints from a handler alloc/stats.c registers with atexit in
- * its constructor.  A handler registered by a shared library runs in _dl_fini, after
- * the program's own atexit handlers — and coreutils' close_stdout closes stderr in
- * one, so the report would go nowhere for sort, ls, md5sum...  So the shim keeps a
- * duplicate of stderr from load time and, in a destructor (which runs before the
- * handler: a library's .fini_array entries run before its __cxa_finalize), puts it
- * back on fd 2 if the program closed that.  (Better: stats.c printing to a saved
- * fd; see docs/preload.md.) */
-static int saved_stderr = -1;
-
-__attribute__((constructor)) static void shim_init(void) {
-    gort__settings_init();
-    if (gort__settings.allocstats)
-        saved_stderr = fcntl(2, F_DUPFD_CLOEXEC, 100);
-}
-
-__attribute__((destructor)) static void shim_fini(void) {
-    int e = errno;
-    if (saved_stderr >= 0 && fcntl(2, F_GETFD) < 0 && errno == EBADF)
-        dup2(saved_stderr, 2);
-    errno = e;
-}
-
 /* ---- the C interface ------------------------------------------------------------------ */
 
 EXPORT void *malloc(size_t n) {

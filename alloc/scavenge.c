@@ -6,6 +6,10 @@
 #include "alloc/types.h"
 
 #include <pthread.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GORT_HAVE_VALGRIND 1
+#endif
 #include <signal.h>
 #include <time.h>
 
@@ -19,6 +23,12 @@ _Atomic uint64_t gort__scavenged_pages;   /* cumulative, for statistics */
 
 static void *scavenger_main(void *arg) {
     (void)arg;
+#ifdef GORT_HAVE_VALGRIND
+    /* The scavenger walks remote-free lists threaded through freed blocks, which
+     * memcheck (told about blocks by the preload shim) would report as reads of freed
+     * memory: they are the allocator's own, not the program's. */
+    VALGRIND_DISABLE_ERROR_REPORTING;
+#endif
     for (;;) {
         uint32_t w = atomic_load(&wake);
         if (!atomic_load(&pending))

@@ -3,6 +3,7 @@
 #include "alloc/types.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,22 +81,34 @@ static void human(char *buf, size_t n, uint64_t bytes) {
     snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
-static uint64_t rss_bytes(uint64_t *peak) {
-    char buf[4096];
-    uint64_t rss = 0;
-    *peak = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
+/* The value of "Key:  N kB" in /proc/self/status, in bytes (0 if absent).  Read with
+ * open/read: stdio would allocate from the heap being reported. */
+static uint64_t status_kb(const char *status, const char *key) {
+    const char *p = strstr(status, key);
+    if (!p)
         return 0;
-    while (fgets(buf, sizeof buf, f)) {
-        unsigned long long v;
-        if (sscanf(buf, "VmRSS: %llu kB", &v) == 1)
-            rss = v * 1024;
-        else if (sscanf(buf, "VmHWM: %llu kB", &v) == 1)
-            *peak = v * 1024;
-    }
-    fclose(f);
-    return rss;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+static uint64_t rss_bytes(uint64_t *peak) {
+    static char buf[8192];
+    *peak = 0;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n, len = 0;
+    while (len < (ssize_t)sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - (size_t)len)) > 0)
+        len += n;
+    close(fd);
+    buf[len] = 0;
+    *peak = status_kb(buf, "VmHWM:");
+    return status_kb(buf, "VmRSS:");
 }
 
 void gort_alloc_stats_print(int fd) {
@@ -139,14 +152,20 @@ void gort_alloc_stats_print(int fd) {
 #undef EMIT
 }
 
-/* GORT_DEBUG=allocstats=1: the report at exit. */
+/* GORT_DEBUG=allocstats=1: the report at exit.  It goes to a duplicate of stderr
+ * taken at start-up: a program may close fd 2 in its own exit handlers (coreutils'
+ * close_stdout does), which run before a library's. */
+static int report_fd = -1;
+
 static void allocstats_at_exit(void) {
-    if (gort__settings.allocstats)
-        gort_alloc_stats_print(2);
+    if (gort__settings.allocstats && report_fd >= 0)
+        gort_alloc_stats_print(report_fd);
 }
 
 __attribute__((constructor)) static void allocstats_init(void) {
     gort__settings_init();
-    if (gort__settings.allocstats)
+    if (gort__settings.allocstats) {
+        report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
         atexit(allocstats_at_exit);
+    }
 }

@@ -49,27 +49,35 @@ void gort__mutex_unlock_slow(gort_mutex_t *m) {
 }
 
 #ifdef GORT_DEBUG_CHECKS
-/* Per-thread stack of held ranks (a thread holds few locks at once). */
-enum { MAX_HELD = 16 };
-static __thread uint32_t held[MAX_HELD];
+/* Per-thread stack of held locks (a thread holds few at once; fork holds every
+ * central lock, hence the size).  Locks of one rank may be held together only when
+ * taken in increasing address order (jemalloc's witness rule), as fork's
+ * preparation takes the per-class central locks. */
+enum { MAX_HELD = 128 };
+static __thread struct { uint32_t rank; const void *lock; } held[MAX_HELD];
 static __thread int nheld;
 
 void gort__lockrank_acquire(const gort_mutex_t *m) {
     if (m->rank == GORT_RANK_NONE)
         return;
-    if (nheld > 0 && held[nheld - 1] >= m->rank)
-        gort__fatal("gort: lock order violation: taking lock %p of rank %u while holding rank %u",
-                    (const void *)m, m->rank, held[nheld - 1]);
+    if (nheld > 0) {
+        uint32_t top = held[nheld - 1].rank;
+        if (top > m->rank || (top == m->rank && (const void *)m <= held[nheld - 1].lock))
+            gort__fatal("gort: lock order violation: taking lock %p of rank %u while holding "
+                        "lock %p of rank %u", (const void *)m, m->rank, held[nheld - 1].lock, top);
+    }
     if (nheld == MAX_HELD)
         gort__fatal("gort: too many locks held");
-    held[nheld++] = m->rank;
+    held[nheld].rank = m->rank;
+    held[nheld].lock = m;
+    nheld++;
 }
 
 void gort__lockrank_release(const gort_mutex_t *m) {
     if (m->rank == GORT_RANK_NONE)
         return;
     for (int i = nheld - 1; i >= 0; i--) {
-        if (held[i] == m->rank) {
+        if (held[i].lock == m) {
             for (int j = i; j < nheld - 1; j++)
                 held[j] = held[j + 1];
             nheld--;

@@ -44,9 +44,24 @@ static void wrong_order(void *arg) {
     gort__mutex_lock(&central);   /* central ranks below heap: a violation */
 }
 
+static void same_rank_descending(void *arg) {
+    (void)arg;
+    static gort_mutex_t pair[2] = {GORT_MUTEX_RANKED(GORT_RANK_CENTRAL), GORT_MUTEX_RANKED(GORT_RANK_CENTRAL)};
+    gort__mutex_lock(&pair[1]);
+    gort__mutex_lock(&pair[0]);
+}
+
 static void rank_violation_dies(void **state) {
     (void)state;
     gort_expect_death(wrong_order, NULL, "lock order violation");
+    gort_expect_death(same_rank_descending, NULL, "lock order violation");
+    /* the same rank in increasing address order is allowed (fork takes every central lock) */
+    static gort_mutex_t pair[3] = {GORT_MUTEX_RANKED(GORT_RANK_CENTRAL), GORT_MUTEX_RANKED(GORT_RANK_CENTRAL),
+                                   GORT_MUTEX_RANKED(GORT_RANK_HEAP)};
+    for (int i = 0; i < 3; i++)
+        gort__mutex_lock(&pair[i]);
+    for (int i = 3; i-- > 0;)
+        gort__mutex_unlock(&pair[i]);
 }
 #endif
 
