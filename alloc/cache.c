@@ -316,6 +316,30 @@ void gort__free_remote(mspan *s, void *p) {
     }
 }
 
+/* In a fork child: retire every cache but `keep` without touching its spans (their
+ * threads died at an unknown point; see alloc/fork.c).  Their counters are folded
+ * into the retired totals; the structs are never reused. */
+void gort__caches_retire_others(gort_cache *keep) {
+    gort__caches_lock();
+    gort_cache *c = gort__caches, *next;
+    gort__caches = NULL;
+    for (; c; c = next) {
+        next = c->all_next;
+        c->all_next = c->all_prev = NULL;
+        if (c == keep) {
+            c->all_next = gort__caches;
+            gort__caches = c;
+            continue;
+        }
+        atomic_store(&c->delayed, CACHE_CLOSED);
+        for (unsigned cls = 0; cls < NUM_CLASSES; cls++) {
+            atomic_fetch_add(&gort__retired_nmalloc[cls], c->nmalloc[cls]);
+            atomic_fetch_add(&gort__retired_nfree[cls], c->nfree[cls]);
+        }
+    }
+    gort__caches_unlock();
+}
+
 /* Give every span away and retire c (thread exit, or gort_release_memory). */
 void gort__cache_flush(gort_cache *c) {
     /* Close the delayed list first: late deliveries then go to the spans directly. */

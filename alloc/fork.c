@@ -1,8 +1,14 @@
 /* fork() in a multithreaded process: every allocator lock is taken before the fork
  * (in rank order) and released after it in both processes, so the child never
- * inherits a lock held by a thread that does not exist there.  In the child, the
- * caches of the threads that did not survive the fork are flushed (their spans go
- * to central) so their memory is reusable.  See alloc/alloc.c. */
+ * inherits a lock held by a thread that does not exist there.
+ *
+ * The caches of the threads that did not survive the fork are retired in the child
+ * without being touched: such a thread may have been anywhere in its lock-free fast
+ * or refill path (a span between two lists, a block between list and bitmap), so
+ * its cache cannot be trusted.  Its spans stay owned by the dead cache, which is
+ * never reused; blocks the child frees into them take the remote path and are
+ * simply not reused — a bounded leak, never corruption (jemalloc and tcmalloc leak
+ * dead threads' caches in a child likewise).  See alloc/alloc.c. */
 #include "alloc/types.h"
 
 #include <pthread.h>
@@ -31,17 +37,8 @@ static void postfork_child(void) {
         gort__mutex_unlock(&gort__central[i].lock);
     gort__caches_unlock();
     gort__scavenger_atfork_child();
-    /* Flush every cache but ours: their threads are gone. */
-    for (;;) {
-        gort__caches_lock();
-        gort_cache *c = gort__caches;
-        while (c && c == gort__tls_cache)
-            c = c->all_next;
-        gort__caches_unlock();
-        if (!c)
-            break;
-        gort__cache_flush(c);
-    }
+    gort__pageheap_atfork_child();
+    gort__caches_retire_others(gort__tls_cache);
 }
 
 __attribute__((constructor)) static void fork_init(void) {

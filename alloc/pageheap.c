@@ -28,6 +28,7 @@ pageheap gort__heap = {.lock = GORT_MUTEX_RANKED(GORT_RANK_HEAP)};
 
 static mspan *bins[NUM_BINS];
 static uint64_t busy_pages;   /* free pages out of the bins while the scavenger releases them */
+static mspan *busy_runs[4];   /* those runs (one per concurrent scavenger), for fork */
 static uint64_t nonempty[(NUM_BINS + 63) / 64];
 
 static unsigned bin_of(uintptr_t npages) {
@@ -258,6 +259,21 @@ void gort__pageheap_free_locked(mspan *s) {
     free_run_locked(s, true);
 }
 
+/* In a fork child (the heap lock is free again): a scavenger that was releasing a run
+ * does not exist there; put its run back, unreleased (its scav bits were not set). */
+void gort__pageheap_atfork_child(void) {
+    gort__mutex_lock(&gort__heap.lock);
+    for (int i = 0; i < 4; i++) {
+        mspan *v = busy_runs[i];
+        if (v) {
+            busy_runs[i] = NULL;
+            busy_pages -= v->npages;
+            free_run_locked(v, false);
+        }
+    }
+    gort__mutex_unlock(&gort__heap.lock);
+}
+
 /* Idle dirty pages the heap may keep: what the program used within the last one to
  * two scavenger ticks (about a second) and no longer does, plus 10% of that peak, and
  * at least 4 MiB.  So a program that frees and re-allocates a large working set keeps
@@ -383,6 +399,10 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
         bin_remove(victim);
         victim->state = SPAN_LARGE;   /* busy: not coalescable */
         busy_pages += victim->npages;
+        int slot = -1;
+        for (int i = 0; i < 4 && slot < 0; i++)
+            if (!busy_runs[i])
+                busy_runs[slot = i] = victim;
         arena *a = arena_of(victim->base);
         uintptr_t first = page_index(a, victim->base), n = victim->npages;
         /* A private copy of the victim's bits: the words are shared with other spans. */
@@ -412,6 +432,8 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
         total += released;
         /* Back into the bins, coalescing with whatever was freed meanwhile. */
         busy_pages -= n;
+        if (slot >= 0)
+            busy_runs[slot] = NULL;
         free_run_locked(victim, false);
         gort__mutex_unlock(&h->lock);
     }

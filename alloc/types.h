@@ -197,6 +197,7 @@ typedef struct gort_cache {
     struct gort_cache *all_next, *all_prev;   /* every live cache (caches lock) */
     struct gort_cache *free_next;             /* recycled caches */
     mspan     *large[LARGE_CACHE_PAGES + 1];   /* freed large spans by page count, LIFO */
+void     gort__pageheap_atfork_child(void);  /* put back a run a dead scavenger was releasing */
     uint64_t   large_cached;             /* bytes held in large[] (<= LARGE_CACHE_BYTES) */
 } gort_cache;
 
@@ -235,6 +236,7 @@ mspan *gort__central_adopt(gort_cache *c, unsigned cls);   /* a span with room, 
 void   gort__central_notify(mspan *s);              /* first free into an abandoned full span */
 uint64_t gort__central_reclaim(void);               /* free abandoned spans that emptied; pages */
 
+void  gort__caches_retire_others(gort_cache *keep);     /* fork child: dead threads' caches */
 /* ---- scavenger (alloc/scavenge.c) -------------------------------------------------------- */
 void gort__scavenger_kick(void);     /* the heap grew idle dirty pages: maybe wake the scavenger */
 void gort__scavenger_atfork_child(void);
