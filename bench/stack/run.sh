@@ -83,9 +83,9 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 4. report ------------------------------------------------------------------------------
 sw=()
-for i in 0 1 2 3 4 5 6 7; do sw+=("$(gb "BM_stack_switch/$i")"); done
+for i in $(seq 0 15); do sw+=("$(gb "BM_stack_switch/$i")"); done
 read -r sw_med sw_min sw_max < <(printf '%s\n' "${sw[@]}" | sort -g |
-    awk '{ v[NR] = $1 / 2 } END { printf "%.2f %.2f %.2f\n", (v[4] + v[5]) / 2, v[1], v[NR] }')
+    awk '{ v[NR] = $1 / 2 } END { printf "%.2f %.2f %.2f\n", (v[8] + v[9]) / 2, v[1], v[NR] }')
 fctx=$(gb BM_stack_fcontext | awk '{ printf "%.2f", $1 / 2 }')
 uctx=$(gb BM_stack_swapcontext | awk '{ printf "%.2f", $1 / 2 }')
 pool0=$(gb BM_stack_pool/0 | awk '{ printf "%.2f", $1 }')
@@ -118,7 +118,8 @@ per_stack=$(rss bytes_per_stack)
     echo "- gort keeps a suspended context's sp in its \`gort_ctx_t\` (memory), \`jump_fcontext\` returns"
     echo "  it in a register; a load whose address matches an in-flight store in its low 12 bits may"
     echo "  stall (4K aliasing), so gort's time depends slightly on where the two \`gort_ctx_t\` sit."
-    echo "  \`BM_stack_switch/0..7\` places them at 8 page offsets: the median is reported, and the range."
+    echo "  \`BM_stack_switch/0..15\` places them at 16 page offsets (side by side, as two globals):"
+    echo "  the median is reported, and the range."
     echo
     echo "## Context switch"
     echo
@@ -139,8 +140,8 @@ per_stack=$(rss bytes_per_stack)
     echo
     echo "gort by placement of the two \`gort_ctx_t\` (ns / switch):"
     echo
-    echo "| placement | $(seq -s ' | ' 0 7) |"
-    echo "|---|$(printf -- '---:|%.0s' 0 1 2 3 4 5 6 7)"
+    echo "| placement | $(seq -s ' | ' 0 15) |"
+    echo "|---|$(printf -- '---:|%.0s' $(seq 0 15))"
     echo "| ns | $(printf '%s\n' "${sw[@]}" | awk '{ printf "%s%.2f", (NR > 1 ? " | " : ""), $1 / 2 }') |"
     echo
     echo "## Stack pool"
