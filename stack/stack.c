@@ -3,7 +3,8 @@
  * This is the stack module's entry file: the design essay, then the public
  * stack calls.  The other files:
  *
- *   switch_x86_64.S, switch_aarch64.S   the switch itself (gort__ctx_jump)
+ *   switch_x86_64.S, switch_aarch64.S   the switch itself (gort_ctx_switch,
+ *             gort__ctx_jump) and a new context's first frame
  *   ctx.c     gort_ctx_make / gort_ctx_switch: the C side, sanitizer hand-offs
  *   pool.c    size classes, regions, per-thread caches and the global pool
  *   guard.c   guard pages, canaries, the fault handler and its signal stacks
@@ -46,7 +47,8 @@
  * and a thread's cache goes back whole when the thread exits.  In steady state
  * this makes no system call at all: not mmap, munmap, mprotect nor madvise
  * (tests/stack/test_stack.c counts them through gort__os).  Stacks are not
- * cleared when reused: like malloc'd memory they hold garbage.
+ * cleared when reused: like malloc'd memory they hold garbage.  Around fork()
+ * every pool lock is taken, so the child's pool is consistent.
  *
  * Overflow (guard.c).  An overflow must never corrupt silently.  The obvious
  * guard -- an mprotect(PROT_NONE) page below each stack -- costs two mappings
@@ -57,7 +59,9 @@
  *   - Linux >= 6.13: MADV_GUARD_INSTALL puts a guard marker in the page table
  *     entries of the guard page.  Touching it faults like PROT_NONE, but the
  *     mapping is not split and no memory is used: a million guarded stacks in
- *     7 mappings.  Installed once per slot, when it is carved.
+ *     at most 7 mappings.  Installed once per slot, when it is carved.  The
+ *     probe also checks that the guard faults (a write() from it must fail
+ *     with EFAULT): qemu-user accepts the advice and ignores it.
  *   - Older kernels: mprotect'ed guard pages for the first max_map_count/8
  *     slots carved (about 8 000, 16 000 mappings), then a red zone with
  *     canary words just below lo.  With canaries, every switch compares the
@@ -67,7 +71,9 @@
  *     fault handler.  An overflow is then caught at the next switch instead of
  *     at the first byte, and one that runs through the red zone into a
  *     neighbour is reported by the fault it eventually causes: the handler
- *     checks the running stack's canary first, so it names the right stack.
+ *     checks the running stack's canary and the faulting sp against its lo
+ *     first, so it names the right stack.  Such a stack costs a page more
+ *     (the canary's).
  *
  * A guard fault raises SIGSEGV.  The handler (installed with the first region,
  * SA_ONSTACK) runs on a per-thread signal stack -- itself a pool stack, set up
