@@ -122,8 +122,9 @@ static int new_region(struct cpool *p, int cls) {
         void *m = gort__os.mmap(NULL, map_len, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
-            /* Short of address space (ulimit -v, strict overcommit): try smaller. */
-            if (nslots / 2 >= MIN_REGION_SLOTS) {
+            /* Short of address space (ulimit -v, strict overcommit): try
+             * smaller, down to a single slot. */
+            if (nslots > 1) {
                 len /= 2;
                 continue;
             }
