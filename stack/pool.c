@@ -312,33 +312,21 @@ size_t gort__stack_pool_release(void) {
 /* ---- fork ------------------------------------------------------------------------------
  * fork() in a multithreaded process: every pool lock is taken before the fork and
  * released after it in both processes, so the child never inherits a lock held
- * by a thread that does not exist there, nor a list half updated.  Normal code
- * never holds two class locks, so any fixed order is deadlock-free; the rank
- * checker, which forbids holding two locks of one rank, is bypassed here.  The
- * caches of the threads that do not survive the fork are lost to the child
- * (at most 32 stacks of address space each). */
-static void raw_lock(gort_mutex_t *m) {
-    uint32_t z = 0;
-    if (!atomic_compare_exchange_strong_explicit(&m->state, &z, 1, memory_order_acquire,
-                                                 memory_order_relaxed))
-        gort__mutex_lock_slow(m);
-}
-
-static void raw_unlock(gort_mutex_t *m) {
-    if (atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)
-        gort__mutex_unlock_slow(m);
-}
-
+ * by a thread that does not exist there, nor a list half updated.  The class
+ * locks share a rank and are taken in address order, as the rank checker
+ * requires; the region table's lock ranks after them.  The caches of the threads
+ * that do not survive the fork are lost to the child (at most 32 stacks of
+ * address space each). */
 static void prefork(void) {
     for (int c = 0; c < GORT_STACK_MAX_CLASSES; c++)
-        raw_lock(&pools[c].lock);
-    raw_lock(&table_lock);
+        gort__mutex_lock(&pools[c].lock);
+    gort__mutex_lock(&table_lock);
 }
 
 static void postfork(void) {
-    raw_unlock(&table_lock);
+    gort__mutex_unlock(&table_lock);
     for (int c = GORT_STACK_MAX_CLASSES - 1; c >= 0; c--)
-        raw_unlock(&pools[c].lock);
+        gort__mutex_unlock(&pools[c].lock);
 }
 
 __attribute__((constructor)) static void pool_fork_init(void) {
