@@ -179,8 +179,8 @@ GORT_NOINLINE static void free_slow(void *ptr) {
 
 /* free(p): the owner's path is this function alone, with no call, lock or atomic
  * read-modify-write: look up the span, check the block is a live object start, push
- * it.  The rare follow-ups (the span was full, or a non-current span became empty)
- * are one predictable branch. */
+ * it.  The rare follow-ups (a full span has room again, or a partial span became
+ * empty) are one predictable compare against the span's slow_at. */
 void gort_free(void *ptr) {
     uintptr_t p = (uintptr_t)ptr;
     mspan *s = span_of(p);
@@ -195,9 +195,8 @@ void gort_free(void *ptr) {
             BIT_CLEAR(*w, i & 63);
             *(void **)ptr = s->free;
             s->free = ptr;
-            s->nalloc--;
             STAT_INC(c->nfree[s->cls]);
-            if (GORT_UNLIKELY(s->where != IN_CURRENT) && (s->where == IN_FULL || s->nalloc == 0))
+            if (GORT_UNLIKELY(--s->nalloc == s->slow_at))
                 gort__cache_free_local_slow(c, s);
             return;
         }

@@ -98,7 +98,7 @@ static void span_give_up(mspan *s) {
     uintptr_t x = atomic_exchange(&s->xfree, XF_ABANDONED);
     gort__cache_collect_xfree(s, x);
     if (s->nalloc == 0) {
-        s->where = IN_NONE;
+        span_set_where(s, IN_NONE);
         SPAN_SET_OWNER(s, NULL);
         gort__pageheap_free(s);
         return;
@@ -137,7 +137,7 @@ static void span_init_small(mspan *s, gort_cache *c, unsigned cls) {
         atomic_store_explicit(&s->xfreebits[i], 0, memory_order_relaxed);
     atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
     SPAN_SET_OWNER(s, c);
-    s->where = IN_CURRENT;
+    span_set_where(s, IN_CURRENT);
 }
 
 /* Ensure s (c's current span) has a free object; false if it is exhausted, in which
@@ -160,7 +160,7 @@ static bool span_replenish(gort_cache *c, mspan *s) {
         uintptr_t zero = 0;
         if (!atomic_compare_exchange_strong(&s->xfree, &zero, XF_FULL))
             continue;
-        s->where = IN_FULL;
+        span_set_where(s, IN_FULL);
         gort__span_list_push(&c->full[s->cls], s);
         return false;
     }
@@ -180,7 +180,7 @@ void *gort__cache_refill(gort_cache *c, unsigned cls) {
                 gort__span_list_remove(&c->partial[cls], s);
                 if (s->nalloc == 0)
                     c->nempty[cls]--;
-                s->where = IN_CURRENT;
+                span_set_where(s, IN_CURRENT);
             } else if ((s = gort__central_adopt(c, cls)) == NULL) {
                 s = gort__pageheap_alloc(gort__class_npages[cls], 1, SPAN_SMALL, false);
                 if (!s)
@@ -205,12 +205,15 @@ void *gort__cache_refill(gort_cache *c, unsigned cls) {
 void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
     unsigned cls = s->cls;
     if (s->where == IN_FULL) {
+        /* Hysteresis: a full span goes back to the partial list only once an eighth
+         * of it is free (span_set_where), so that a span does not ping-pong between
+         * the lists (two atomic flag flips and four list edits) per object. */
         gort__span_list_remove(&c->full[cls], s);
         /* Let remote frees push directly again. */
         uintptr_t x = atomic_load(&s->xfree);
         while ((x & XF_FULL) && !atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL))
             ;
-        s->where = IN_PARTIAL;
+        span_set_where(s, IN_PARTIAL);
         gort__span_list_push(&c->partial[cls], s);
     }
     if (s->nalloc == 0 && s->where == IN_PARTIAL) {
@@ -223,7 +226,7 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
         if (++c->nempty[cls] > keep) {
             c->nempty[cls]--;
             gort__span_list_remove(&c->partial[cls], s);
-            s->where = IN_NONE;
+            span_set_where(s, IN_NONE);
             span_give_up(s);
         }
     }
@@ -238,8 +241,10 @@ static void free_delivered(gort_cache *c, mspan *s, void *p) {
     BIT_CLEAR(s->allocbits[i >> 6], i & 63);
     *(void **)p = s->free;
     s->free = p;
-    s->nalloc--;
-    if (s->where != IN_CURRENT)
+    /* A delivery means other threads free into s; their later frees go to its xfree
+     * list, which nalloc does not see, so the span must go back to the partial list
+     * now (where the owner collects xfree), whatever the hysteresis says. */
+    if (--s->nalloc == s->slow_at || s->where == IN_FULL)
         gort__cache_free_local_slow(c, s);
 }
 
@@ -354,7 +359,7 @@ void gort__cache_flush(gort_cache *c) {
         mspan *s = c->alloc[cls];
         c->alloc[cls] = &gort__empty_span;
         if (s != &gort__empty_span) {
-            s->where = IN_NONE;
+            span_set_where(s, IN_NONE);
             span_give_up(s);
         }
         c->nempty[cls] = 0;
@@ -362,7 +367,7 @@ void gort__cache_flush(gort_cache *c) {
         for (int k = 0; k < 2; k++) {
             while ((s = lists[k]->head) != NULL) {
                 gort__span_list_remove(lists[k], s);
-                s->where = IN_NONE;
+                span_set_where(s, IN_NONE);
                 span_give_up(s);
             }
         }

@@ -19,10 +19,10 @@ void gort__central_abandon(mspan *s) {
     bool full = !s->free && s->bump >= s->limit;
     uintptr_t x = XF_ABANDONED;
     if (full && atomic_compare_exchange_strong(&s->xfree, &x, XF_ABANDONED | XF_FULL)) {
-        s->where = IN_CENTRAL_FULL;
+        span_set_where(s, IN_CENTRAL_FULL);
         gort__span_list_push(&m->full, s);
     } else {
-        s->where = IN_CENTRAL_PARTIAL;
+        span_set_where(s, IN_CENTRAL_PARTIAL);
         gort__span_list_push(&m->partial, s);
     }
     atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
@@ -34,7 +34,7 @@ void gort__central_notify(mspan *s) {
     gort__mutex_lock(&m->lock);
     if (s->where == IN_CENTRAL_FULL) {
         gort__span_list_remove(&m->full, s);
-        s->where = IN_CENTRAL_PARTIAL;
+        span_set_where(s, IN_CENTRAL_PARTIAL);
         gort__span_list_push(&m->partial, s);
     }
     atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
@@ -52,7 +52,7 @@ mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
         uintptr_t x = atomic_exchange(&s->xfree, 0);
         gort__cache_collect_xfree(s, x);
         SPAN_SET_OWNER(s, c);
-        s->where = IN_CURRENT;
+        span_set_where(s, IN_CURRENT);
         atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
     }
     gort__mutex_unlock(&m->lock);
@@ -71,7 +71,7 @@ uint64_t gort__central_reclaim(void) {
             gort__cache_collect_xfree(s, x);
             if (s->nalloc == 0) {
                 gort__span_list_remove(&m->partial, s);
-                s->where = IN_NONE;
+                span_set_where(s, IN_NONE);
                 s->next = empty;
                 empty = s;
             }

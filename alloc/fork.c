@@ -11,18 +11,16 @@
  * dead threads' caches in a child likewise).  See alloc/alloc.c. */
 #include "alloc/types.h"
 
-#include <pthread.h>
+#include "include/gort/internal/fork.h"
 
 static void prefork(void) {
     gort__caches_lock();
     for (unsigned i = 0; i < NUM_CLASSES; i++)
         gort__mutex_lock(&gort__central[i].lock);
     gort__mutex_lock(&gort__heap.lock);
-    gort__meta_fork_lock();
 }
 
 static void postfork_parent(void) {
-    gort__meta_fork_unlock(0);
     gort__mutex_unlock(&gort__heap.lock);
     for (unsigned i = NUM_CLASSES; i-- > 0;)
         gort__mutex_unlock(&gort__central[i].lock);
@@ -31,7 +29,6 @@ static void postfork_parent(void) {
 
 static void postfork_child(void) {
     /* Only this thread exists, and it holds every lock: release them as the parent does. */
-    gort__meta_fork_unlock(0);
     gort__mutex_unlock(&gort__heap.lock);
     for (unsigned i = NUM_CLASSES; i-- > 0;)
         gort__mutex_unlock(&gort__central[i].lock);
@@ -41,6 +38,16 @@ static void postfork_child(void) {
     gort__caches_retire_others(gort__tls_cache);
 }
 
+static void meta_prefork(void) { gort__meta_fork_lock(); }
+static void meta_postfork(void) { gort__meta_fork_unlock(0); }
+
 __attribute__((constructor)) static void fork_init(void) {
-    pthread_atfork(prefork, postfork_parent, postfork_child);
+    /* Two hooks: the metadata lock ranks after other modules' locks (the stack pool's),
+     * and rt/fork.c runs hooks in rank order. */
+    static const struct gort_fork_hook hook = {GORT_RANK_CACHES, prefork, postfork_parent,
+                                               postfork_child};
+    static const struct gort_fork_hook meta = {GORT_RANK_META, meta_prefork, meta_postfork,
+                                               meta_postfork};
+    gort__fork_register(&hook);
+    gort__fork_register(&meta);
 }

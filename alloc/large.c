@@ -78,7 +78,7 @@ void *gort__large_alloc(size_t n, size_t align, bool zero) {
     s->nelems = 1;
     s->nalloc = 1;
     SPAN_SET_OWNER(s, NULL);
-    s->where = IN_NONE;
+    span_set_where(s, IN_NONE);
     __atomic_store_n(&s->allocbits[0], 1, __ATOMIC_RELEASE);
     count_alloc(npages * PAGE_SIZE);
     return (void *)s->base;

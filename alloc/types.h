@@ -75,6 +75,8 @@ typedef struct mspan {
     uint32_t   elemsize;       /* object size (large: npages * PAGE_SIZE) */
     uint32_t   divmul;         /* ceil(2^32 / elemsize) */
     uint16_t   nalloc;         /* allocated objects, counting those on xfree (owner) */
+    uint16_t   slow_at;        /* a local free that brings nalloc to this calls the slow path
+                                  (owner; set with `where`, see span_set_where) */
     uint16_t   nelems;         /* objects in the span */
     uint8_t    cls;            /* size class; 0 for large */
     uint8_t    state;          /* enum span_state (heap lock, or owner for SMALL) */
@@ -172,6 +174,7 @@ void   gort__pageheap_free_locked(mspan *s);
 #define GORT_SCAVENGE_RETAIN UINT64_MAX
 uint64_t gort__pageheap_scavenge(uint64_t keep);
 bool     gort__pageheap_over_retain(void);   /* more idle dirty pages than the policy keeps */
+void     gort__pageheap_atfork_child(void);  /* put back a run a dead scavenger was releasing */
 /* One scavenger tick: rotate the in-use peak window; true while a release may still
  * come due (the window has not decayed to the current use). */
 bool     gort__pageheap_scavenge_tick(void);
@@ -197,7 +200,6 @@ typedef struct gort_cache {
     struct gort_cache *all_next, *all_prev;   /* every live cache (caches lock) */
     struct gort_cache *free_next;             /* recycled caches */
     mspan     *large[LARGE_CACHE_PAGES + 1];   /* freed large spans by page count, LIFO */
-void     gort__pageheap_atfork_child(void);  /* put back a run a dead scavenger was releasing */
     uint64_t   large_cached;             /* bytes held in large[] (<= LARGE_CACHE_BYTES) */
 } gort_cache;
 
@@ -281,6 +283,17 @@ GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
  * written by the owner or under central's lock. */
 #define SPAN_OWNER(s)        __atomic_load_n(&(s)->owner, __ATOMIC_RELAXED)
 #define SPAN_SET_OWNER(s, c) __atomic_store_n(&(s)->owner, (c), __ATOMIC_RELAXED)
+
+/* Move s to list `w` of its owner and set the nalloc value at which a local free must
+ * take the slow path: never for the current span; on becoming empty for a partial
+ * one; once an eighth is free for a full one (its way back to the partial list). */
+#define SLOW_NEVER 0xffff
+GORT_INLINE void span_set_where(mspan *s, int w) {
+    s->where = (uint8_t)w;
+    s->slow_at = w == IN_PARTIAL ? 0
+               : w == IN_FULL   ? (uint16_t)(s->nelems - (s->nelems + 7) / 8)
+               : SLOW_NEVER;
+}
 
 /* Object index of p in small span s (p - base < 2^32 always holds). */
 GORT_INLINE uint32_t span_index(const mspan *s, uintptr_t p) {

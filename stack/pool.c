@@ -1,6 +1,7 @@
 /* Stack pool: size classes, the regions slots are carved from, and the
  * per-thread and global free lists.  See the design essay in stack/stack.c. */
 #include "stack/internal.h"
+#include "include/gort/internal/fork.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,7 +33,7 @@ static struct cpool pools[GORT_STACK_MAX_CLASSES] = {
 };
 
 /* Appending to the region table (taken inside a class lock). */
-static gort_mutex_t table_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
+static gort_mutex_t table_lock = GORT_MUTEX_RANKED(GORT_RANK_STACKTABLE);
 static bool guards_ready;   /* under table_lock */
 
 /* The calling thread's cache: free slots of the small classes, no locks. */
@@ -330,5 +331,6 @@ static void postfork(void) {
 }
 
 __attribute__((constructor)) static void pool_fork_init(void) {
-    pthread_atfork(prefork, postfork, postfork);
+    static const struct gort_fork_hook hook = {GORT_RANK_STACKPOOL, prefork, postfork, postfork};
+    gort__fork_register(&hook);   /* rt/fork.c runs every module's hooks in rank order */
 }

@@ -56,7 +56,7 @@ lib)
     $cc $cflags -D_GNU_SOURCE -DGORT_BUILDING=1 -I"$src" -I"$src/include" \
         -ffunction-sections -Wl,--gc-sections -o "$exe" \
         "$src/tests/stack/tools_main.c" "$src"/stack/*.c "$src/stack/switch_aarch64.S" \
-        "$src/rt/fatal.c" "$src/rt/os.c" "$src/rt/lock.c" -lpthread || exit 1
+        "$src/rt/fatal.c" "$src/rt/os.c" "$src/rt/lock.c" "$src/rt/fork.c" -lpthread || exit 1
     $qemu "$exe" || { echo "FAIL: tools_main exited $?"; exit 1; }
     log=$($qemu "$exe" overflow 2>&1)
     rc=$?

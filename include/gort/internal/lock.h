@@ -16,7 +16,8 @@ typedef enum gort_lockrank {
     GORT_RANK_CACHES,         /* the list of live caches (stats, fork) */
     GORT_RANK_CENTRAL,        /* one mcentral (per size class) */
     GORT_RANK_HEAP,           /* the page heap */
-    GORT_RANK_STACKPOOL,      /* the global stack pool */
+    GORT_RANK_STACKPOOL,      /* the global stack pool (one lock per class) */
+    GORT_RANK_STACKTABLE,     /* the stack regions' table */
     GORT_RANK_META,           /* metadata slabs */
     GORT_RANK_LEAF,           /* takes nothing else */
 } gort_lockrank_t;
