@@ -174,6 +174,15 @@ GORT_NOINLINE static void free_slow(void *ptr) {
         gort__large_free(s, ptr);
         return;
     }
+    if (SPAN_OWNER(s) == NULL) {
+        /* An abandoned span (its thread exited): adopt it, so that this thread's
+         * further frees into it are local, then free as its owner. */
+        gort_cache *c = gort__cache_get();
+        if (gort__central_adopt_span(c, s)) {
+            gort_free(ptr);
+            return;
+        }
+    }
     gort__free_remote(s, ptr);   /* the fast path handles every block its cache owns */
 }
 

@@ -201,6 +201,24 @@ void *gort__cache_refill(gort_cache *c, unsigned cls) {
     return p;
 }
 
+/* Put span s, just adopted by c (its xfree already collected), on c's lists. */
+void gort__cache_take_span(gort_cache *c, mspan *s) {
+    unsigned cls = s->cls;
+    if (!s->free && s->bump >= s->limit) {
+        uintptr_t zero = 0;
+        if (atomic_compare_exchange_strong(&s->xfree, &zero, XF_FULL)) {
+            span_set_where(s, IN_FULL);
+            gort__span_list_push(&c->full[cls], s);
+            return;
+        }
+        gort__cache_collect_xfree(s, atomic_exchange(&s->xfree, 0));
+    }
+    span_set_where(s, IN_PARTIAL);
+    gort__span_list_push(&c->partial[cls], s);
+    if (s->nalloc == 0)
+        c->nempty[cls]++;
+}
+
 /* A local free made s empty (nalloc == 0) or landed in a full span. */
 void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
     unsigned cls = s->cls;

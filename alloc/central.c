@@ -59,6 +59,26 @@ mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
     return s;
 }
 
+/* Adopt abandoned span s into cache c because c's thread frees into it (mimalloc's
+ * reclaim-on-free): its later frees become local.  True if s is now c's; it is put
+ * on c's partial or full list. */
+bool gort__central_adopt_span(gort_cache *c, mspan *s) {
+    mcentral *m = &gort__central[s->cls];
+    gort__mutex_lock(&m->lock);
+    bool ok = SPAN_OWNER(s) == NULL && s->state == SPAN_SMALL &&
+              (s->where == IN_CENTRAL_PARTIAL || s->where == IN_CENTRAL_FULL);
+    if (ok) {
+        gort__span_list_remove(s->where == IN_CENTRAL_PARTIAL ? &m->partial : &m->full, s);
+        atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
+        uintptr_t x = atomic_exchange(&s->xfree, 0);
+        gort__cache_collect_xfree(s, x);
+        SPAN_SET_OWNER(s, c);
+        gort__cache_take_span(c, s);
+    }
+    gort__mutex_unlock(&m->lock);
+    return ok;
+}
+
 uint64_t gort__central_reclaim(void) {
     uint64_t pages = 0;
     for (unsigned cls = 1; cls < NUM_CLASSES; cls++) {

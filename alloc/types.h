@@ -237,8 +237,10 @@ void   gort__central_abandon(mspan *s);             /* owner gives a span up */
 mspan *gort__central_adopt(gort_cache *c, unsigned cls);   /* a span with room, now c's, or NULL */
 void   gort__central_notify(mspan *s);              /* first free into an abandoned full span */
 uint64_t gort__central_reclaim(void);               /* free abandoned spans that emptied; pages */
+bool   gort__central_adopt_span(gort_cache *c, mspan *s);  /* reclaim-on-free of an abandoned span */
 
 void  gort__caches_retire_others(gort_cache *keep);     /* fork child: dead threads' caches */
+void  gort__cache_take_span(gort_cache *c, mspan *s);   /* list a span c just adopted */
 /* ---- scavenger (alloc/scavenge.c) -------------------------------------------------------- */
 void gort__scavenger_kick(void);     /* the heap grew idle dirty pages: maybe wake the scavenger */
 void gort__scavenger_atfork_child(void);
