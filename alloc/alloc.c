@@ -10,8 +10,8 @@
  *              arena: span_of(p) is three dependent loads, O(1), valid for any p.
  *   mspan      a run of 8 KiB pages: free (in the page heap), small (objects of one
  *              size class), or large (one object).  A small span carries a local free
- *              list, an atomic remote-free list, and two bitmaps (allocated; on a
- *              remote-free list) that make every invalid or double free an O(1) check.
+ *              list, and two bitmaps (allocated; freed by another thread, set
+ *              atomically) that make every invalid or double free an O(1) check.
  *   size class Go's table (tools/mksizeclasses.py) less its 24-byte class: 66 classes
  *              from 8 B to 32 KiB, each with Go's span size (waste <= 12.5% + tail).
  *   cache      one per thread (Go's mcache; in scheduler programs, one per P): the
@@ -32,12 +32,15 @@
  *
  *   free(p): s = span_of(p).  If this thread's cache owns s: check the bitmaps (live
  *   = allocated and not remote-freed), verify p is an object start, push on s->free.
- *   Otherwise (another thread's span, or an abandoned one) push p on s->xfree with a
- *   compare-and-swap (gort__free_remote); the owner collects the list when it needs
- *   room.  A free into an owned *full* span hands its block to the owner's `delayed`
- *   list instead, so the owner learns the span has room again (mimalloc's delayed
- *   free).  A free that empties a non-current span returns it to the page heap
- *   (one empty span per class is kept to absorb alloc/free waves).
+ *   Otherwise (another thread's span) set p's bit in s->xfreebits with one atomic
+ *   fetch-or, which also catches a second free of p; the owner collects those bits
+ *   into its free list when it needs room.  A free into an owned *full* span also
+ *   queues the span on its owner's `delayed` list, so the owner learns it has room
+ *   again (mimalloc's delayed free).  A free into an *abandoned* span (its thread
+ *   exited) adopts the span first, so this thread's later frees there are local
+ *   (mimalloc's reclaim on free).  A local free into a full span moves it back to the
+ *   partial list once an eighth of it is free; one that empties a partial span
+ *   returns it to the page heap, beyond a few kept per class to absorb waves.
  *
  *   malloc(n > 32 KiB): a span of its own from the page heap; more than half an arena
  *   gets a reservation of its own, unmapped on free.
@@ -48,10 +51,10 @@
  * INVARIANTS
  *
  *   - Only the owning cache touches a small span's free list, bump region and
- *     allocation bits; other threads touch only xfree and xfreebits (atomically).
+ *     allocation bits; other threads touch only xfreebits and xstate (atomically).
  *     An abandoned span is "owned" by central's lock.
  *   - nalloc counts objects handed out and not yet collected back, so a span whose
- *     nalloc is zero has no live object and nothing on its xfree list.
+ *     nalloc is zero has no live object and no remote free pending.
  *   - A block is live iff its allocbit is set and its xfreebit clear; free of a
  *     pointer that is not a live block's start dies with a message naming it.
  *   - Metadata (spans, arenas, caches) lives in mmap'd slabs of its own and is never
@@ -164,26 +167,55 @@ void *gort_malloc(size_t n) {
 
 /* ---- free --------------------------------------------------------------------------- */
 
+/* free(p) by a thread that does not own p's span (or of anything the fast path
+ * declined): validate in O(1), then one atomic fetch-or on the span's xfreebits —
+ * which also catches a second free of the block — and, rarely, a notice to the
+ * span's holder that a full span has room again. */
 GORT_NOINLINE static void free_slow(void *ptr) {
+    uintptr_t p = (uintptr_t)ptr;
     if (!ptr)
         return;
-    mspan *s = checked_span(ptr);
-    if (!s)
-        return;
-    if (s->state != SPAN_SMALL) {
-        gort__large_free(s, ptr);
-        return;
-    }
-    if (SPAN_OWNER(s) == NULL) {
-        /* An abandoned span (its thread exited): adopt it, so that this thread's
-         * further frees into it are local, then free as its owner. */
-        gort_cache *c = gort__cache_get();
-        if (gort__central_adopt_span(c, s)) {
-            gort_free(ptr);
+    mspan *s = span_of(p);
+    if (GORT_LIKELY(s != NULL && s->state == SPAN_SMALL)) {
+        uint64_t q = span_divide(s, p);
+        uint32_t i = DIV_INDEX(q);
+        uint64_t bit = (uint64_t)1 << (i & 63);
+        gort_cache *owner = SPAN_OWNER(s);
+        if (GORT_UNLIKELY(!DIV_IS_START(q, s) || i >= s->nelems || owner == gort__tls_cache ||
+                          !(__atomic_load_n(&s->allocbits[i >> 6], __ATOMIC_RELAXED) & bit))) {
+            checked_span(ptr);   /* dies with the precise complaint */
             return;
         }
+        if (owner == NULL) {
+            /* An abandoned span (its thread exited): adopt it, so that this thread's
+             * further frees into it are local, then free as its owner. */
+            gort_cache *c = gort__cache_get();
+            if (gort__central_adopt_span(c, s)) {
+                gort_free(ptr);
+                return;
+            }
+        }
+        /* Once the bit is set the owner may collect it, find the span empty and give
+         * it back: from then on only s's atomic fields are read (a recycled span
+         * struct is still mapped, and a notice is checked against its state). */
+        unsigned cls = s->cls;
+        uint64_t old = atomic_fetch_or(&s->xfreebits[i >> 6], bit);
+        if (GORT_UNLIKELY(old & bit)) {
+            gort__bad_free(ptr, "double free (the block was already freed by another thread)", s);
+            return;
+        }
+        gort_cache *me = gort__tls_cache;
+        if (me != &gort__empty_cache)
+            STAT_INC(me->nfree[cls]);
+        else
+            atomic_fetch_add_explicit(&gort__retired_nfree[cls], 1, memory_order_relaxed);
+        if (GORT_UNLIKELY(atomic_load(&s->xstate) & XF_FULL))
+            gort__free_remote_notify(s, cls);
+        return;
     }
-    gort__free_remote(s, ptr);   /* the fast path handles every block its cache owns */
+    s = checked_span(ptr);   /* foreign, freed, interior or large */
+    if (s)
+        gort__large_free(s, ptr);
 }
 
 /* free(p): the owner's path is this function alone, with no call, lock or atomic

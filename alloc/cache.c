@@ -76,27 +76,63 @@ void gort__cache_release_current(void) {
 
 /* ---- collecting remote frees -------------------------------------------------- */
 
-/* Move the blocks of an xfree list into s's local free list.  Caller owns s (its
- * cache, or central's lock for an abandoned span). */
-void gort__cache_collect_xfree(mspan *s, uintptr_t list) {
-    void *p = (void *)(list & ~XF_FLAGS);
-    while (p) {
-        void *next = *(void **)p;
-        uint32_t i = span_index(s, (uintptr_t)p);
-        atomic_fetch_and_explicit(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)),
-                                  memory_order_relaxed);
-        BIT_CLEAR(s->allocbits[i >> 6], i & 63);
-        *(void **)p = s->free;
-        s->free = p;
-        s->nalloc--;
-        p = next;
+/* Move every block other threads freed into s (its xfreebits) to the local free list.
+ * Caller owns s (its cache, or central's lock for an abandoned span).  True if any. */
+static bool span_collect_bits(mspan *s) {
+    bool any = false;
+    unsigned nwords = ((unsigned)s->nelems + 63) / 64;
+    for (unsigned w = 0; w < nwords; w++) {
+        if (!atomic_load_explicit(&s->xfreebits[w], memory_order_relaxed))
+            continue;
+        uint64_t bits = atomic_exchange_explicit(&s->xfreebits[w], 0, memory_order_acquire);
+        any |= bits != 0;
+        while (bits) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            void *p = (void *)(s->base + (uintptr_t)(w * 64 + b) * s->elemsize);
+            /* Freed locally too, at the same moment (a double free by two threads
+             * racing): caught here rather than threading the block twice. */
+            if (GORT_UNLIKELY(!(s->allocbits[w] & ((uint64_t)1 << b)))) {
+                gort__bad_free(p, "double free (freed by two threads at once)", s);
+                continue;
+            }
+            BIT_CLEAR(s->allocbits[w], b);
+            *(void **)p = s->free;
+            s->free = p;
+            s->nalloc--;
+        }
     }
+    return any;
+}
+
+void gort__span_collect(mspan *s) {
+    span_collect_bits(s);
+}
+
+/* Set XF_FULL on s, which has no free object: then the next remote free tells the
+ * owner (or central).  A remote free sets its bit, then reads the flags; we set the
+ * flag, then look at the bits again (both sequentially consistent), so one of the two
+ * sees the other.  False if remote frees arrived meanwhile (the flag is not left set;
+ * the caller collects them). */
+bool gort__span_mark_full(mspan *s, uintptr_t base_flags) {
+    atomic_store(&s->xstate, base_flags | XF_FULL);
+    unsigned nwords = ((unsigned)s->nelems + 63) / 64;
+    for (unsigned w = 0; w < nwords; w++) {
+        if (atomic_load(&s->xfreebits[w])) {
+            uintptr_t x = base_flags | XF_FULL;
+            /* If a remote freer cleared the flag first, it also queued a notice:
+             * harmless, the notice is checked against the span's state. */
+            atomic_compare_exchange_strong(&s->xstate, &x, base_flags);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Give span s to the heap or to central; caller owns it and has unlinked it. */
 static void span_give_up(mspan *s) {
-    uintptr_t x = atomic_exchange(&s->xfree, XF_ABANDONED);
-    gort__cache_collect_xfree(s, x);
+    atomic_store(&s->xstate, XF_ABANDONED);
+    span_collect_bits(s);
     if (s->nalloc == 0) {
         span_set_where(s, IN_NONE);
         SPAN_SET_OWNER(s, NULL);
@@ -124,7 +160,7 @@ static void span_carve(mspan *s) {
 }
 
 static void span_init_small(mspan *s, gort_cache *c, unsigned cls) {
-    s->cls = (uint8_t)cls;
+    __atomic_store_n(&s->cls, (uint8_t)cls, __ATOMIC_RELAXED);   /* see gort__central_notify */
     s->elemsize = gort__class_size[cls];
     s->divmul = gort__class_divmul[cls];
     s->nelems = gort__class_nelems[cls];
@@ -135,7 +171,9 @@ static void span_init_small(mspan *s, gort_cache *c, unsigned cls) {
     memset(s->allocbits, 0, sizeof s->allocbits);
     for (unsigned i = 0; i < BITMAP_WORDS; i++)
         atomic_store_explicit(&s->xfreebits[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->xstate, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->xqueued, 0, memory_order_relaxed);
+    s->xnext = NULL;
     SPAN_SET_OWNER(s, c);
     span_set_where(s, IN_CURRENT);
 }
@@ -150,15 +188,10 @@ static bool span_replenish(gort_cache *c, mspan *s) {
             span_carve(s);
             return true;
         }
-        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
-        if (x & ~XF_FLAGS) {
-            x = atomic_exchange_explicit(&s->xfree, 0, memory_order_acquire);
-            gort__cache_collect_xfree(s, x);
+        if (span_collect_bits(s))
             continue;
-        }
         /* Nothing free anywhere: flag it full, so the next remote free tells us. */
-        uintptr_t zero = 0;
-        if (!atomic_compare_exchange_strong(&s->xfree, &zero, XF_FULL))
+        if (!gort__span_mark_full(s, 0))
             continue;
         span_set_where(s, IN_FULL);
         gort__span_list_push(&c->full[s->cls], s);
@@ -201,17 +234,16 @@ void *gort__cache_refill(gort_cache *c, unsigned cls) {
     return p;
 }
 
-/* Put span s, just adopted by c (its xfree already collected), on c's lists. */
+/* Put span s, just adopted by c (its remote frees collected), on c's lists. */
 void gort__cache_take_span(gort_cache *c, mspan *s) {
     unsigned cls = s->cls;
     if (!s->free && s->bump >= s->limit) {
-        uintptr_t zero = 0;
-        if (atomic_compare_exchange_strong(&s->xfree, &zero, XF_FULL)) {
+        if (gort__span_mark_full(s, 0)) {
             span_set_where(s, IN_FULL);
             gort__span_list_push(&c->full[cls], s);
             return;
         }
-        gort__cache_collect_xfree(s, atomic_exchange(&s->xfree, 0));
+        span_collect_bits(s);
     }
     span_set_where(s, IN_PARTIAL);
     gort__span_list_push(&c->partial[cls], s);
@@ -227,9 +259,9 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
          * of it is free (span_set_where), so that a span does not ping-pong between
          * the lists (two atomic flag flips and four list edits) per object. */
         gort__span_list_remove(&c->full[cls], s);
-        /* Let remote frees push directly again. */
-        uintptr_t x = atomic_load(&s->xfree);
-        while ((x & XF_FULL) && !atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL))
+        /* Remote frees need not tell us about this span any more. */
+        uintptr_t x = atomic_load(&s->xstate);
+        while ((x & XF_FULL) && !atomic_compare_exchange_weak(&s->xstate, &x, x & ~XF_FULL))
             ;
         span_set_where(s, IN_PARTIAL);
         gort__span_list_push(&c->partial[cls], s);
@@ -250,22 +282,10 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
     }
 }
 
-/* Free p into s, which c owns: the same as the fast path in alloc.c, used when the
- * block arrives indirectly (delayed list).  The xfreebit was set by the remote freer. */
-static void free_delivered(gort_cache *c, mspan *s, void *p) {
-    uint32_t i = span_index(s, (uintptr_t)p);
-    atomic_fetch_and_explicit(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)),
-                              memory_order_relaxed);
-    BIT_CLEAR(s->allocbits[i >> 6], i & 63);
-    *(void **)p = s->free;
-    s->free = p;
-    /* A delivery means other threads free into s; their later frees go to its xfree
-     * list, which nalloc does not see, so the span must go back to the partial list
-     * now (where the owner collects xfree), whatever the hysteresis says. */
-    if (--s->nalloc == s->slow_at || s->where == IN_FULL)
-        gort__cache_free_local_slow(c, s);
-}
-
+/* Process the spans other threads queued on c's delayed list: each had been full
+ * when one of them freed a block into it, so it goes back to the partial list (its
+ * remote frees are collected when it becomes current).  A notice can be stale — the
+ * span changed hands or lists since — so each is checked against the span's state. */
 void gort__cache_drain_delayed(gort_cache *c) {
     uintptr_t h = atomic_load(&c->delayed);
     if (h == CACHE_CLOSED || h == 0)
@@ -275,65 +295,47 @@ void gort__cache_drain_delayed(gort_cache *c) {
         atomic_store(&c->delayed, CACHE_CLOSED);
         return;
     }
-    void *p = (void *)h;
-    while (p) {
-        void *next = *(void **)p;
-        mspan *s = span_of((uintptr_t)p);
-        if (SPAN_OWNER(s) == c) {
-            free_delivered(c, s, p);
-        } else {
-            /* A stale delivery (the span changed hands): free it again, remotely. */
-            uint32_t i = span_index(s, (uintptr_t)p);
-            atomic_fetch_and(&s->xfreebits[i >> 6], ~((uint64_t)1 << (i & 63)));
-            gort__free_remote(s, p);
+    for (mspan *s = (mspan *)h, *next; s; s = next) {
+        next = s->xnext;
+        atomic_store(&s->xqueued, 0);   /* before looking: a later notice queues again */
+        /* Owner first: only a span of ours has fields we may read plainly. */
+        if (SPAN_OWNER(s) == c && s->where == IN_FULL) {
+            unsigned cls = s->cls;
+            gort__span_list_remove(&c->full[cls], s);
+            span_set_where(s, IN_PARTIAL);
+            gort__span_list_push(&c->partial[cls], s);
         }
-        p = next;
     }
 }
 
-static bool push_delayed(gort_cache *c, void *p) {
+/* Queue s on owner c's delayed list, once; false if c is closed (exiting, or dead
+ * after a fork): then the owner's flush, which collects every span, covers it. */
+static bool push_delayed(gort_cache *c, mspan *s) {
+    if (atomic_exchange(&s->xqueued, 1))
+        return true;   /* already queued: that notice covers this free too */
     uintptr_t h = atomic_load_explicit(&c->delayed, memory_order_relaxed);
     do {
-        if (h == CACHE_CLOSED)
+        if (h == CACHE_CLOSED) {
+            atomic_store(&s->xqueued, 0);
             return false;
-        *(void **)p = (void *)h;
-    } while (!atomic_compare_exchange_weak_explicit(&c->delayed, &h, (uintptr_t)p,
+        }
+        s->xnext = (mspan *)h;
+    } while (!atomic_compare_exchange_weak_explicit(&c->delayed, &h, (uintptr_t)s,
                                                     memory_order_release, memory_order_relaxed));
     return true;
 }
 
-/* Free p, a block of small span s, from a thread that does not own s. */
-void gort__free_remote(mspan *s, void *p) {
-    uint32_t i = span_index(s, (uintptr_t)p);
-    uint64_t bit = (uint64_t)1 << (i & 63);
-    uint64_t old = atomic_fetch_or_explicit(&s->xfreebits[i >> 6], bit, memory_order_relaxed);
-    if (GORT_UNLIKELY(old & bit))
-        gort__bad_free(p, "double free (the block is already on a remote-free list)", s);
-    gort_cache *me = gort__tls_cache;
-    if (me != &gort__empty_cache)
-        STAT_INC(me->nfree[s->cls]);
-    else
-        atomic_fetch_add_explicit(&gort__retired_nfree[s->cls], 1, memory_order_relaxed);
-
-    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
-    for (;;) {
-        if ((x & XF_FULL) && !(x & XF_ABANDONED)) {
-            /* First free into an owned full span: clear the flag and hand the block
-             * to the owner, which then moves the span back to its partial list. */
-            gort_cache *owner = SPAN_OWNER(s);
-            if (atomic_compare_exchange_weak(&s->xfree, &x, x & ~XF_FULL)) {
-                if (owner && push_delayed(owner, p))
-                    return;
-                x = atomic_load(&s->xfree);
-            }
-            continue;
-        }
-        *(void **)p = (void *)(x & ~XF_FLAGS);
-        uintptr_t nx = (uintptr_t)p | (x & XF_ABANDONED);
-        if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_release,
-                                                  memory_order_relaxed)) {
-            if ((x & XF_FULL) && (x & XF_ABANDONED))
-                gort__central_notify(s);
+/* A remote free found XF_FULL on s (its bit is already set in xfreebits): clear the
+ * flag and tell whoever holds the span that it has room again. */
+void gort__free_remote_notify(mspan *s, unsigned cls) {
+    uintptr_t x = atomic_load(&s->xstate);
+    while (x & XF_FULL) {
+        gort_cache *owner = SPAN_OWNER(s);
+        if (atomic_compare_exchange_weak(&s->xstate, &x, x & ~XF_FULL)) {
+            if (x & XF_ABANDONED)
+                gort__central_notify(s, cls);
+            else if (owner)
+                push_delayed(owner, s);
             return;
         }
     }

@@ -3,9 +3,10 @@
  * room adopts a partial span from here before asking the page heap for a new one.
  * See alloc/alloc.c.
  *
- * An abandoned span has owner NULL and XF_ABANDONED in its xfree word; frees into it
- * push onto xfree lock-free.  One in `full` also has XF_FULL: the first free into it
- * clears the flag and calls gort__central_notify, which moves it to `partial`. */
+ * An abandoned span has owner NULL and XF_ABANDONED in its xstate; frees into it set
+ * their xfreebits lock-free (or adopt it: gort__central_adopt_span).  One in `full`
+ * also has XF_FULL: the first free into it clears the flag and calls
+ * gort__central_notify, which moves it to `partial`. */
 #include "alloc/types.h"
 
 mcentral gort__central[NUM_CLASSES] = {
@@ -17,8 +18,7 @@ void gort__central_abandon(mspan *s) {
     gort__mutex_lock(&m->lock);
     SPAN_SET_OWNER(s, NULL);
     bool full = !s->free && s->bump >= s->limit;
-    uintptr_t x = XF_ABANDONED;
-    if (full && atomic_compare_exchange_strong(&s->xfree, &x, XF_ABANDONED | XF_FULL)) {
+    if (full && gort__span_mark_full(s, XF_ABANDONED)) {
         span_set_where(s, IN_CENTRAL_FULL);
         gort__span_list_push(&m->full, s);
     } else {
@@ -29,10 +29,14 @@ void gort__central_abandon(mspan *s) {
     gort__mutex_unlock(&m->lock);
 }
 
-void gort__central_notify(mspan *s) {
-    mcentral *m = &gort__central[s->cls];
+/* cls was read while the freer's block kept s alive; s may have been given back and
+ * reused since (its struct stays mapped), so it is moved only if it is still in this
+ * class's full list. */
+void gort__central_notify(mspan *s, unsigned cls) {
+    mcentral *m = &gort__central[cls];
     gort__mutex_lock(&m->lock);
-    if (s->where == IN_CENTRAL_FULL) {
+    if (__atomic_load_n(&s->where, __ATOMIC_RELAXED) == IN_CENTRAL_FULL &&
+        __atomic_load_n(&s->cls, __ATOMIC_RELAXED) == cls) {
         gort__span_list_remove(&m->full, s);
         span_set_where(s, IN_CENTRAL_PARTIAL);
         gort__span_list_push(&m->partial, s);
@@ -49,8 +53,8 @@ mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
     mspan *s = m->partial.head;
     if (s) {
         gort__span_list_remove(&m->partial, s);
-        uintptr_t x = atomic_exchange(&s->xfree, 0);
-        gort__cache_collect_xfree(s, x);
+        atomic_store(&s->xstate, 0);
+        gort__span_collect(s);
         SPAN_SET_OWNER(s, c);
         span_set_where(s, IN_CURRENT);
         atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
@@ -70,8 +74,8 @@ bool gort__central_adopt_span(gort_cache *c, mspan *s) {
     if (ok) {
         gort__span_list_remove(s->where == IN_CENTRAL_PARTIAL ? &m->partial : &m->full, s);
         atomic_store_explicit(&m->npartial, m->partial.n, memory_order_relaxed);
-        uintptr_t x = atomic_exchange(&s->xfree, 0);
-        gort__cache_collect_xfree(s, x);
+        atomic_store(&s->xstate, 0);
+        gort__span_collect(s);
         SPAN_SET_OWNER(s, c);
         gort__cache_take_span(c, s);
     }
@@ -87,8 +91,7 @@ uint64_t gort__central_reclaim(void) {
         gort__mutex_lock(&m->lock);
         for (mspan *s = m->partial.head, *next; s; s = next) {
             next = s->next;
-            uintptr_t x = atomic_exchange(&s->xfree, XF_ABANDONED);
-            gort__cache_collect_xfree(s, x);
+            gort__span_collect(s);
             if (s->nalloc == 0) {
                 gort__span_list_remove(&m->partial, s);
                 span_set_where(s, IN_NONE);

@@ -73,7 +73,7 @@ void *gort__large_alloc(size_t n, size_t align, bool zero) {
         if (!s)
             return NULL;
     }
-    s->cls = 0;
+    __atomic_store_n(&s->cls, 0, __ATOMIC_RELAXED);
     s->elemsize = (uint32_t)(npages * PAGE_SIZE);
     s->nelems = 1;
     s->nalloc = 1;

@@ -226,7 +226,7 @@ static void free_run_locked(mspan *s, bool count) {
     }
     memset(&a->spans[first], 0, s->npages * sizeof(mspan *));
     s->needzero = 1;
-    s->cls = 0;
+    __atomic_store_n(&s->cls, 0, __ATOMIC_RELAXED);   /* see gort__central_notify */
     SPAN_SET_OWNER(s, NULL);
     s->free = NULL;
     /* Coalesce with the neighbours inside this arena. */

@@ -24,8 +24,8 @@ _Atomic uint64_t gort__scavenged_pages;   /* cumulative, for statistics */
 static void *scavenger_main(void *arg) {
     (void)arg;
 #ifdef GORT_HAVE_VALGRIND
-    /* The scavenger walks remote-free lists threaded through freed blocks, which
-     * memcheck (told about blocks by the preload shim) would report as reads of freed
+    /* The scavenger threads freed blocks into free lists (central_reclaim), which
+     * memcheck (told about blocks by the preload shim) would report as writes to freed
      * memory: they are the allocator's own, not the program's. */
     VALGRIND_DISABLE_ERROR_REPORTING;
 #endif

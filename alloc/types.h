@@ -46,16 +46,21 @@ GORT_INLINE unsigned size_to_class(size_t n) {
  *   SPAN_DEAD   on the metadata free list.
  * Every page of a SMALL/LARGE/HUGE span maps to the span in its arena's page table.
  *
- * Small-span free paths (mimalloc's free-list sharding):
+ * Small-span free paths (mimalloc's free-list sharding, with a bitmap for the
+ * remote side):
  *   - free:   the local free list, touched only by the owner (no atomics);
- *   - xfree:  frees from other threads, an atomic LIFO list.  Its low bits are flags:
+ *   - xfreebits:  bit i set = object i was freed by another thread and not yet
+ *                 collected.  A remote free is one atomic fetch-or (which also
+ *                 catches a second free of the same block); the owner collects by
+ *                 exchanging the words that are non-zero.  No list is threaded
+ *                 through remotely freed blocks.
+ *   - xstate: flags, changed with compare-and-swap:
  *       XF_FULL       the span had no free object when the flag was set; the first
- *                     remote free clears it and delivers its block to the owner's
- *                     `delayed` list so the owner learns the span has room again;
+ *                     remote free clears it and queues the span on its owner's
+ *                     `delayed` list (or, abandoned, moves it to central's partial
+ *                     list) so that its room is found again;
  *       XF_ABANDONED  the span has no owner (its thread exited): it sits in central.
  *   - allocbits:  bit i set = object i is allocated.  Written by the owner only.
- *   - xfreebits:  bit i set = object i is on the xfree (or a delayed) list.
- *                 Set by remote freers (atomic or), cleared by the owner on collection.
  *   So an object is live exactly when allocbits[i] && !xfreebits[i]; a free of anything
  *   else is a double free, caught in O(1). */
 enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_HUGE };
@@ -63,7 +68,6 @@ enum span_where { IN_NONE = 0, IN_CURRENT, IN_PARTIAL, IN_FULL, IN_CENTRAL_PARTI
 
 #define XF_FULL      ((uintptr_t)1)
 #define XF_ABANDONED ((uintptr_t)2)
-#define XF_FLAGS     ((uintptr_t)3)
 
 struct gort_cache;
 
@@ -84,7 +88,9 @@ typedef struct mspan {
     uint8_t    needzero;       /* FREE/fresh: some page may hold old data */
     uintptr_t  bump, limit;    /* [bump, limit): objects never handed out yet (owner) */
     /* -- cross-thread -- */
-    _Atomic uintptr_t xfree;   /* remote-free list | XF_* flags */
+    _Atomic uintptr_t xstate;  /* XF_* flags (compare-and-swap) */
+    _Atomic uint32_t xqueued;  /* on its owner's delayed list (the notifier sets it) */
+    struct mspan *xnext;       /* link in the owner's delayed list */
     /* -- lists -- */
     struct mspan *next, *prev; /* cache/central lists, page-heap bins (owner / lock) */
     uintptr_t  npages;
@@ -196,7 +202,7 @@ typedef struct gort_cache {
     span_list  partial[NUM_CLASSES];     /* owned spans with free objects, not current */
     uint16_t   nempty[NUM_CLASSES];      /* spans in partial[] with no object at all */
     span_list  full[NUM_CLASSES];        /* owned spans with none */
-    _Atomic uintptr_t delayed;           /* blocks freed into our full spans by others; CACHE_CLOSED */
+    _Atomic uintptr_t delayed;           /* our full spans others freed into (via xnext); CACHE_CLOSED */
     struct gort_cache *all_next, *all_prev;   /* every live cache (caches lock) */
     struct gort_cache *free_next;             /* recycled caches */
     mspan     *large[LARGE_CACHE_PAGES + 1];   /* freed large spans by page count, LIFO */
@@ -215,8 +221,9 @@ void  gort__cache_flush(gort_cache *c);                 /* give every span away 
 void  gort__cache_release_current(void);                /* flush and retire this thread's */
 void  gort__cache_drain_delayed(gort_cache *c);
 void  gort__cache_free_local_slow(gort_cache *c, mspan *s);  /* span became empty, or was full */
-void  gort__free_remote(mspan *s, void *p);             /* another cache's (or no one's) span */
-void  gort__cache_collect_xfree(mspan *s, uintptr_t list);
+void  gort__free_remote_notify(mspan *s, unsigned cls); /* a remote free found XF_FULL set */
+void  gort__span_collect(mspan *s);                     /* move remote frees to the free list */
+bool  gort__span_mark_full(mspan *s, uintptr_t flags);  /* set XF_FULL (false: frees arrived) */
 void  gort__caches_lock(void);
 void  gort__caches_unlock(void);
 extern gort_cache *gort__caches;                        /* live caches (caches lock) */
@@ -235,7 +242,7 @@ extern mcentral gort__central[NUM_CLASSES];
 
 void   gort__central_abandon(mspan *s);             /* owner gives a span up */
 mspan *gort__central_adopt(gort_cache *c, unsigned cls);   /* a span with room, now c's, or NULL */
-void   gort__central_notify(mspan *s);              /* first free into an abandoned full span */
+void   gort__central_notify(mspan *s, unsigned cls); /* first free into an abandoned full span */
 uint64_t gort__central_reclaim(void);               /* free abandoned spans that emptied; pages */
 bool   gort__central_adopt_span(gort_cache *c, mspan *s);  /* reclaim-on-free of an abandoned span */
 
@@ -291,7 +298,9 @@ GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
  * one; once an eighth is free for a full one (its way back to the partial list). */
 #define SLOW_NEVER 0xffff
 GORT_INLINE void span_set_where(mspan *s, int w) {
-    s->where = (uint8_t)w;
+    /* Relaxed atomic (a plain store): a remote freer's notice may read `where` of a
+     * span struct that has meanwhile been recycled (see gort__central_notify). */
+    __atomic_store_n(&s->where, (uint8_t)w, __ATOMIC_RELAXED);
     s->slow_at = w == IN_PARTIAL ? 0
                : w == IN_FULL   ? (uint16_t)(s->nelems - (s->nelems + 7) / 8)
                : SLOW_NEVER;

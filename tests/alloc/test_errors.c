@@ -65,7 +65,7 @@ static void do_remote_then_local(void *arg) {
     pthread_t t;
     pthread_create(&t, NULL, remote_free_once, arg);
     pthread_join(t, NULL);
-    gort_free(arg);   /* already on the span's remote-free list */
+    gort_free(arg);   /* already freed by the other thread (its xfreebit is set) */
 }
 
 static void remote_double_free(void **state) {
