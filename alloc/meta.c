@@ -13,7 +13,9 @@ static mspan *span_free;   /* recycled span structs (meta_lock) */
 _Atomic uint64_t gort__meta_bytes;
 
 void *gort__meta_alloc(size_t size) {
-    size = GORT_ROUND_UP(size, 16);
+    /* Cache-line granularity: span structs and caches of different threads must not
+     * share a line (false sharing between their owners' fast paths). */
+    size = GORT_ROUND_UP(size, GORT_CACHELINE);
     if (size > CHUNK_SIZE / 4) {
         void *p = gort__os_reserve(GORT_ROUND_UP(size, gort__os_page_size()), 0);
         if (!p)
@@ -26,7 +28,7 @@ void *gort__meta_alloc(size_t size) {
         char *c = gort__os_reserve(CHUNK_SIZE, 0);
         if (!c)
             gort__fatal("gort: out of memory for allocator metadata");
-        chunk_cur = c;
+        chunk_cur = c;   /* page aligned, so every allocation stays line aligned */
         chunk_end = c + CHUNK_SIZE;
     }
     void *p = chunk_cur;

@@ -152,7 +152,7 @@ void    gort__arena_release_huge(uintptr_t base, size_t nbytes);
 extern arena *gort__arenas;           /* list of all (non-huge) arenas; heap lock */
 
 /* ---- metadata (alloc/meta.c): off-heap, never libc malloc ------------------------------ */
-void  *gort__meta_alloc(size_t size);          /* zeroed, 16-aligned, never freed */
+void  *gort__meta_alloc(size_t size);          /* zeroed, cache-line aligned, never freed */
 mspan *gort__span_new(void);                   /* zeroed span struct */
 void   gort__span_dispose(mspan *s);
 extern _Atomic uint64_t gort__meta_bytes;
