@@ -268,11 +268,11 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
     }
     if (s->nalloc == 0 && s->where == IN_PARTIAL) {
         /* Keep a few empty spans per class to absorb alloc/free waves (enough for 64
-         * objects, at most 256 KiB); more go back to the page heap. */
+         * objects, at most 1 MiB); more go back to the page heap. */
         unsigned span_bytes = gort__class_npages[cls] * (unsigned)PAGE_SIZE;
         unsigned keep = (64 + s->nelems - 1) / s->nelems;
-        if (keep > (256u << 10) / span_bytes)
-            keep = (256u << 10) / span_bytes;
+        if (keep > (1u << 20) / span_bytes)
+            keep = (1u << 20) / span_bytes;
         if (++c->nempty[cls] > keep) {
             c->nempty[cls]--;
             gort__span_list_remove(&c->partial[cls], s);
@@ -361,6 +361,8 @@ void gort__caches_retire_others(gort_cache *keep) {
             atomic_fetch_add(&gort__retired_nmalloc[cls], c->nmalloc[cls]);
             atomic_fetch_add(&gort__retired_nfree[cls], c->nfree[cls]);
         }
+        atomic_fetch_add(&gort__retired_large_bytes, c->large_bytes);
+        atomic_fetch_add(&gort__retired_large_total, c->large_total);
     }
     gort__caches_unlock();
 }
@@ -410,6 +412,10 @@ void gort__cache_flush(gort_cache *c) {
         STAT_ADD(c->nmalloc[cls], -c->nmalloc[cls]);
         STAT_ADD(c->nfree[cls], -c->nfree[cls]);
     }
+    atomic_fetch_add(&gort__retired_large_bytes, c->large_bytes);
+    atomic_fetch_add(&gort__retired_large_total, c->large_total);
+    STAT_ADD(c->large_bytes, -c->large_bytes);
+    STAT_ADD(c->large_total, -c->large_total);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else

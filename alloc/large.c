@@ -6,20 +6,23 @@
 #include <errno.h>
 #include <string.h>
 
-_Atomic uint64_t gort__large_objects, gort__large_bytes;
-_Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
+_Atomic int64_t gort__retired_large_bytes;
+_Atomic uint64_t gort__retired_large_total;
 
+/* Large-object statistics live in the calling thread's cache, like the small
+ * classes' (class 0 of nmalloc/nfree), so a large malloc/free pair makes no atomic
+ * read-modify-write for them; stats.c sums the caches. */
 static void count_alloc(uintptr_t bytes) {
-    atomic_fetch_add_explicit(&gort__large_objects, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__large_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__large_mallocs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__large_total, bytes, memory_order_relaxed);
+    gort_cache *c = gort__cache_get();
+    STAT_INC(c->nmalloc[0]);
+    STAT_ADD(c->large_bytes, (int64_t)bytes);
+    STAT_ADD(c->large_total, bytes);
 }
 
 static void count_free(uintptr_t bytes) {
-    atomic_fetch_sub_explicit(&gort__large_objects, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&gort__large_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__large_frees, 1, memory_order_relaxed);
+    gort_cache *c = gort__cache_get();
+    STAT_INC(c->nfree[0]);
+    STAT_ADD(c->large_bytes, -(int64_t)bytes);
 }
 
 static void *huge_alloc(size_t n, size_t align) {
@@ -132,8 +135,9 @@ bool gort__large_resize(mspan *s, size_t n) {
     }
     s->elemsize = (uint32_t)(npages * PAGE_SIZE);
     intptr_t delta = ((intptr_t)npages - (intptr_t)old) * (intptr_t)PAGE_SIZE;
-    atomic_fetch_add_explicit(&gort__large_bytes, (uint64_t)delta, memory_order_relaxed);
+    gort_cache *c = gort__cache_get();
+    STAT_ADD(c->large_bytes, (int64_t)delta);
     if (delta > 0)
-        atomic_fetch_add_explicit(&gort__large_total, (uint64_t)delta, memory_order_relaxed);
+        STAT_ADD(c->large_total, (uint64_t)delta);
     return true;
 }

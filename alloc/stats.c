@@ -16,6 +16,8 @@ int gort_alloc_stats(gort_alloc_stats_t *out) {
     }
     memset(out, 0, sizeof *out);
     uint64_t nmalloc[NUM_CLASSES], nfree[NUM_CLASSES];
+    int64_t large_bytes = atomic_load(&gort__retired_large_bytes);
+    uint64_t large_total = atomic_load(&gort__retired_large_total);
     gort__caches_lock();
     for (unsigned i = 0; i < NUM_CLASSES; i++) {
         nmalloc[i] = atomic_load(&gort__retired_nmalloc[i]);
@@ -27,6 +29,8 @@ int gort_alloc_stats(gort_alloc_stats_t *out) {
             nmalloc[i] += STAT_READ(c->nmalloc[i]);
             nfree[i] += STAT_READ(c->nfree[i]);
         }
+        large_bytes += STAT_READ(c->large_bytes);
+        large_total += STAT_READ(c->large_total);
     }
     gort__caches_unlock();
     for (unsigned i = 1; i < NUM_CLASSES; i++) {
@@ -40,18 +44,17 @@ int gort_alloc_stats(gort_alloc_stats_t *out) {
         out->heap_alloc += cs->objects * cs->size;
         out->total_alloc += nmalloc[i] * cs->size;
     }
-    uint64_t lm = atomic_load(&gort__large_mallocs), lf = atomic_load(&gort__large_frees);
     gort_alloc_class_stats_t *big = &out->by_class[0];
     big->size = MAX_SMALL + 1;
-    big->mallocs = lm;
-    big->frees = lf;
-    big->objects = atomic_load(&gort__large_objects);
+    big->mallocs = nmalloc[0];
+    big->frees = nfree[0];
+    big->objects = nmalloc[0] - nfree[0];
     out->large_objects = big->objects;
-    out->large_bytes = atomic_load(&gort__large_bytes);
-    out->mallocs += lm;
-    out->frees += lf;
+    out->large_bytes = (uint64_t)large_bytes;
+    out->mallocs += nmalloc[0];
+    out->frees += nfree[0];
     out->heap_alloc += out->large_bytes;
-    out->total_alloc += atomic_load(&gort__large_total);
+    out->total_alloc += large_total;
     out->heap_objects = out->mallocs - out->frees;
 
     gort__mutex_lock(&gort__heap.lock);

@@ -207,6 +207,9 @@ typedef struct gort_cache {
     struct gort_cache *free_next;             /* recycled caches */
     mspan     *large[LARGE_CACHE_PAGES + 1];   /* freed large spans by page count, LIFO */
     uint64_t   large_cached;             /* bytes held in large[] (<= LARGE_CACHE_BYTES) */
+    int64_t    large_bytes;              /* large bytes allocated minus freed here (owner writes);
+                                            large object counts are nmalloc[0] / nfree[0] */
+    uint64_t   large_total;              /* cumulative large bytes allocated here */
 } gort_cache;
 
 #define CACHE_CLOSED ((uintptr_t)1)
@@ -258,8 +261,9 @@ void  *gort__large_alloc(size_t n, size_t align, bool zero);
 void   gort__large_free(mspan *s, void *p);
 size_t gort__large_size(const mspan *s);
 bool   gort__large_resize(mspan *s, size_t n);
-extern _Atomic uint64_t gort__large_objects, gort__large_bytes;
-extern _Atomic uint64_t gort__large_mallocs, gort__large_frees, gort__large_total;
+/* Large-object counters of exited caches (see gort_cache.large_bytes). */
+extern _Atomic int64_t  gort__retired_large_bytes;
+extern _Atomic uint64_t gort__retired_large_total;
 
 /* ---- errors (alloc/alloc.c) ---------------------------------------------------------------- */
 GORT_COLD void gort__bad_free(const void *p, const char *why, const mspan *s);
