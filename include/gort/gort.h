@@ -9,5 +9,8 @@
 #if __has_include(<gort/stack.h>)
 #include <gort/stack.h>
 #endif
+#include <gort/sched.h>
+#include <gort/chan.h>
+#include <gort/sync.h>
 
 #endif

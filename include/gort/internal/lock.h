@@ -11,7 +11,11 @@
  * take locks of rank > r. */
 typedef enum gort_lockrank {
     GORT_RANK_NONE = 0,
+    GORT_RANK_SCHED_SEMA,     /* a bucket of goroutine semaphores (sched/sema.c) */
+    GORT_RANK_CHAN,           /* a channel (select takes several, in address order) */
     GORT_RANK_SCHED,          /* scheduler global state */
+    GORT_RANK_SCHED_ALLG,     /* the slabs of goroutine structs */
+    GORT_RANK_SCHED_GFREE,    /* the global pools of dead goroutines */
     GORT_RANK_GC,             /* collector phase state */
     GORT_RANK_CACHES,         /* the list of live caches (stats, fork) */
     GORT_RANK_CENTRAL,        /* one mcentral (per size class) */

@@ -1,0 +1,292 @@
+/* Channels: Go's hchan (chan.go).  The design essay is at the top of
+ * sched/sched.c; the channel's own story is here.
+ *
+ * A channel is a lock, a ring buffer of dataqsiz elements, and two queues of
+ * waiting goroutines (sudogs, each on its goroutine's stack).  The invariants
+ * are Go's:
+ *
+ *   - at most one of recvq, sendq is non-empty (ignoring select sudogs that
+ *     lost their race and wait to be removed);
+ *   - for a buffered channel, qcount > 0 implies recvq is empty, and
+ *     qcount < dataqsiz implies sendq is empty.
+ *
+ * A sender that finds a waiting receiver copies straight into the receiver's
+ * destination (which may be on the receiver's stack: C stacks do not move) and
+ * readies it; an unbuffered send therefore completes exactly when a receiver
+ * has the value.  A receiver that finds a waiting sender on a full buffered
+ * channel takes the head of the buffer and moves the sender's value to the
+ * tail, keeping FIFO order.  Waking is done after the lock is released (the
+ * woken goroutine goes to runnext of the waker's P).  Closing wakes every
+ * waiter: receivers get a zeroed element and false, senders die with "send on
+ * closed channel", as Go's panic. */
+#include "sched/internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
+    if (elem_size > ((size_t)1 << 16) || (elem_size && cap > (((size_t)1 << 40) / elem_size))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gort_chan_t *c = gort_calloc(1, sizeof *c + elem_size * cap);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->lock = (gort__lock_t)GORT_MUTEX_RANKED(GORT_RANK_CHAN);
+    c->elemsize = elem_size;
+    c->dataqsiz = cap;
+    c->buf = (char *)(c + 1);
+    return c;
+}
+
+void gort_chan_free(gort_chan_t *c) {
+    if (!c)
+        return;
+    lock(&c->lock);
+    bool busy = c->recvq.first || c->sendq.first;
+    unlock(&c->lock);
+    if (busy)
+        gort__sched_throw("gort_chan_free: goroutines are blocked on chan %p", (void *)c);
+    gort_free(c);
+}
+
+size_t gort_chan_len(gort_chan_t *c) {
+    return c ? LOAD(c->qcount) : 0;
+}
+
+size_t gort_chan_cap(gort_chan_t *c) {
+    return c ? c->dataqsiz : 0;
+}
+
+void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
+    size_t n = c->elemsize;
+    if (!dst)
+        return;
+    if (!src) {
+        memset(dst, 0, n);
+        return;
+    }
+    switch (n) {   /* the common sizes without a call */
+    case 0: break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, n); break;
+    }
+}
+
+/* ---- wait queues (under c->lock) ----------------------------------------------------------- */
+
+void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
+    __typeof__(c->recvq) *q = send ? &c->sendq : &c->recvq;
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        q->first = sg;
+    q->last = sg;
+}
+
+/* The first waiter, skipping select waiters another case already won. */
+gort__sudog_t *gort__sched_waitq_dequeue(gort_chan_t *c, bool send) {
+    __typeof__(c->recvq) *q = send ? &c->sendq : &c->recvq;
+    for (;;) {
+        gort__sudog_t *sg = q->first;
+        if (!sg)
+            return NULL;
+        q->first = sg->next;
+        if (q->first)
+            q->first->prev = NULL;
+        else
+            q->last = NULL;
+        sg->next = sg->prev = NULL;
+        if (sg->is_select) {
+            uint32_t zero = 0;
+            if (!atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1))
+                continue;
+        }
+        return sg;
+    }
+}
+
+/* Remove sg if it is still queued (select's clean-up, Go's dequeueSudoG). */
+void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg) {
+    __typeof__(c->recvq) *q = send ? &c->sendq : &c->recvq;
+    gort__sudog_t *x = sg->prev, *y = sg->next;
+    if (x) {
+        x->next = y;
+        if (y)
+            y->prev = x;
+        else
+            q->last = x;
+    } else if (y) {
+        y->prev = NULL;
+        q->first = y;
+    } else if (q->first == sg) {
+        q->first = q->last = NULL;
+    }
+    sg->next = sg->prev = NULL;
+}
+
+/* ---- the halves select shares (c locked; the caller unlocks, then readies) ------------------- */
+
+/* Hand ep to the receiver waiting in sg. */
+static inline gort__g_t *send_locked(gort_chan_t *c, gort__sudog_t *sg, const void *ep) {
+    gort__sched_chan_copy(c, sg->elem, ep);
+    sg->success = true;
+    sg->g->param = sg;
+    return sg->g;
+}
+
+/* Take a value from the sender waiting in sg (through the full buffer if any). */
+static inline gort__g_t *recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep) {
+    if (c->dataqsiz == 0) {
+        gort__sched_chan_copy(c, ep, sg->elem);
+    } else {
+        void *qp = gort__sched_chanbuf(c, c->recvx);
+        gort__sched_chan_copy(c, ep, qp);
+        gort__sched_chan_copy(c, qp, sg->elem);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    sg->success = true;
+    sg->g->param = sg;
+    return sg->g;
+}
+
+void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self) {
+    (void)self;
+    gort__g_t *gp = send_locked(c, sg, ep);
+    unlock(&c->lock);
+    gort__sched_ready(gp);
+}
+
+void gort__sched_chan_recv_from(gort_chan_t *c, gort__sudog_t *sg, void *ep, gort__g_t *self) {
+    (void)self;
+    gort__g_t *gp = recv_locked(c, sg, ep);
+    unlock(&c->lock);
+    gort__sched_ready(gp);
+}
+
+void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp) {
+    gort__sched_throw("send on closed channel: chan %p (elem %zu bytes, cap %zu), goroutine %llu",
+                      (void *)c, c->elemsize, c->dataqsiz, (unsigned long long)gp->goid);
+}
+
+static void chan_unlock(void *c) {
+    unlock(&((gort_chan_t *)c)->lock);
+}
+
+/* ---- send, receive, close ----------------------------------------------------------------------- */
+
+void gort_chan_send(gort_chan_t *c, const void *ep) {
+    gort__g_t *gp = gort__sched_mustg("gort_chan_send");
+    if (!c) {
+        gort__sched_park(gp, WAIT_CHAN_SEND_NIL, NULL, NULL, NULL);
+        gort__fatal("gort: a goroutine blocked on a nil channel was woken");
+    }
+    lock(&c->lock);
+    if (GORT_UNLIKELY(c->closed)) {
+        unlock(&c->lock);
+        gort__sched_chan_closed_send(c, gp);
+    }
+    gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
+    if (sg) {
+        gort__sched_chan_send_to(c, sg, ep, gp);
+        return;
+    }
+    if (c->qcount < c->dataqsiz) {
+        gort__sched_chan_copy(c, gort__sched_chanbuf(c, c->sendx), ep);
+        if (++c->sendx == c->dataqsiz)
+            c->sendx = 0;
+        STORE(c->qcount, c->qcount + 1);
+        unlock(&c->lock);
+        return;
+    }
+    gort__sudog_t me = {.g = gp, .elem = (void *)ep, .c = c};
+    gort__sched_waitq_enqueue(c, true, &me);
+    gort__sched_park(gp, WAIT_CHAN_SEND, c, chan_unlock, c);
+    if (!me.success)
+        gort__sched_chan_closed_send(c, gp);
+}
+
+bool gort_chan_recv(gort_chan_t *c, void *ep) {
+    gort__g_t *gp = gort__sched_mustg("gort_chan_recv");
+    if (!c) {
+        gort__sched_park(gp, WAIT_CHAN_RECV_NIL, NULL, NULL, NULL);
+        gort__fatal("gort: a goroutine blocked on a nil channel was woken");
+    }
+    lock(&c->lock);
+    if (c->closed && c->qcount == 0) {
+        unlock(&c->lock);
+        gort__sched_chan_copy(c, ep, NULL);
+        return false;
+    }
+    gort__sudog_t *sg = gort__sched_waitq_dequeue(c, true);
+    if (sg) {
+        gort__sched_chan_recv_from(c, sg, ep, gp);
+        return true;
+    }
+    if (c->qcount > 0) {
+        gort__sched_chan_copy(c, ep, gort__sched_chanbuf(c, c->recvx));
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        STORE(c->qcount, c->qcount - 1);
+        unlock(&c->lock);
+        return true;
+    }
+    gort__sudog_t me = {.g = gp, .elem = ep, .c = c};
+    gort__sched_waitq_enqueue(c, false, &me);
+    gort__sched_park(gp, WAIT_CHAN_RECV, c, chan_unlock, c);
+    return me.success;
+}
+
+void gort_chan_close(gort_chan_t *c) {
+    gort__g_t *gp = gort__sched_mustg("gort_chan_close");
+    if (!c)
+        gort__sched_throw("close of nil channel, goroutine %llu", (unsigned long long)gp->goid);
+    lock(&c->lock);
+    if (c->closed) {
+        unlock(&c->lock);
+        gort__sched_throw("close of closed channel: chan %p (elem %zu bytes, cap %zu), goroutine %llu",
+                          (void *)c, c->elemsize, c->dataqsiz, (unsigned long long)gp->goid);
+    }
+    STORE(c->closed, 1);
+    /* Collect every waiter, then wake them with the lock released. */
+    gort__g_t *list = NULL;
+    gort__sudog_t *sg;
+    while ((sg = gort__sched_waitq_dequeue(c, false))) {
+        gort__sched_chan_copy(c, sg->elem, NULL);
+        sg->success = false;
+        sg->g->param = sg;
+        sg->g->schedlink = list;
+        list = sg->g;
+    }
+    while ((sg = gort__sched_waitq_dequeue(c, true))) {
+        sg->success = false;
+        sg->g->param = sg;
+        sg->g->schedlink = list;
+        list = sg->g;
+    }
+    unlock(&c->lock);
+    while (list) {
+        gort__g_t *g1 = list;
+        list = g1->schedlink;
+        g1->schedlink = NULL;
+        gort__sched_ready(g1);
+    }
+}
+
+/* For select.c: the locked halves. */
+gort__g_t *gort__sched_chan_send_locked(gort_chan_t *c, gort__sudog_t *sg, const void *ep);
+gort__g_t *gort__sched_chan_send_locked(gort_chan_t *c, gort__sudog_t *sg, const void *ep) {
+    return send_locked(c, sg, ep);
+}
+gort__g_t *gort__sched_chan_recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep);
+gort__g_t *gort__sched_chan_recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep) {
+    return recv_locked(c, sg, ep);
+}

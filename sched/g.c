@@ -1,0 +1,402 @@
+/* Goroutines: creation, the switch between them, parking, readying, yield,
+ * exit, and the pools of dead ones.  The design essay is at the top of
+ * sched/sched.c ("Switching", "Dead goroutines"). */
+#include "sched/internal.h"
+
+#include "stack/internal.h"   /* gort__stack_set_owner: name the stack in overflow reports */
+
+#include <errno.h>
+#include <string.h>
+
+const char *const gort__sched_waitreason_str[WAIT_N] = {
+    [WAIT_NONE] = "",
+    [WAIT_CHAN_RECV] = "chan receive",
+    [WAIT_CHAN_SEND] = "chan send",
+    [WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+    [WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+    [WAIT_SELECT] = "select",
+    [WAIT_SELECT_NO_CASES] = "select (no cases)",
+    [WAIT_MUTEX] = "sync.Mutex.Lock",
+    [WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+    [WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+    [WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+    [WAIT_COND] = "sync.Cond.Wait",
+    [WAIT_SEMACQUIRE] = "semacquire",
+};
+
+gort__g_t *gort__sched_mustg(const char *what) {
+    gort__g_t *gp = gort__sched_getg();
+    if (GORT_UNLIKELY(!gp))
+        gort__fatal("%s called outside a goroutine (only goroutines started by gort_main or "
+                    "gort_go may block in the scheduler)", what);
+    return gp;
+}
+
+/* ---- G structs: slabs, never freed (a dump walks them all) --------------------------------- */
+
+enum { GSLAB_N = 64 };
+typedef struct gort__gslab {
+    struct gort__gslab *next;
+    gort__g_t g[GSLAB_N];
+} gort__gslab_t;
+
+static gort__g_t *galloc(gort__p_t *p) {
+    if (p->gslab_n == 0) {
+        gort__gslab_t *s = gort_calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+        lock(&gort__sched.glock);
+        s->next = gort__sched.gslabs;
+        gort__sched.gslabs = s;
+        unlock(&gort__sched.glock);
+        p->gslab = s->g;
+        p->gslab_n = GSLAB_N;
+    }
+    p->gslab_n--;
+    return p->gslab++;
+}
+
+void gort__sched_forallg(void (*fn)(gort__g_t *gp, void *arg), void *arg) {
+    lock(&gort__sched.glock);
+    for (gort__gslab_t *s = gort__sched.gslabs; s; s = s->next)
+        for (int i = 0; i < GSLAB_N; i++)
+            if (LOAD(s->g[i].goid))
+                fn(&s->g[i], arg);
+    unlock(&gort__sched.glock);
+}
+
+/* ---- the pools of dead Gs -------------------------------------------------------------------
+ * Per P, two lists: dead Gs that kept their (warm) stack, and Gs without one.
+ * gort_go takes a G without a stack when it can; a G takes a stack from a dead
+ * one when it first runs (take_stack).  Over GFREE_MAX a P moves half to the
+ * global pools; it refills from there in batches (Go's gfput/gfget). */
+
+static void gpush(gort__g_t **list, int32_t *n, gort__g_t *gp) {
+    gp->schedlink = *list;
+    *list = gp;
+    STORE(*n, *n + 1);
+}
+
+static gort__g_t *gpop(gort__g_t **list, int32_t *n) {
+    gort__g_t *gp = *list;
+    if (gp) {
+        *list = gp->schedlink;
+        STORE(*n, *n - 1);
+    }
+    return gp;
+}
+
+static void gfput(gort__p_t *p, gort__g_t *gp) {
+    STORE(gp->status, G_DEAD);
+    bool has_stack = gp->stack.lo != NULL;
+    gort__g_t **list = has_stack ? &p->gfree_stack : &p->gfree_nostack;
+    int32_t *n = has_stack ? &p->n_gfree_stack : &p->n_gfree_nostack;
+    gpush(list, n, gp);
+    if (*n < GFREE_MAX)
+        return;
+    lock(&gort__sched.gflock);
+    while (*n > GFREE_MAX / 2) {
+        gort__g_t *g1 = gpop(list, n);
+        if (has_stack)
+            gpush(&gort__sched.gfree_stack, &gort__sched.n_gfree_stack, g1);
+        else
+            gpush(&gort__sched.gfree_nostack, &gort__sched.n_gfree_nostack, g1);
+    }
+    unlock(&gort__sched.gflock);
+}
+
+static bool gfrefill(gort__p_t *p, bool want_stack) {
+    if (!LOAD(gort__sched.n_gfree_stack) && !LOAD(gort__sched.n_gfree_nostack))
+        return false;
+    bool got = false;
+    lock(&gort__sched.gflock);
+    for (int i = 0; i < GFREE_MAX / 2; i++) {
+        gort__g_t *g1;
+        if ((g1 = gpop(&gort__sched.gfree_nostack, &gort__sched.n_gfree_nostack))) {
+            gpush(&p->gfree_nostack, &p->n_gfree_nostack, g1);
+            got |= !want_stack;
+        } else if ((g1 = gpop(&gort__sched.gfree_stack, &gort__sched.n_gfree_stack))) {
+            gpush(&p->gfree_stack, &p->n_gfree_stack, g1);
+            got = true;
+        } else {
+            break;
+        }
+    }
+    unlock(&gort__sched.gflock);
+    return got;
+}
+
+/* A G struct for gort_go: a dead one without a stack, else one with, else new. */
+static gort__g_t *gfget(gort__p_t *p) {
+    for (int tries = 0; tries < 2; tries++) {
+        gort__g_t *gp = gpop(&p->gfree_nostack, &p->n_gfree_nostack);
+        if (!gp)
+            gp = gpop(&p->gfree_stack, &p->n_gfree_stack);
+        if (gp)
+            return gp;
+        if (!gfrefill(p, false))
+            break;
+    }
+    return galloc(p);
+}
+
+void gort__sched_gfpurge(gort__p_t *p) {
+    gort__g_t *gp;
+    lock(&gort__sched.gflock);
+    while ((gp = gpop(&p->gfree_stack, &p->n_gfree_stack)))
+        gpush(&gort__sched.gfree_stack, &gort__sched.n_gfree_stack, gp);
+    while ((gp = gpop(&p->gfree_nostack, &p->n_gfree_nostack)))
+        gpush(&gort__sched.gfree_nostack, &gort__sched.n_gfree_nostack, gp);
+    unlock(&gort__sched.gflock);
+}
+
+/* gp is about to run for the first time: give it a stack -- a dead G's warm
+ * one if there is any, else a new one from the stack pool -- and its context. */
+static void g_entry(void *arg);
+static void take_stack(gort__p_t *p, gort__g_t *gp) {
+    if (!gp->stack.lo) {
+        gort__g_t *donor = gpop(&p->gfree_stack, &p->n_gfree_stack);
+        if (!donor && gfrefill(p, true))
+            donor = gpop(&p->gfree_stack, &p->n_gfree_stack);
+        if (donor) {
+            gp->stack = donor->stack;   /* a move: nothing points at the gort_stack_t */
+            memset(&donor->stack, 0, sizeof donor->stack);
+            gpush(&p->gfree_nostack, &p->n_gfree_nostack, donor);
+        } else if (gort_stack_alloc(&gp->stack, 0) != 0) {
+            gort__sched_throw("out of memory allocating a stack for goroutine %llu",
+                              (unsigned long long)gp->goid);
+        }
+    }
+    gort__stack_set_owner(&gp->stack, "goroutine", gp->goid);
+    gort_ctx_make(&gp->ctx, &gp->stack, g_entry, gp);
+    gp->started = 1;
+}
+
+/* ---- creation -------------------------------------------------------------------------------- */
+
+static uint64_t newgoid(gort__p_t *p) {
+    enum { GOID_BATCH = 16 };
+    if (p->goidcache == p->goidcacheend) {
+        p->goidcache = atomic_fetch_add_explicit(&gort__sched.goidgen, GOID_BATCH,
+                                                 memory_order_relaxed) + 1;
+        p->goidcacheend = p->goidcache + GOID_BATCH;
+    }
+    return p->goidcache++;
+}
+
+/* Make a runnable G on p (not yet queued). */
+static gort__g_t *newproc(gort__p_t *p, void (*fn)(void *), void *arg) {
+    gort__g_t *gp = gfget(p);
+    if (!gp)
+        return NULL;
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->started = 0;
+    gp->waitreason = WAIT_NONE;
+    gp->waiting_on = NULL;
+    gp->param = NULL;
+    gp->m = NULL;
+    STORE(gp->goid, newgoid(p));
+    STORE(gp->status, G_RUNNABLE);
+    BUMP(p->st.spawned, 1);
+    gort__sched_event(p, EV_GO_CREATE, gp->goid, (uint64_t)(uintptr_t)fn);
+    return gp;
+}
+
+int gort_go(void (*fn)(void *), void *arg) {
+    gort__g_t *self = gort__sched_mustg("gort_go");
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    gort__p_t *p = self->m->p;
+    gort__g_t *gp = newproc(p, fn, arg);
+    if (!gp) {
+        errno = ENOMEM;
+        return -1;
+    }
+    gort__sched_runqput(p, gp, true);
+    gort__sched_wakep();
+    return 0;
+}
+
+/* The main goroutine, on P0 (gort_main). */
+gort__g_t *gort__sched_newmain(gort__p_t *p, void (*fn)(void *), void *arg);
+gort__g_t *gort__sched_newmain(gort__p_t *p, void (*fn)(void *), void *arg) {
+    gort__g_t *gp = newproc(p, fn, arg);
+    if (gp)
+        gort__sched_runqput(p, gp, true);
+    return gp;
+}
+
+/* ---- switching ---------------------------------------------------------------------------------
+ * from is the running context (a G or the M's g0), to the one to resume.  The
+ * M's deferred action (m->after) is set by the caller; the context we resume
+ * runs it.  Returns when something switches back to `from`, possibly on
+ * another M. */
+static inline void switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
+    if (to != &m->g0) {
+        if (GORT_UNLIKELY(!to->started))
+            take_stack(m->p, to);
+        to->m = m;
+        STORE(to->status, G_RUNNING);
+        STORE(m->curg, to);
+        BUMP(m->p->st.switches, 1);
+        gort__sched_event(m->p, EV_GO_START, to->goid, 0);
+    } else {
+        STORE(m->curg, NULL);
+    }
+    gort_ctx_switch(&from->ctx, &to->ctx);
+}
+
+void gort__sched_execute(gort__m_t *m, gort__g_t *gp) {
+    switch_to(m, &m->g0, gp);
+    gort__sched_after_switch(m);   /* g0 never migrates: m is still ours */
+}
+
+/* The next G this M may switch to directly from a goroutine, without a trip
+ * through g0: runnext or the newest of the local queue.  Every 61st schedule,
+ * or when the scheduler is stopping, NULL: g0's schedule() then looks at the
+ * global queue and the oldest local G (fairness), or stops. */
+static inline gort__g_t *next_direct(gort__m_t *m) {
+    gort__p_t *p = m->p;
+    uint32_t tick = p->schedtick + 1;
+    if (GORT_UNLIKELY(tick % 61 == 0 || LOAD(gort__sched.stopping)))
+        return NULL;
+    gort__g_t *gp = gort__sched_runqget(p);
+    if (gp)
+        STORE(p->schedtick, tick);
+    return gp;
+}
+
+static GORT_NOINLINE void switch_away(gort__m_t *m, gort__g_t *gp) {
+    gort__g_t *next = next_direct(m);
+    switch_to(m, gp, next ? next : &m->g0);
+    gort__sched_after_switch(gp->m);
+}
+
+/* The new goroutine's first frame: finish the switch that started it, run fn,
+ * exit.  It never returns. */
+static GORT_NORETURN void goexit(gort__g_t *gp);
+static void g_entry(void *arg) {
+    gort__g_t *gp = arg;
+    gort__sched_after_switch(gp->m);
+    gp->fn(gp->arg);
+    goexit(gp);
+}
+
+static void after_gfput(gort__m_t *m, gort__g_t *prev, void *arg) {
+    (void)arg;
+    gfput(m->p, prev);
+}
+
+static void goexit(gort__g_t *gp) {
+    gort__m_t *m = gp->m;
+    BUMP(m->p->st.exited, 1);
+    gort__sched_event(m->p, EV_GO_END, gp->goid, 0);
+    if (GORT_UNLIKELY(gp == gort__sched.main_g))
+        gort__sched_stop_begin();
+    gp->waiting_on = NULL;
+    m->after = after_gfput;
+    m->after_g = gp;
+    switch_away(m, gp);
+    gort__fatal("gort: a dead goroutine was resumed");
+}
+
+/* ---- park, ready, yield -------------------------------------------------------------------------- */
+
+typedef struct {
+    void (*unlockf)(void *);
+    void *arg;
+} park_ctx_t;
+
+static void after_unlock(gort__m_t *m, gort__g_t *prev, void *arg) {
+    (void)m;
+    (void)prev;
+    park_ctx_t *ctx = arg;
+    ctx->unlockf(ctx->arg);
+}
+
+void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, const void *on,
+                      void (*unlockf)(void *), void *arg) {
+    gort__m_t *m = gp->m;
+    park_ctx_t ctx = {unlockf, arg};   /* on gp's stack, which stays put while it is parked */
+    gp->waitreason = (uint8_t)reason;
+    gp->waiting_on = on;
+    STORE(gp->status, G_WAITING);
+    BUMP(m->p->st.parks, 1);
+    gort__sched_event(m->p, EV_GO_BLOCK, gp->goid, (uint64_t)reason);
+    if (unlockf) {
+        m->after = after_unlock;
+        m->after_g = gp;
+        m->after_arg = &ctx;
+    }
+    switch_away(m, gp);
+    gp->waiting_on = NULL;
+}
+
+void gort__sched_ready(gort__g_t *gp) {
+    gort__g_t *self = gort__sched_getg();
+    GORT_ASSERT(self);
+    gort__p_t *p = self->m->p;
+    GORT_DASSERT(LOAD(gp->status) == G_WAITING);
+    STORE(gp->status, G_RUNNABLE);
+    gort__sched_event(p, EV_GO_UNBLOCK, gp->goid, self->goid);
+    gort__sched_runqput(p, gp, true);
+    gort__sched_wakep();
+}
+
+/* Behind everything: the oldest end of the local queue, or the global queue
+ * when the local one is empty (Go's Gosched always uses the global queue). */
+static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
+    (void)arg;
+    if (!gort__sched_runqempty(m->p)) {
+        gort__sched_runqput_head(m->p, prev);
+        return;
+    }
+    lock(&gort__sched.lock);
+    gort__sched_globrunqput_locked(prev);
+    unlock(&gort__sched.lock);
+    BUMP(m->p->st.global_puts, 1);
+}
+
+void gort_yield(void) {
+    gort__g_t *gp = gort__sched_mustg("gort_yield");
+    gort__m_t *m = gp->m;
+    gort__p_t *p = m->p;
+    if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))
+        return;   /* nothing else to run here: we would be picked again */
+    BUMP(p->st.yields, 1);
+    gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
+    STORE(gp->status, G_RUNNABLE);
+    m->after = after_requeue;
+    m->after_g = gp;
+    switch_away(m, gp);
+}
+
+uint64_t gort_goid(void) {
+    gort__g_t *gp = gort__sched_getg();
+    return gp ? gp->goid : 0;
+}
+
+/* ---- tear-down -------------------------------------------------------------------------------------
+ * After a run, with every M stopped: any G not dead was abandoned (Go exits the
+ * process instead).  Its stack is freed and the G goes back to the pools. */
+static void reclaim(gort__g_t *gp, void *arg) {
+    (void)arg;
+    uint32_t st = LOAD(gp->status);
+    if (st == G_DEAD || st == G_IDLE)
+        return;
+    if (gp->stack.lo)
+        gort_stack_free(&gp->stack);
+    gp->started = 0;
+    STORE(gp->status, G_DEAD);
+    gp->schedlink = NULL;
+    lock(&gort__sched.gflock);
+    gpush(&gort__sched.gfree_nostack, &gort__sched.n_gfree_nostack, gp);
+    unlock(&gort__sched.gflock);
+}
+
+void gort__sched_gc_leftovers(void) {
+    gort__sched_forallg(reclaim, NULL);
+}

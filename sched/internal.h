@@ -1,0 +1,315 @@
+/* gort scheduler, internal declarations shared by its files.
+ * The design essay is at the top of sched/sched.c. */
+#ifndef GORT_SCHED_INTERNAL_H
+#define GORT_SCHED_INTERNAL_H
+
+/* include/gort/internal/lock.h calls the runtime's futex lock gort_mutex_t,
+ * which is also the public goroutine mutex of gort/sync.h: inside sched/ the
+ * runtime lock is spelled gort__lock_t.  This header must come first. */
+#define gort_mutex   gort__lock
+#define gort_mutex_t gort__lock_t
+#include "include/gort/internal/lock.h"
+#undef gort_mutex
+#undef gort_mutex_t
+
+#include "include/gort/internal/rt.h"
+#include "include/gort/alloc.h"
+#include "include/gort/chan.h"
+#include "include/gort/sched.h"
+#include "include/gort/stack.h"
+#include "include/gort/sync.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define lock(l)   gort__mutex_lock(l)
+#define unlock(l) gort__mutex_unlock(l)
+
+/* Racy-but-intended reads and writes of plain fields (statistics, traces,
+ * the fast "is there anything?" checks): atomic, relaxed, so the sanitizers
+ * and the compiler see what is meant. */
+#define LOAD(x)      __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define LOADACQ(x)   __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STOREREL(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+/* A counter only its owner writes: a load and a store, no locked instruction. */
+#define BUMP(x, n)   STORE(x, LOAD(x) + (n))
+
+typedef struct gort__g gort__g_t;
+typedef struct gort__m gort__m_t;
+typedef struct gort__p gort__p_t;
+typedef struct gort__sudog gort__sudog_t;
+
+/* ---- G: a goroutine ------------------------------------------------------------------ */
+
+enum {                      /* gort__g_t.status (Go's _G* states) */
+    G_IDLE = 0,             /* in a free pool (never started, or dead and recycled) */
+    G_RUNNABLE = 1,         /* on a run queue, or about to be */
+    G_RUNNING = 2,          /* an M runs it */
+    G_WAITING = 4,          /* parked: waitreason says on what */
+    G_DEAD = 6,             /* finished; its struct and stack wait for reuse */
+};
+
+typedef enum {              /* gort__g_t.waitreason: Go's waitReason strings */
+    WAIT_NONE = 0,
+    WAIT_CHAN_RECV,
+    WAIT_CHAN_SEND,
+    WAIT_CHAN_RECV_NIL,
+    WAIT_CHAN_SEND_NIL,
+    WAIT_SELECT,
+    WAIT_SELECT_NO_CASES,
+    WAIT_MUTEX,
+    WAIT_RWMUTEX_R,
+    WAIT_RWMUTEX_W,
+    WAIT_WAITGROUP,
+    WAIT_COND,
+    WAIT_SEMACQUIRE,
+    WAIT_N
+} gort__waitreason_t;
+extern const char *const gort__sched_waitreason_str[WAIT_N];
+
+struct gort__g {
+    gort_ctx_t    ctx;          /* saved context; written by the switch */
+    gort_stack_t  stack;        /* lo == NULL: none yet (taken when it first runs) */
+    void        (*fn)(void *);  /* entry, set by gort_go (kept for dumps) */
+    void         *arg;
+    uint64_t      goid;         /* set by gort_go; read by dumps (LOAD) */
+    uint32_t      status;       /* G_*; the M running it or the parker writes (STORE) */
+    uint8_t       waitreason;   /* set with status = G_WAITING (STORE) */
+    uint8_t       started;      /* its context exists (ctx made on stack) */
+    _Atomic uint32_t selectdone;/* a select's wake-up is claimed: 0 -> 1 by the waker */
+    const void   *waiting_on;   /* the channel / lock it is parked on, for dumps */
+    gort__g_t    *schedlink;    /* global run queue, free lists: under their lock */
+    gort__m_t    *m;            /* the M running it; set by whoever switches to it */
+    gort__sudog_t *param;       /* the sudog that woke it (select); set by the waker */
+};
+
+/* A goroutine waiting on a channel or a semaphore: Go's sudog.  It lives on
+ * the waiting goroutine's own stack (a C stack never moves), so blocking
+ * allocates nothing.  Fields are under the lock of the queue it is on. */
+struct gort__sudog {
+    gort__g_t     *g;
+    gort__sudog_t *next, *prev;
+    void          *elem;        /* data to send / where to receive (may be on g's stack) */
+    gort_chan_t   *c;           /* channel (select: which case's) */
+    const void    *addr;        /* semaphore address (sema.c) */
+    uint32_t       ticket;      /* sema: handed off; cond: notify ticket */
+    int            case_index;  /* select */
+    bool           is_select;
+    bool           success;     /* channel: woken by a value (true) or a close (false) */
+};
+
+/* ---- P: a processor -------------------------------------------------------------------- */
+
+enum { P_IDLE = 0, P_RUNNING = 1 };   /* later: P_SYSCALL, P_GCSTOP */
+enum { RUNQ_SIZE = 256, GFREE_MAX = 64 };
+
+typedef struct gort__pstats {       /* written by the owner only (BUMP), summed by readers */
+    uint64_t spawned, exited, switches, parks, yields, steals, stolen;
+    uint64_t global_puts, global_gets, mparks;
+} gort__pstats_t;
+
+struct gort__p {
+    int32_t     id;
+    uint32_t    status;             /* P_*; under sched.lock when idle, else its M (STORE) */
+    gort__p_t  *link;               /* sched.pidle list: under sched.lock */
+    gort__m_t  *m;                  /* its M, or NULL when idle (STORE) */
+    uint32_t    schedtick;          /* incremented at each schedule; owner (STORE) */
+    uint64_t    goidcache, goidcacheend;  /* goroutine ids reserved for this P; owner */
+
+    /* Run queue (runq.c): owner pushes and pops at the tail, thieves take from
+     * the head.  runqw = tag << 32 | head << 16 | tail (positions mod 2^16). */
+    _Atomic uint64_t runqw GORT_ALIGNED_CL;
+    _Atomic(gort__g_t *) runnext;   /* the next G to run: owner sets, owner or thief takes (CAS) */
+    _Atomic(gort__g_t *) runq[RUNQ_SIZE];
+
+    /* Dead Gs (g.c), owner only: with a stack kept warm, and without. */
+    gort__g_t  *gfree_stack GORT_ALIGNED_CL;
+    gort__g_t  *gfree_nostack;
+    int32_t     n_gfree_stack, n_gfree_nostack;  /* STORE, for traces */
+    gort__g_t  *gslab;              /* new G structs carved here (g.c) */
+    int32_t     gslab_n;
+
+    gort__pstats_t st;              /* owner BUMPs */
+
+    /* Hooks for later issues: the allocator's per-P cache, the collector's work
+     * buffer and write-barrier buffer, timers, trace buffer. */
+    void       *mcache, *gcw, *wbbuf, *timers;
+    struct gort__trace_ring *trace;
+};
+
+/* ---- M: an OS thread ----------------------------------------------------------------------- */
+
+struct gort__m {
+    gort__g_t   g0;                 /* the thread's own context (schedule() runs on it) */
+    gort__g_t  *curg;               /* the G it runs, NULL on g0 (STORE) */
+    gort__p_t  *p;                  /* attached P (STORE) */
+    gort__p_t  *nextp;              /* P handed over by startm, under sched.lock */
+    bool        spinning;           /* looking for work, counted in sched.nmspinning (STORE) */
+    bool        is_m0;              /* the thread that called gort_main */
+    _Atomic uint32_t park;          /* note: 0 asleep-able, 1 woken (futex word) */
+    gort__m_t  *schedlink;          /* sched.midle: under sched.lock */
+    gort__m_t  *alllink;            /* sched.allm: append-only under sched.lock */
+    int64_t     id;
+    pthread_t   thread;
+    uint64_t    rand;               /* fastrand state, owner only */
+    /* Deferred action run by whatever context the M switches to next, once the
+     * previous G is off its stack (Go's waitunlockf / gfput after mcall). */
+    void      (*after)(gort__m_t *m, gort__g_t *prev, void *arg);
+    gort__g_t  *after_g;
+    void       *after_arg;
+};
+
+/* ---- the global scheduler state ---------------------------------------------------------- */
+
+typedef struct gort__sched {
+    gort__lock_t lock;              /* GORT_RANK_SCHED: everything marked "under sched.lock" */
+    gort__m_t   *midle;             /* idle Ms (under lock) */
+    int32_t      nmidle;            /* under lock (LOAD for traces) */
+    int32_t      mcount;            /* Ms that exist, M0 included (under lock) */
+    int64_t      mnext;             /* next M id (under lock) */
+    gort__m_t   *allm;              /* every M ever made (under lock, append-only) */
+    gort__p_t   *pidle;             /* idle Ps (under lock) */
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+
+    gort__g_t   *runqhead, *runqtail;  /* global run queue (under lock) */
+    _Atomic int32_t runqsize;
+
+    gort__lock_t gflock;            /* GORT_RANK_SCHED_GFREE: the global G pools */
+    gort__g_t   *gfree_stack, *gfree_nostack;
+    int32_t      n_gfree_stack, n_gfree_nostack;
+
+    gort__lock_t glock;             /* GORT_RANK_SCHED_ALLG: the slabs of G structs */
+    struct gort__gslab *gslabs;
+
+    int32_t      gomaxprocs;        /* set by gort_main, constant while it runs */
+    gort__p_t  **allp;
+    _Atomic uint64_t goidgen;
+    gort__g_t   *main_g;
+    gort__m_t   *m0;
+    int32_t      running;           /* gort_main is active (atomic builtins) */
+    int32_t      stopping;          /* the main goroutine returned: Ms release their Ps (atomic builtins) */
+    _Atomic uint32_t stopwait;      /* futex word: Ps still held during a stop */
+    int64_t      start_time;        /* nanotime at gort_main */
+    _Atomic uint64_t threads_made;
+} gort__sched_t;
+extern gort__sched_t gort__sched;
+
+/* The M running on this thread.  Read it only at entry to a call: after a
+ * switch a goroutine may be on another thread, and must use g->m. */
+extern __thread gort__m_t *gort__sched_tls_m;
+GORT_INLINE gort__g_t *gort__sched_getg(void) {
+    gort__m_t *m = gort__sched_tls_m;
+    return m ? m->curg : NULL;
+}
+/* The calling goroutine, or a fatal error naming `what` outside one. */
+gort__g_t *gort__sched_mustg(const char *what);
+
+/* ---- sched.c ------------------------------------------------------------------------------ */
+void gort__sched_wakep(void);
+uint32_t gort__sched_fastrand(gort__m_t *m);
+GORT_INLINE uint32_t gort__sched_fastrandn(gort__m_t *m, uint32_t n) {
+    return (uint32_t)(((uint64_t)gort__sched_fastrand(m) * n) >> 32);
+}
+/* Counters of P i (tests: stealing really moves work). */
+void gort__sched_pstats(int i, gort__pstats_t *out);
+/* The main goroutine returned: stop every M (g.c calls it from goexit). */
+void gort__sched_stop_begin(void);
+
+/* ---- g.c: goroutines, switching, parking --------------------------------------------------- */
+/* Park the calling goroutine gp (status WAITING, reason, on `on`); after it is
+ * off its stack, the next context calls unlockf(arg) (e.g. releasing the
+ * channel lock the caller still holds).  Returns once some ready(gp) ran and
+ * an M switched back to it -- possibly on another thread: use gp->m. */
+void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, const void *on,
+                      void (*unlockf)(void *), void *arg);
+/* Make a parked gp runnable on the calling goroutine's P, in runnext (it runs
+ * next: Go's ready, the woken goroutine inherits the time slice). */
+void gort__sched_ready(gort__g_t *gp);
+/* Switch from g0 into gp (schedule's execute). */
+void gort__sched_execute(gort__m_t *m, gort__g_t *gp);
+/* Run the M's deferred action, if any (every context does it after a switch). */
+GORT_INLINE void gort__sched_after_switch(gort__m_t *m) {
+    if (m->after) {
+        void (*f)(gort__m_t *, gort__g_t *, void *) = m->after;
+        m->after = NULL;
+        f(m, m->after_g, m->after_arg);
+    }
+}
+/* Tear-down after a run: every G left is reclaimed (gort_main's return). */
+void gort__sched_gc_leftovers(void);
+/* Move p's free Gs to the global pools (P destroyed). */
+void gort__sched_gfpurge(gort__p_t *p);
+/* Walk every G struct ever made (dumps, tear-down). */
+void gort__sched_forallg(void (*fn)(gort__g_t *gp, void *arg), void *arg);
+
+/* ---- runq.c: run queues ------------------------------------------------------------------- */
+void       gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next);
+void       gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp);   /* oldest end (yield) */
+gort__g_t *gort__sched_runqget(gort__p_t *p);        /* runnext, then newest */
+gort__g_t *gort__sched_runqget_oldest(gort__p_t *p); /* fairness: the head */
+bool       gort__sched_runqempty(gort__p_t *p);
+uint32_t   gort__sched_runqsize(gort__p_t *p);
+gort__g_t *gort__sched_runqsteal(gort__p_t *p, gort__p_t *victim, bool stealnext);
+/* Global queue, under sched.lock. */
+void       gort__sched_globrunqput_locked(gort__g_t *gp);
+void       gort__sched_globrunqputbatch_locked(gort__g_t *head, gort__g_t *tail, int32_t n);
+gort__g_t *gort__sched_globrunqget_locked(gort__p_t *p, int32_t max);
+
+/* ---- trace.c: schedtrace, dumps, the deadlock report, events ------------------------------ */
+void gort__sched_trace_start(void);
+void gort__sched_trace_stop(void);
+void gort__sched_schedtrace(bool detailed);
+GORT_NORETURN GORT_COLD void gort__sched_deadlock(void);
+/* Goroutine-naming fatal error: "fatal error: <msg>" then the goroutine dump. */
+GORT_NORETURN GORT_COLD GORT_PRINTF(1, 2) void gort__sched_throw(const char *fmt, ...);
+
+/* Events (per-P rings, off by default: one predictable branch). */
+enum {
+    EV_GO_CREATE = 1, EV_GO_START, EV_GO_BLOCK, EV_GO_UNBLOCK, EV_GO_END,
+    EV_GO_YIELD, EV_PROC_START, EV_PROC_STOP, EV_STEAL,
+};
+extern bool gort__sched_tracing;
+void gort__sched_event_slow(gort__p_t *p, int ev, uint64_t goid, uint64_t arg);
+GORT_INLINE void gort__sched_event(gort__p_t *p, int ev, uint64_t goid, uint64_t arg) {
+    if (GORT_UNLIKELY(gort__sched_tracing))
+        gort__sched_event_slow(p, ev, goid, arg);
+}
+
+/* ---- sema.c: the runtime's semaphores (for sync.c) ---------------------------------------- */
+void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason, const void *obj);
+void gort__sched_semrelease(uint32_t *addr, bool handoff);
+/* Cond's notify list (Go's notifyList). */
+uint32_t gort__sched_notify_add(gort_cond_t *c);
+void gort__sched_notify_wait(gort_cond_t *c, uint32_t ticket);
+void gort__sched_notify_one(gort_cond_t *c);
+void gort__sched_notify_all(gort_cond_t *c);
+
+/* ---- chan.c ------------------------------------------------------------------------------- */
+struct gort_chan {
+    gort__lock_t  lock;             /* GORT_RANK_CHAN: everything below but the constants */
+    uint32_t      closed;           /* LOAD for the lock-free "not ready" checks */
+    size_t        qcount;           /* elements in buf (LOAD for gort_chan_len) */
+    size_t        dataqsiz;         /* cap, constant */
+    size_t        elemsize;         /* constant */
+    size_t        sendx, recvx;     /* buffer positions */
+    char         *buf;              /* dataqsiz * elemsize bytes, after the struct */
+    struct { gort__sudog_t *first, *last; } recvq, sendq;
+};
+void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
+void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);
+/* The parts of send and receive select shares (c locked; they unlock it). */
+void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self);
+void gort__sched_chan_recv_from(gort_chan_t *c, gort__sudog_t *sg, void *ep, gort__g_t *self);
+gort__sudog_t *gort__sched_waitq_dequeue(gort_chan_t *c, bool send);
+GORT_NORETURN GORT_COLD void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp);
+void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src);
+GORT_INLINE void *gort__sched_chanbuf(gort_chan_t *c, size_t i) {
+    return c->buf + i * c->elemsize;
+}
+
+#endif

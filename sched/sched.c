@@ -1,0 +1,773 @@
+/* The goroutine scheduler.
+ *
+ * This is the scheduler module's entry file: the design essay, then gort_main,
+ * the Ms and Ps, schedule() and findrunnable().  The other files:
+ *
+ *   g.c       goroutines: creation, the switch, park/ready/yield, exit, the
+ *             pools of dead goroutines
+ *   runq.c    the per-P run queues, the global queue, stealing
+ *   chan.c    channels (Go's hchan)          select.c  select (Go's selectgo)
+ *   sema.c    the runtime's semaphores and notify lists
+ *   sync.c    Mutex, RWMutex, WaitGroup, Once, Cond (Go's sync package)
+ *   trace.c   schedtrace, goroutine dumps, the deadlock report, event rings
+ *
+ * Go's proc.go is the reference; a reader who knows it should find their way.
+ *
+ * Structures
+ * ----------
+ * G, a goroutine: a saved context (gort_ctx_t), a stack, an id, a status and,
+ * while parked, a wait reason and the object it waits on (for dumps).  M, an
+ * OS thread: its own context g0 (the thread's stack, where schedule() runs),
+ * the G it runs, its P, a futex word to sleep on.  P, a processor: what an M
+ * needs to run goroutines -- a local run queue of 256 plus runnext, pools of
+ * dead Gs, counters, and the slots later issues fill (the allocator's cache,
+ * the collector's work buffers, timers).  There are GORT_MAXPROCS Ps; an M
+ * runs goroutines only while it holds one, so at most GORT_MAXPROCS
+ * goroutines run at once.  Ms are made on demand and never exit; idle ones
+ * sleep on their futex (sched.midle).  Ps live as long as the process.
+ *
+ * How a goroutine flows
+ * ---------------------
+ *   gort_go        newproc takes a dead G (or makes one) and puts it in
+ *                  runnext of the caller's P; the old runnext moves to the
+ *                  queue.  wakep() starts a spinning M if a P is idle and no
+ *                  M is already looking for work.
+ *   running        an M switches from g0 into the G (execute).  The first
+ *                  time, the G gets its stack: a dead G's warm one if the P
+ *                  has any, else a fresh one from the stack pool.
+ *   blocking       the G enqueues a sudog (on its own stack) on the channel or
+ *                  semaphore, holding that object's lock, and parks: status
+ *                  WAITING, then a switch away; the lock is released by the
+ *                  context it switches to, once the G is safely off its stack.
+ *   readying       the counterpart (a sender, an unlocker) dequeues the sudog
+ *                  and puts the G in runnext of its own P: the woken G runs
+ *                  next, and inherits the rest of the waker's time (Go's
+ *                  ready()), which is what makes ping-pong cheap.
+ *   exit           fn returns; the G switches away and is put on its P's
+ *                  free list, keeping its stack.
+ *
+ * Switching
+ * ---------
+ * Go always goes through g0 (mcall) to park a G, because another M may pick
+ * the G up as soon as it is on a queue, and it must be off its stack by then.
+ * gort switches from a G straight to the next G when the P has one (runnext,
+ * or the local queue): one switch instead of two.  The publication that must
+ * wait until the old G is off its stack -- releasing the channel lock it
+ * parked under, requeueing a yielder, freeing a dead G -- is recorded in the
+ * M (m->after) and run by whichever context the M resumes, first thing
+ * (gort__sched_after_switch).  A G goes through g0 only when its P's queue is
+ * empty (findrunnable may steal or sleep), on every 61st schedule (fairness,
+ * below) and when the scheduler stops.
+ *
+ * After a switch returns, a goroutine may be on another thread: it finds its
+ * M through g->m (set by whoever resumed it), never through the thread-local
+ * gort__sched_tls_m it read before (a compiler may keep the thread pointer in
+ * a register across the call).
+ *
+ * Run queues and order
+ * --------------------
+ * runnext holds the newest: gort_go and ready both put their G there.  Go's
+ * local queue is FIFO: the owner takes the oldest.  For a recursive spawner
+ * that is breadth-first: in skynet (a 10-ary tree of 1M goroutines) a model of
+ * the P=1 schedule (tools in the docs, docs/sched.md) keeps 672 000 goroutines
+ * alive at the peak, 75 000 of them started (each with a stack of at least a
+ * page).  gort's owner takes the newest instead (LIFO, depth-first, the
+ * work-first order of Cilk's deques), while thieves still take the oldest
+ * half: the same model keeps 62 alive, 7 started.  Pure LIFO can starve the
+ * oldest local G while newer ones keep coming, so on every 61st schedule the
+ * P takes one G from the global queue, else its *oldest* local G (with
+ * fairness ticks skynet peaks at 31 000 alive, 6 300 started: ~27 MB).  Go's
+ * own 61-tick rule covers only the global queue; runnext starvation is cured
+ * in Go by sysmon's 10 ms preemption, which this issue does not have yet, and
+ * the oldest-local pick covers that too: a pair of goroutines handing the P to
+ * each other through runnext cannot keep a third waiting for more than 61
+ * schedules.  runq.c explains the lock-free queue that allows popping the
+ * tail while thieves take the head.
+ *
+ * The global queue (a list under sched.lock) receives half of a full local
+ * queue, yielders whose P has nothing else, and is drained by findrunnable
+ * (a fair share, size/gomaxprocs + 1) and by the 61-tick check.
+ *
+ * Finding work, spinning, sleeping
+ * --------------------------------
+ * schedule() (on g0): every 61st tick the global queue, else the oldest local
+ * G; then runnext and the local queue; then findrunnable: local, global,
+ * [netpoll: a later issue], then -- if fewer than half the busy Ps already
+ * have a spinning M -- spin: up to four passes over all Ps in random order
+ * (Go's stealOrder), stealing half of a victim's queue, runnext too on the
+ * last pass.  An M that found work stops spinning and, if it was the last
+ * spinner and a P is idle, wakes another (resetspinning): so a burst of work
+ * fans out one M at a time, and at most one M spins for nothing.
+ *
+ * Going to sleep without losing a wake-up (Go's "delicate dance"): the M
+ * releases its P, then stops spinning (nmspinning-- ), then looks at every P's
+ * queue once more; if any has work it takes an idle P and spins again.  The
+ * readier, for its part, queues its G, then reads nmspinning/npidle (wakep).
+ * Both sequences are seq_cst, so either the readier sees the spinner (and
+ * lets it find the G) or the spinner's last look sees the G.  A sleeping M
+ * waits on its own futex word (stopm); startm hands it a P and wakes it.
+ * An idle process has every M asleep in futex_wait: no CPU.
+ *
+ * Deadlock
+ * --------
+ * When an M goes to sleep (mput, under sched.lock) and no M is left running,
+ * nothing can ever make a G runnable: this issue has no timers, no netpoller
+ * and no system-call hand-off, and only goroutines touch channels and locks.
+ * (Those later wake-up sources go into checkdead as they arrive, as in Go.)
+ * The program dies with "fatal error: all goroutines are asleep - deadlock!"
+ * and a dump of every goroutine: id, state, wait reason, what it waits on.
+ *
+ * gort_main and stopping
+ * ----------------------
+ * gort_main makes the calling thread M0 (its g0 is the caller's stack), P0
+ * its P, and the main goroutine G1 the first runnext, then runs schedule().
+ * When G1 returns (on whichever M), gort__sched_stop_begin sets
+ * sched.stopping: each M, at its next scheduling point, gives its P back and
+ * sleeps; M0 waits until every P is idle, then reclaims the goroutines left
+ * (their stacks go back to the pool) and returns.  A goroutine that never
+ * blocks or yields keeps its P, and gort_main waits for it (no preemption yet).
+ * Ms and Ps survive for the next gort_main.
+ *
+ * Observability
+ * -------------
+ * Per-P counters (gort__pstats_t, written by the owner without locked
+ * instructions) are summed by gort_sched_stats.  GORT_DEBUG=schedtrace=N
+ * prints Go's SCHED line every N ms from a monitor thread (sysmon's seat);
+ * scheddetail=1 adds P, M and G lines.  GORT_DEBUG=trace=1 turns on per-P
+ * event rings (create, start, block with reason, unblock, end, yield, steal),
+ * one predictable branch when off (trace.c).
+ *
+ * Hooks left for the next issues: findrunnable's netpoll and timer checks
+ * (marked), P status P_SYSCALL for hand-off and sysmon's retake, checkdead's
+ * "something could still wake a G" list, the P slots for mcache and GC
+ * buffers, and a preemption flag checked at the direct-switch point.
+ *
+ * Rejected
+ * --------
+ *   - One global queue with a lock (a "simple" work queue): every spawn and
+ *     wake-up contends; Go moved away from it in 1.1.
+ *   - Chase-Lev deques: the owner pops the tail without a CAS, which is
+ *     only safe against thieves taking one G at a time; Go's steal-half needs
+ *     the whole-word CAS of runq.c.
+ *   - Always parking through g0 (Go's mcall): a second switch per block.
+ *   - Allocating the stack in gort_go (Go): a million queued goroutines would
+ *     hold a million stacks; gort gives a G its stack when it first runs.
+ *   - Per-object wait queues inside sync types: Go's semaphore table (sema.c)
+ *     keeps gort_mutex_t at 8 bytes and zero-initialisable.
+ *
+ * Invariants
+ * ----------
+ *   - A G is on at most one queue (runnext, a local queue, the global queue, a
+ *     free list) and is RUNNABLE exactly while queued or being switched to.
+ *   - A P is idle (on sched.pidle) exactly when no M holds it; an idle P's
+ *     local queue and runnext are empty.
+ *   - sched.nmspinning counts the Ms with m->spinning set.
+ *   - A G leaves its stack only through switch_to, and whatever must not
+ *     happen before that (m->after) runs right after the switch, on that M.
+ */
+#include "sched/internal.h"
+
+#include "include/gort/internal/fork.h"
+#include "stack/internal.h"   /* gort__stack_thread_init */
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+gort__sched_t gort__sched = {
+    .lock = GORT_MUTEX_RANKED(GORT_RANK_SCHED),
+    .gflock = GORT_MUTEX_RANKED(GORT_RANK_SCHED_GFREE),
+    .glock = GORT_MUTEX_RANKED(GORT_RANK_SCHED_ALLG),
+};
+__thread gort__m_t *gort__sched_tls_m;
+
+static gort__m_t m0;
+enum { MAXPROCS_LIMIT = 1024 };
+static gort__p_t *allp_store[MAXPROCS_LIMIT];
+
+/* ---- random numbers (wyrand), per M ------------------------------------------------------ */
+
+uint32_t gort__sched_fastrand(gort__m_t *m) {
+    m->rand += 0xa0761d6478bd642full;
+    __uint128_t t = (__uint128_t)m->rand * (m->rand ^ 0xe7037ed1a0b428dbull);
+    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+}
+
+static void mcommoninit_locked(gort__m_t *m) {
+    m->id = gort__sched.mnext++;
+    m->rand = (uint64_t)gort__nanotime() ^ ((uint64_t)m->id << 32) ^ (uintptr_t)m;
+    m->alllink = gort__sched.allm;
+    gort__sched.allm = m;
+    gort__sched.mcount++;
+}
+
+/* ---- Ps ------------------------------------------------------------------------------------ */
+
+static void acquirep(gort__m_t *m, gort__p_t *p) {
+    GORT_ASSERT(!m->p && !p->m && LOAD(p->status) == P_IDLE);
+    STORE(m->p, p);
+    STORE(p->m, m);
+    STORE(p->status, P_RUNNING);
+    gort__sched_event(p, EV_PROC_START, 0, (uint64_t)m->id);
+}
+
+static gort__p_t *releasep(gort__m_t *m) {
+    gort__p_t *p = m->p;
+    GORT_ASSERT(p && p->m == m);
+    gort__sched_event(p, EV_PROC_STOP, 0, (uint64_t)m->id);
+    STORE(p->m, NULL);
+    STORE(p->status, P_IDLE);
+    STORE(m->p, NULL);
+    return p;
+}
+
+static void pidleput_locked(gort__p_t *p) {
+    GORT_DASSERT(gort__sched_runqempty(p));
+    p->link = gort__sched.pidle;
+    gort__sched.pidle = p;
+    atomic_fetch_add_explicit(&gort__sched.npidle, 1, memory_order_seq_cst);
+}
+
+static gort__p_t *pidleget_locked(void) {
+    gort__p_t *p = gort__sched.pidle;
+    if (p) {
+        gort__sched.pidle = p->link;
+        atomic_fetch_sub_explicit(&gort__sched.npidle, 1, memory_order_seq_cst);
+    }
+    return p;
+}
+
+/* ---- Ms: sleeping and waking --------------------------------------------------------------- */
+
+static void notesleep(gort__m_t *m) {
+    while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
+        gort__futex_wait(&m->park, 0, -1);
+}
+
+static void notewakeup(gort__m_t *m) {
+    atomic_store_explicit(&m->park, 1, memory_order_release);
+    gort__futex_wake(&m->park, 1);
+}
+
+static void checkdead_locked(void) {
+    if (!LOAD(gort__sched.running) || LOAD(gort__sched.stopping))
+        return;
+    int32_t run = gort__sched.mcount - gort__sched.nmidle;
+    if (run > 0)
+        return;
+    if (run < 0)
+        gort__fatal("gort: checkdead: inconsistent M counts (mcount %d, nmidle %d)",
+                    gort__sched.mcount, gort__sched.nmidle);
+    /* Later issues: a pending timer, a netpoll waiter or an M in a system call
+     * can still wake a goroutine; return here if there is one. */
+    if (atomic_load(&gort__sched.runqsize))
+        gort__fatal("gort: checkdead: runnable goroutines on the global queue with no M running");
+    gort__sched_deadlock();
+}
+
+static void mput_locked(gort__m_t *m) {
+    m->schedlink = gort__sched.midle;
+    gort__sched.midle = m;
+    STORE(gort__sched.nmidle, gort__sched.nmidle + 1);
+    checkdead_locked();
+}
+
+static gort__m_t *mget_locked(void) {
+    gort__m_t *m = gort__sched.midle;
+    if (m) {
+        gort__sched.midle = m->schedlink;
+        STORE(gort__sched.nmidle, gort__sched.nmidle - 1);
+    }
+    return m;
+}
+
+/* Sleep until startm hands this M a P (or, for M0, until the scheduler stops). */
+static void stopm(gort__m_t *m) {
+    GORT_ASSERT(!m->p && !m->spinning);
+    lock(&gort__sched.lock);
+    if (m->is_m0 && LOAD(gort__sched.stopping)) {
+        unlock(&gort__sched.lock);
+        return;
+    }
+    atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+    mput_locked(m);
+    unlock(&gort__sched.lock);
+    notesleep(m);
+    if (m->nextp) {
+        gort__p_t *p = m->nextp;
+        m->nextp = NULL;
+        acquirep(m, p);
+        BUMP(p->st.mparks, 1);
+    }
+}
+
+static void schedule(gort__m_t *m);
+
+static void *mstart(void *arg) {
+    gort__m_t *m = arg;
+    gort__sched_tls_m = m;
+    gort__stack_thread_init();
+    gort__p_t *p = m->nextp;
+    m->nextp = NULL;
+    acquirep(m, p);
+    schedule(m);
+    gort__fatal("gort: an M left schedule()");
+}
+
+static void newm(gort__p_t *p, bool spinning) {
+    gort__m_t *m = gort_calloc(1, sizeof *m);
+    if (!m)
+        gort__fatal("gort: out of memory making a thread (M)");
+    m->nextp = p;
+    m->spinning = spinning;
+    lock(&gort__sched.lock);
+    mcommoninit_locked(m);
+    unlock(&gort__sched.lock);
+    atomic_fetch_add_explicit(&gort__sched.threads_made, 1, memory_order_relaxed);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&m->thread, &attr, mstart, m);
+    pthread_attr_destroy(&attr);
+    if (err)
+        gort__fatal("gort: pthread_create failed making M%lld (errno %d)", (long long)m->id, err);
+}
+
+/* Run p (or an idle P) on an idle M (or a new one).  With spinning, the
+ * caller has already counted the M in nmspinning. */
+static void startm(gort__p_t *p, bool spinning) {
+    lock(&gort__sched.lock);
+    if (!p) {
+        p = pidleget_locked();
+        if (!p) {
+            unlock(&gort__sched.lock);
+            if (spinning)
+                atomic_fetch_sub_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+            return;
+        }
+    }
+    gort__m_t *nm = mget_locked();
+    unlock(&gort__sched.lock);
+    if (!nm) {
+        newm(p, spinning);
+        return;
+    }
+    GORT_ASSERT(!nm->spinning && !nm->nextp);
+    STORE(nm->spinning, spinning);
+    nm->nextp = p;
+    notewakeup(nm);
+}
+
+void gort__sched_wakep(void) {
+    if (atomic_load_explicit(&gort__sched.npidle, memory_order_seq_cst) == 0)
+        return;
+    int32_t zero = 0;
+    if (atomic_load_explicit(&gort__sched.nmspinning, memory_order_seq_cst) != 0 ||
+        !atomic_compare_exchange_strong(&gort__sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void resetspinning(gort__m_t *m) {
+    STORE(m->spinning, false);
+    int32_t n = atomic_fetch_sub_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst) - 1;
+    GORT_ASSERT(n >= 0);
+    /* The last spinner found work: there may be more, so wake another. */
+    if (n == 0)
+        gort__sched_wakep();
+}
+
+/* ---- finding work ---------------------------------------------------------------------------- */
+
+static uint32_t gcd(uint32_t a, uint32_t b) {
+    while (b) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Four passes over the Ps in a random order (a random start and a stride
+ * coprime with gomaxprocs: Go's randomOrder), runnext on the last. */
+static gort__g_t *stealwork(gort__m_t *m) {
+    gort__p_t *p = m->p;
+    int32_t n = gort__sched.gomaxprocs;
+    for (int pass = 0; pass < 4; pass++) {
+        bool last = pass == 3;
+        uint32_t start = gort__sched_fastrandn(m, (uint32_t)n);
+        uint32_t stride = 1;
+        if (n > 2)
+            do
+                stride = 1 + gort__sched_fastrandn(m, (uint32_t)n - 1);
+            while (gcd(stride, (uint32_t)n) != 1);
+        for (int32_t i = 0; i < n; i++) {
+            gort__p_t *v = gort__sched.allp[(start + (uint32_t)i * stride) % (uint32_t)n];
+            if (v == p)
+                continue;
+            if (LOAD(gort__sched.stopping))
+                return NULL;
+            gort__g_t *gp = gort__sched_runqsteal(p, v, last);
+            if (gp)
+                return gp;
+        }
+    }
+    return NULL;
+}
+
+/* A runnable G for m, stealing if it must, sleeping if there is none.  NULL
+ * when the scheduler is stopping (m may then hold no P). */
+static gort__g_t *findrunnable(gort__m_t *m) {
+top:;
+    gort__p_t *p = m->p;
+    if (LOAD(gort__sched.stopping) || !p)
+        return NULL;
+    /* [GC: mark work; timers: run expired ones -- later issues] */
+    gort__g_t *gp = gort__sched_runqget(p);
+    if (gp)
+        return gp;
+    if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
+        lock(&gort__sched.lock);
+        gp = gort__sched_globrunqget_locked(p, 0);
+        unlock(&gort__sched.lock);
+        if (gp)
+            return gp;
+    }
+    /* [netpoll: non-blocking poll -- a later issue] */
+    int32_t procs = gort__sched.gomaxprocs;
+    if (procs > 1 &&
+        (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < procs - atomic_load(&gort__sched.npidle))) {
+        if (!m->spinning) {
+            STORE(m->spinning, true);
+            atomic_fetch_add_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+        }
+        gp = stealwork(m);
+        if (gp)
+            return gp;
+    }
+
+    /* Nothing: give up the P and sleep. */
+    lock(&gort__sched.lock);
+    if (LOAD(gort__sched.stopping)) {
+        unlock(&gort__sched.lock);
+        return NULL;
+    }
+    if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
+        gp = gort__sched_globrunqget_locked(p, 0);
+        unlock(&gort__sched.lock);
+        return gp;
+    }
+    if (!gort__sched_runqempty(p)) {   /* a wake-up readied onto our runnext meanwhile? */
+        unlock(&gort__sched.lock);
+        goto top;
+    }
+    releasep(m);
+    pidleput_locked(p);
+    unlock(&gort__sched.lock);
+
+    if (m->spinning) {
+        STORE(m->spinning, false);
+        int32_t n = atomic_fetch_sub_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+        GORT_ASSERT(n > 0);
+        /* The delicate dance: a G readied while we were still counted as
+         * spinning did not wake anyone; look again before sleeping. */
+        for (int32_t i = 0; i < procs; i++) {
+            if (!gort__sched_runqempty(gort__sched.allp[i])) {
+                lock(&gort__sched.lock);
+                p = pidleget_locked();
+                unlock(&gort__sched.lock);
+                if (p) {
+                    acquirep(m, p);
+                    STORE(m->spinning, true);
+                    atomic_fetch_add_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+                    goto top;
+                }
+                break;
+            }
+        }
+        /* [timers, GC work: later issues] */
+    }
+    /* [netpoll: blocking poll -- a later issue] */
+    stopm(m);
+    goto top;
+}
+
+/* ---- stopping (the main goroutine returned) ------------------------------------------------- */
+
+void gort__sched_stop_begin(void) {
+    __atomic_store_n(&gort__sched.stopping, 1, __ATOMIC_SEQ_CST);
+    /* M0 must wake to finish gort_main: take it off the idle list if it sleeps. */
+    lock(&gort__sched.lock);
+    gort__m_t **pp = &gort__sched.midle;
+    bool found = false;
+    while (*pp) {
+        if (*pp == &m0) {
+            *pp = m0.schedlink;
+            STORE(gort__sched.nmidle, gort__sched.nmidle - 1);
+            found = true;
+            break;
+        }
+        pp = &(*pp)->schedlink;
+    }
+    unlock(&gort__sched.lock);
+    if (found)
+        notewakeup(&m0);
+}
+
+/* At a scheduling point while stopping: give the P back.  M0 then waits for
+ * every P and returns true (schedule returns to gort_main); others sleep. */
+static bool stop_self(gort__m_t *m) {
+    if (m->spinning) {
+        STORE(m->spinning, false);
+        atomic_fetch_sub_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+    }
+    if (m->p) {
+        lock(&gort__sched.lock);
+        gort__p_t *p = releasep(m);
+        /* Abandoned goroutines may still sit in its queues: drop them (they
+         * are reclaimed by gort_main). */
+        while (gort__sched_runqget(p))
+            ;
+        pidleput_locked(p);
+        unlock(&gort__sched.lock);
+        atomic_fetch_add_explicit(&gort__sched.stopwait, 1, memory_order_release);
+        gort__futex_wake(&gort__sched.stopwait, 1);
+    }
+    if (!m->is_m0) {
+        stopm(m);
+        return false;
+    }
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&gort__sched.stopwait, memory_order_acquire);
+        if (atomic_load(&gort__sched.npidle) == gort__sched.gomaxprocs)
+            return true;
+        gort__futex_wait(&gort__sched.stopwait, v, 10 * 1000 * 1000);
+    }
+}
+
+/* ---- schedule ---------------------------------------------------------------------------------- */
+
+static void schedule(gort__m_t *m) {
+    for (;;) {
+        if (GORT_UNLIKELY(LOAD(gort__sched.stopping) || !m->p)) {
+            if (stop_self(m))
+                return;
+            continue;
+        }
+        gort__p_t *p = m->p;
+        gort__g_t *gp = NULL;
+        uint32_t tick = p->schedtick + 1;
+        STORE(p->schedtick, tick);
+        if (tick % 61 == 0) {
+            /* Fairness: the global queue, else this P's oldest. */
+            if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
+                lock(&gort__sched.lock);
+                gp = gort__sched_globrunqget_locked(p, 1);
+                unlock(&gort__sched.lock);
+            }
+            if (!gp)
+                gp = gort__sched_runqget_oldest(p);
+        }
+        if (!gp)
+            gp = gort__sched_runqget(p);
+        if (!gp) {
+            gp = findrunnable(m);
+            if (!gp)
+                continue;   /* stopping */
+        }
+        if (m->spinning)
+            resetspinning(m);
+        gort__sched_execute(m, gp);
+    }
+}
+
+/* ---- gort_main --------------------------------------------------------------------------------- */
+
+gort__g_t *gort__sched_newmain(gort__p_t *p, void (*fn)(void *), void *arg);
+
+static int32_t nprocs(void) {
+    gort__settings_init();
+    long n = gort__settings.maxprocs;
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    if (n > MAXPROCS_LIMIT)
+        n = MAXPROCS_LIMIT;
+    return (int32_t)n;
+}
+
+int gort_maxprocs(void) {
+    return LOAD(gort__sched.running) ? gort__sched.gomaxprocs : nprocs();
+}
+
+static int procresize(int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        if (!allp_store[i]) {
+            gort__p_t *p = gort_calloc(1, sizeof *p);
+            if (!p)
+                return -1;
+            p->id = i;
+            allp_store[i] = p;
+        }
+        gort__p_t *p = allp_store[i];
+        GORT_ASSERT(!p->m && gort__sched_runqempty(p));
+        atomic_store(&p->runqw, 0);
+        p->schedtick = 0;
+        p->goidcache = p->goidcacheend = 0;
+        memset(&p->st, 0, sizeof p->st);
+        STORE(p->status, P_IDLE);
+    }
+    gort__sched.allp = allp_store;
+    gort__sched.gomaxprocs = n;
+    gort__sched.pidle = NULL;
+    atomic_store(&gort__sched.npidle, 0);
+    for (int32_t i = n - 1; i >= 0; i--)
+        pidleput_locked(allp_store[i]);
+    return 0;
+}
+
+int gort_main(void (*fn)(void *), void *arg) {
+    int32_t zero = 0;
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (gort__sched_tls_m || !__atomic_compare_exchange_n(&gort__sched.running, &zero, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        errno = EBUSY;
+        return -1;
+    }
+    int32_t n = nprocs();
+    lock(&gort__sched.lock);
+    __atomic_store_n(&gort__sched.stopping, 0, __ATOMIC_SEQ_CST);
+    gort__sched.runqhead = gort__sched.runqtail = NULL;
+    atomic_store(&gort__sched.runqsize, 0);
+    atomic_store(&gort__sched.goidgen, 0);
+    if (procresize(n) != 0) {
+        unlock(&gort__sched.lock);
+        __atomic_store_n(&gort__sched.running, 0, __ATOMIC_SEQ_CST);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (!m0.is_m0) {
+        m0.is_m0 = true;
+        mcommoninit_locked(&m0);
+    }
+    gort__p_t *p0 = pidleget_locked();
+    unlock(&gort__sched.lock);
+    GORT_ASSERT(p0 == allp_store[0]);
+
+    gort__sched_tls_m = &m0;
+    gort__stack_thread_init();
+    m0.curg = NULL;
+    m0.spinning = false;
+    m0.after = NULL;
+    acquirep(&m0, p0);
+    gort__sched.m0 = &m0;
+    gort__sched.start_time = gort__nanotime();
+    gort__sched_trace_start();
+    gort__sched.main_g = gort__sched_newmain(p0, fn, arg);
+    if (!gort__sched.main_g)
+        gort__fatal("gort: out of memory making the main goroutine");
+
+    schedule(&m0);   /* returns once the main goroutine has returned and every P is idle */
+
+    gort__sched_trace_stop();
+    lock(&gort__sched.lock);
+    /* Goroutines left on the global queue, and every other live one: reclaimed. */
+    gort__sched.runqhead = gort__sched.runqtail = NULL;
+    atomic_store(&gort__sched.runqsize, 0);
+    for (int32_t i = 0; i < n; i++) {
+        gort__p_t *p = allp_store[i];
+        gort__sched_gfpurge(p);
+    }
+    unlock(&gort__sched.lock);
+    gort__sched_gc_leftovers();
+    gort__sched.main_g = NULL;
+    gort__sched_tls_m = NULL;
+    __atomic_store_n(&gort__sched.running, 0, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+/* ---- fork ----------------------------------------------------------------------------------------
+ * A child has only the forking thread.  Forked outside gort_main, it forgets
+ * the parent's sleeping Ms (their threads do not exist in it) and can run
+ * gort_main itself.  Forked from a goroutine, it may only exec or exit, as in
+ * Go. */
+static void fork_prepare(void) {
+    lock(&gort__sched.lock);
+}
+
+static void fork_parent(void) {
+    unlock(&gort__sched.lock);
+}
+
+static void fork_child(void) {
+    if (!LOAD(gort__sched.running)) {
+        gort__sched.midle = NULL;
+        gort__sched.nmidle = 0;
+        m0.alllink = NULL;
+        gort__sched.allm = m0.is_m0 ? &m0 : NULL;
+        gort__sched.mcount = m0.is_m0 ? 1 : 0;
+    }
+    unlock(&gort__sched.lock);
+}
+
+__attribute__((constructor)) static void sched_fork_init(void) {
+    static const struct gort_fork_hook hook = {GORT_RANK_SCHED, fork_prepare, fork_parent, fork_child};
+    gort__fork_register(&hook);
+}
+
+/* ---- statistics ---------------------------------------------------------------------------------- */
+
+static void st_add(gort__pstats_t *to, const gort__pstats_t *from) {
+    to->spawned += LOAD(from->spawned);
+    to->exited += LOAD(from->exited);
+    to->switches += LOAD(from->switches);
+    to->parks += LOAD(from->parks);
+    to->yields += LOAD(from->yields);
+    to->steals += LOAD(from->steals);
+    to->stolen += LOAD(from->stolen);
+    to->global_puts += LOAD(from->global_puts);
+    to->global_gets += LOAD(from->global_gets);
+    to->mparks += LOAD(from->mparks);
+}
+
+void gort__sched_pstats(int i, gort__pstats_t *out) {
+    memset(out, 0, sizeof *out);
+    if (i >= 0 && i < MAXPROCS_LIMIT && allp_store[i])
+        st_add(out, &allp_store[i]->st);
+}
+
+void gort_sched_stats(gort_sched_stats_t *out) {
+    gort__pstats_t s;
+    memset(&s, 0, sizeof s);
+    int32_t n = LOAD(gort__sched.running) ? gort__sched.gomaxprocs : 0;
+    for (int32_t i = 0; i < n; i++)
+        st_add(&s, &allp_store[i]->st);
+    memset(out, 0, sizeof *out);
+    out->spawned = s.spawned;
+    out->exited = s.exited;
+    out->switches = s.switches;
+    out->parks = s.parks;
+    out->yields = s.yields;
+    out->steals = s.steals;
+    out->stolen = s.stolen;
+    out->global_puts = s.global_puts;
+    out->global_gets = s.global_gets;
+    out->mparks = s.mparks;
+    out->threads = atomic_load(&gort__sched.threads_made);
+    out->procs = n ? n : nprocs();
+    out->goroutines = (int)(s.spawned - s.exited);
+}
+
+int gort_num_goroutine(void) {
+    if (!LOAD(gort__sched.running))
+        return 0;
+    int64_t n = 0;
+    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
+        gort__p_t *p = allp_store[i];
+        n += (int64_t)LOAD(p->st.spawned) - (int64_t)LOAD(p->st.exited);
+    }
+    return n < 0 ? 0 : (int)n;
+}
