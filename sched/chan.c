@@ -161,14 +161,14 @@ static inline gort__g_t *recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep
 void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self) {
     (void)self;
     gort__g_t *gp = send_locked(c, sg, ep);
-    unlock(&c->lock);
+    chan_unlock(c);
     gort__sched_ready(gp);
 }
 
 void gort__sched_chan_recv_from(gort_chan_t *c, gort__sudog_t *sg, void *ep, gort__g_t *self) {
     (void)self;
     gort__g_t *gp = recv_locked(c, sg, ep);
-    unlock(&c->lock);
+    chan_unlock(c);
     gort__sched_ready(gp);
 }
 
@@ -177,8 +177,8 @@ void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp) {
                       (void *)c, c->elemsize, c->dataqsiz, (unsigned long long)gp->goid);
 }
 
-static void chan_unlock(void *c) {
-    unlock(&((gort_chan_t *)c)->lock);
+static void chan_unlock_park(void *c) {
+    chan_unlock((gort_chan_t *)c);
 }
 
 /* ---- send, receive, close ----------------------------------------------------------------------- */
@@ -189,9 +189,9 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
         gort__sched_park(gp, WAIT_CHAN_SEND_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
     }
-    lock(&c->lock);
+    chan_lock(c);
     if (GORT_UNLIKELY(c->closed)) {
-        unlock(&c->lock);
+        chan_unlock(c);
         gort__sched_chan_closed_send(c, gp);
     }
     gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
@@ -204,12 +204,17 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
         if (++c->sendx == c->dataqsiz)
             c->sendx = 0;
         STORE(c->qcount, c->qcount + 1);
-        unlock(&c->lock);
+        chan_unlock(c);
         return;
     }
-    gort__sudog_t me = {.g = gp, .elem = (void *)ep, .c = c};
+    gort__sudog_t me;   /* only the fields a channel wait uses */
+    me.g = gp;
+    me.elem = (void *)ep;
+    me.c = c;
+    me.is_select = false;
+    me.success = false;
     gort__sched_waitq_enqueue(c, true, &me);
-    gort__sched_park(gp, WAIT_CHAN_SEND, c, chan_unlock, c);
+    gort__sched_park(gp, WAIT_CHAN_SEND, c, gort__sched_single() ? NULL : chan_unlock_park, c);
     if (!me.success)
         gort__sched_chan_closed_send(c, gp);
 }
@@ -220,9 +225,9 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         gort__sched_park(gp, WAIT_CHAN_RECV_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
     }
-    lock(&c->lock);
+    chan_lock(c);
     if (c->closed && c->qcount == 0) {
-        unlock(&c->lock);
+        chan_unlock(c);
         gort__sched_chan_copy(c, ep, NULL);
         return false;
     }
@@ -236,12 +241,17 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         if (++c->recvx == c->dataqsiz)
             c->recvx = 0;
         STORE(c->qcount, c->qcount - 1);
-        unlock(&c->lock);
+        chan_unlock(c);
         return true;
     }
-    gort__sudog_t me = {.g = gp, .elem = ep, .c = c};
+    gort__sudog_t me;
+    me.g = gp;
+    me.elem = ep;
+    me.c = c;
+    me.is_select = false;
+    me.success = false;
     gort__sched_waitq_enqueue(c, false, &me);
-    gort__sched_park(gp, WAIT_CHAN_RECV, c, chan_unlock, c);
+    gort__sched_park(gp, WAIT_CHAN_RECV, c, gort__sched_single() ? NULL : chan_unlock_park, c);
     return me.success;
 }
 
@@ -249,9 +259,9 @@ void gort_chan_close(gort_chan_t *c) {
     gort__g_t *gp = gort__sched_mustg("gort_chan_close");
     if (!c)
         gort__sched_throw("close of nil channel, goroutine %llu", (unsigned long long)gp->goid);
-    lock(&c->lock);
+    chan_lock(c);
     if (c->closed) {
-        unlock(&c->lock);
+        chan_unlock(c);
         gort__sched_throw("close of closed channel: chan %p (elem %zu bytes, cap %zu), goroutine %llu",
                           (void *)c, c->elemsize, c->dataqsiz, (unsigned long long)gp->goid);
     }
@@ -272,7 +282,7 @@ void gort_chan_close(gort_chan_t *c) {
         sg->g->schedlink = list;
         list = sg->g;
     }
-    unlock(&c->lock);
+    chan_unlock(c);
     while (list) {
         gort__g_t *g1 = list;
         list = g1->schedlink;

@@ -153,7 +153,7 @@ void gort__sched_gfpurge(gort__p_t *p) {
 /* gp is about to run for the first time: give it a stack -- a dead G's warm
  * one if there is any, else a new one from the stack pool -- and its context. */
 static void g_entry(void *arg);
-static void take_stack(gort__p_t *p, gort__g_t *gp) {
+void gort__sched_take_stack(gort__p_t *p, gort__g_t *gp) {
     if (!gp->stack.lo) {
         gort__g_t *donor = gpop(&p->gfree_stack, &p->n_gfree_stack);
         if (!donor && gfrefill(p, true))
@@ -171,6 +171,8 @@ static void take_stack(gort__p_t *p, gort__g_t *gp) {
     gort_ctx_make(&gp->ctx, &gp->stack, g_entry, gp);
     gp->started = 1;
 }
+
+static void yield(gort__g_t *gp, bool global);
 
 /* ---- creation -------------------------------------------------------------------------------- */
 
@@ -215,8 +217,16 @@ int gort_go(void (*fn)(void *), void *arg) {
         errno = ENOMEM;
         return -1;
     }
-    gort__sched_runqput(p, gp, true);
+    bool overflowed = gort__sched_runqput(p, gp, true);
     gort__sched_wakep();
+    /* Back-pressure: a goroutine that has filled its P's queue (256 runnable
+     * goroutines, half of them just moved to the global queue) yields, behind
+     * the global queue, so that what it spawned runs before it spawns more:
+     * a loop spawning a million goroutines keeps a few hundred alive instead
+     * of a million.  (Go's spawner is slowed instead by allocating each new
+     * goroutine's stack, and preempted every 10 ms.) */
+    if (GORT_UNLIKELY(overflowed))
+        yield(self, true);
     return 0;
 }
 
@@ -229,50 +239,16 @@ gort__g_t *gort__sched_newmain(gort__p_t *p, void (*fn)(void *), void *arg) {
     return gp;
 }
 
-/* ---- switching ---------------------------------------------------------------------------------
- * from is the running context (a G or the M's g0), to the one to resume.  The
- * M's deferred action (m->after) is set by the caller; the context we resume
- * runs it.  Returns when something switches back to `from`, possibly on
- * another M. */
-static inline void switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
-    if (to != &m->g0) {
-        if (GORT_UNLIKELY(!to->started))
-            take_stack(m->p, to);
-        to->m = m;
-        STORE(to->status, G_RUNNING);
-        STORE(m->curg, to);
-        BUMP(m->p->st.switches, 1);
-        gort__sched_event(m->p, EV_GO_START, to->goid, 0);
-    } else {
-        STORE(m->curg, NULL);
-    }
-    gort_ctx_switch(&from->ctx, &to->ctx);
+void gort__sched_after_unlock(gort__m_t *m, gort__g_t *prev, void *arg) {
+    (void)m;
+    (void)prev;
+    gort__sched_park_ctx_t *ctx = arg;
+    ctx->unlockf(ctx->arg);
 }
 
 void gort__sched_execute(gort__m_t *m, gort__g_t *gp) {
-    switch_to(m, &m->g0, gp);
+    gort__sched_switch_to(m, &m->g0, gp);
     gort__sched_after_switch(m);   /* g0 never migrates: m is still ours */
-}
-
-/* The next G this M may switch to directly from a goroutine, without a trip
- * through g0: runnext or the newest of the local queue.  Every 61st schedule,
- * or when the scheduler is stopping, NULL: g0's schedule() then looks at the
- * global queue and the oldest local G (fairness), or stops. */
-static inline gort__g_t *next_direct(gort__m_t *m) {
-    gort__p_t *p = m->p;
-    uint32_t tick = p->schedtick + 1;
-    if (GORT_UNLIKELY(tick % 61 == 0 || LOAD(gort__sched.stopping)))
-        return NULL;
-    gort__g_t *gp = gort__sched_runqget(p);
-    if (gp)
-        STORE(p->schedtick, tick);
-    return gp;
-}
-
-static GORT_NOINLINE void switch_away(gort__m_t *m, gort__g_t *gp) {
-    gort__g_t *next = next_direct(m);
-    switch_to(m, gp, next ? next : &m->g0);
-    gort__sched_after_switch(gp->m);
 }
 
 /* The new goroutine's first frame: finish the switch that started it, run fn,
@@ -299,41 +275,11 @@ static void goexit(gort__g_t *gp) {
     gp->waiting_on = NULL;
     m->after = after_gfput;
     m->after_g = gp;
-    switch_away(m, gp);
+    gort__sched_switch_away(m, gp);
     gort__fatal("gort: a dead goroutine was resumed");
 }
 
 /* ---- park, ready, yield -------------------------------------------------------------------------- */
-
-typedef struct {
-    void (*unlockf)(void *);
-    void *arg;
-} park_ctx_t;
-
-static void after_unlock(gort__m_t *m, gort__g_t *prev, void *arg) {
-    (void)m;
-    (void)prev;
-    park_ctx_t *ctx = arg;
-    ctx->unlockf(ctx->arg);
-}
-
-void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, const void *on,
-                      void (*unlockf)(void *), void *arg) {
-    gort__m_t *m = gp->m;
-    park_ctx_t ctx = {unlockf, arg};   /* on gp's stack, which stays put while it is parked */
-    gp->waitreason = (uint8_t)reason;
-    gp->waiting_on = on;
-    STORE(gp->status, G_WAITING);
-    BUMP(m->p->st.parks, 1);
-    gort__sched_event(m->p, EV_GO_BLOCK, gp->goid, (uint64_t)reason);
-    if (unlockf) {
-        m->after = after_unlock;
-        m->after_g = gp;
-        m->after_arg = &ctx;
-    }
-    switch_away(m, gp);
-    gp->waiting_on = NULL;
-}
 
 void gort__sched_ready(gort__g_t *gp) {
     gort__g_t *self = gort__sched_getg();
@@ -346,11 +292,13 @@ void gort__sched_ready(gort__g_t *gp) {
     gort__sched_wakep();
 }
 
-/* Behind everything: the oldest end of the local queue, or the global queue
- * when the local one is empty (Go's Gosched always uses the global queue). */
+/* Behind everything: the oldest end of the local queue; or the global queue
+ * when the local queue is empty and the global one is not (so the goroutines
+ * waiting there run first), or when arg says so (gort_go's back-pressure).
+ * Go's Gosched always uses the global queue: a lock per yield. */
 static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
-    (void)arg;
-    if (!gort__sched_runqempty(m->p)) {
+    if (!arg && (!atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) ||
+                 !gort__sched_runqempty(m->p))) {
         gort__sched_runqput_head(m->p, prev);
         return;
     }
@@ -360,8 +308,7 @@ static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
     BUMP(m->p->st.global_puts, 1);
 }
 
-void gort_yield(void) {
-    gort__g_t *gp = gort__sched_mustg("gort_yield");
+static void yield(gort__g_t *gp, bool global) {
     gort__m_t *m = gp->m;
     gort__p_t *p = m->p;
     if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))
@@ -371,7 +318,12 @@ void gort_yield(void) {
     STORE(gp->status, G_RUNNABLE);
     m->after = after_requeue;
     m->after_g = gp;
-    switch_away(m, gp);
+    m->after_arg = global ? (void *)1 : NULL;
+    gort__sched_switch_away(m, gp);
+}
+
+void gort_yield(void) {
+    yield(gort__sched_mustg("gort_yield"), false);
 }
 
 uint64_t gort_goid(void) {

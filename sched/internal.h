@@ -187,6 +187,7 @@ typedef struct gort__sched {
     struct gort__gslab *gslabs;
 
     int32_t      gomaxprocs;        /* set by gort_main, constant while it runs */
+    bool         single;            /* gomaxprocs == 1: see "One P" in sched.c */
     gort__p_t  **allp;
     _Atomic uint64_t goidgen;
     gort__g_t   *main_g;
@@ -198,6 +199,15 @@ typedef struct gort__sched {
     _Atomic uint64_t threads_made;
 } gort__sched_t;
 extern gort__sched_t gort__sched;
+
+/* One P: every goroutine runs on the M holding it, so run queues have no
+ * thieves and channels no concurrent users; owners use plain loads and stores
+ * and channel locks are skipped (sched.c, "One P").  Constant during a run. */
+GORT_INLINE bool gort__sched_single(void) {
+    return gort__sched.single;
+}
+#define chan_lock(c)   do { if (!gort__sched_single()) lock(&(c)->lock); } while (0)
+#define chan_unlock(c) do { if (!gort__sched_single()) unlock(&(c)->lock); } while (0)
 
 /* The M running on this thread.  Read it only at entry to a call: after a
  * switch a goroutine may be on another thread, and must use g->m. */
@@ -221,17 +231,6 @@ void gort__sched_pstats(int i, gort__pstats_t *out);
 void gort__sched_stop_begin(void);
 
 /* ---- g.c: goroutines, switching, parking --------------------------------------------------- */
-/* Park the calling goroutine gp (status WAITING, reason, on `on`); after it is
- * off its stack, the next context calls unlockf(arg) (e.g. releasing the
- * channel lock the caller still holds).  Returns once some ready(gp) ran and
- * an M switched back to it -- possibly on another thread: use gp->m. */
-void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, const void *on,
-                      void (*unlockf)(void *), void *arg);
-/* Make a parked gp runnable on the calling goroutine's P, in runnext (it runs
- * next: Go's ready, the woken goroutine inherits the time slice). */
-void gort__sched_ready(gort__g_t *gp);
-/* Switch from g0 into gp (schedule's execute). */
-void gort__sched_execute(gort__m_t *m, gort__g_t *gp);
 /* Run the M's deferred action, if any (every context does it after a switch). */
 GORT_INLINE void gort__sched_after_switch(gort__m_t *m) {
     if (m->after) {
@@ -240,6 +239,11 @@ GORT_INLINE void gort__sched_after_switch(gort__m_t *m) {
         f(m, m->after_g, m->after_arg);
     }
 }
+/* Make a parked gp runnable on the calling goroutine's P, in runnext (it runs
+ * next: Go's ready, the woken goroutine inherits the time slice). */
+void gort__sched_ready(gort__g_t *gp);
+/* Switch from g0 into gp (schedule's execute). */
+void gort__sched_execute(gort__m_t *m, gort__g_t *gp);
 /* Tear-down after a run: every G left is reclaimed (gort_main's return). */
 void gort__sched_gc_leftovers(void);
 /* Move p's free Gs to the global pools (P destroyed). */
@@ -248,7 +252,8 @@ void gort__sched_gfpurge(gort__p_t *p);
 void gort__sched_forallg(void (*fn)(gort__g_t *gp, void *arg), void *arg);
 
 /* ---- runq.c: run queues ------------------------------------------------------------------- */
-void       gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next);
+/* true: the queue was full and half of it went to the global queue */
+bool       gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next);
 void       gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp);   /* oldest end (yield) */
 gort__g_t *gort__sched_runqget(gort__p_t *p);        /* runnext, then newest */
 gort__g_t *gort__sched_runqget_oldest(gort__p_t *p); /* fairness: the head */
@@ -280,6 +285,79 @@ GORT_INLINE void gort__sched_event(gort__p_t *p, int ev, uint64_t goid, uint64_t
         gort__sched_event_slow(p, ev, goid, arg);
 }
 
+/* ---- the switch (inline: every frame between a goroutine's code and
+ * gort_ctx_switch costs a mispredicted return after each switch, since the
+ * return stack buffer holds the other goroutine's calls) ---- */
+
+/* gp is about to run for the first time: its stack and context (g.c). */
+void gort__sched_take_stack(gort__p_t *p, gort__g_t *gp);
+typedef struct {
+    void (*unlockf)(void *);
+    void *arg;
+} gort__sched_park_ctx_t;
+void gort__sched_after_unlock(gort__m_t *m, gort__g_t *prev, void *arg);
+
+/* from is the running context (a G or the M's g0), to the one to resume.  The
+ * M's deferred action (m->after) is set by the caller; the context resumed
+ * runs it.  Returns when something switches back to `from`, possibly on
+ * another M. */
+GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
+    if (to != &m->g0) {
+        if (GORT_UNLIKELY(!to->started))
+            gort__sched_take_stack(m->p, to);
+        to->m = m;
+        STORE(to->status, G_RUNNING);
+        STORE(m->curg, to);
+        BUMP(m->p->st.switches, 1);
+        gort__sched_event(m->p, EV_GO_START, to->goid, 0);
+    } else {
+        STORE(m->curg, NULL);
+    }
+    gort_ctx_switch(&from->ctx, &to->ctx);
+}
+
+/* The next G this M may switch to directly from a goroutine, without a trip
+ * through g0: runnext or the newest of the local queue.  Every 61st schedule,
+ * or when the scheduler is stopping, NULL: g0's schedule() then looks at the
+ * global queue and the oldest local G (fairness), or stops. */
+GORT_INLINE gort__g_t *gort__sched_next_direct(gort__m_t *m) {
+    gort__p_t *p = m->p;
+    uint32_t tick = p->schedtick + 1;
+    if (GORT_UNLIKELY(tick % 61 == 0 || LOAD(gort__sched.stopping)))
+        return NULL;
+    gort__g_t *gp = gort__sched_runqget(p);
+    if (gp)
+        STORE(p->schedtick, tick);
+    return gp;
+}
+
+GORT_INLINE void gort__sched_switch_away(gort__m_t *m, gort__g_t *gp) {
+    gort__g_t *next = gort__sched_next_direct(m);
+    gort__sched_switch_to(m, gp, next ? next : &m->g0);
+    gort__sched_after_switch(gp->m);
+}
+
+/* Park the calling goroutine gp (status WAITING, reason, on `on`); after it is
+ * off its stack, the next context calls unlockf(arg) (e.g. releasing the
+ * channel lock the caller still holds).  Returns once some ready(gp) ran and
+ * an M switched back to it -- possibly on another thread: use gp->m. */
+GORT_INLINE void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, const void *on,
+                                  void (*unlockf)(void *), void *arg) {
+    gort__m_t *m = gp->m;
+    gort__sched_park_ctx_t ctx = {unlockf, arg};   /* on gp's stack: it stays put while parked */
+    gp->waitreason = (uint8_t)reason;
+    gp->waiting_on = on;
+    STORE(gp->status, G_WAITING);
+    BUMP(m->p->st.parks, 1);
+    gort__sched_event(m->p, EV_GO_BLOCK, gp->goid, (uint64_t)reason);
+    if (unlockf) {
+        m->after = gort__sched_after_unlock;
+        m->after_g = gp;
+        m->after_arg = &ctx;
+    }
+    gort__sched_switch_away(m, gp);
+    gp->waiting_on = NULL;
+}
 /* ---- sema.c: the runtime's semaphores (for sync.c) ---------------------------------------- */
 void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason, const void *obj);
 void gort__sched_semrelease(uint32_t *addr, bool handoff);

@@ -80,11 +80,47 @@ static bool runqputslow(gort__p_t *p, gort__g_t *gp, uint64_t w) {
     return true;
 }
 
-void gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
+/* One P (sched.c, "One P"): the owner is alone with its queue; plain loads
+ * and stores, the same layout (so traces and dumps read it the same way). */
+static inline bool put_single(gort__p_t *p, gort__g_t *gp, bool next) {
+    if (next) {
+        gort__g_t *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+        atomic_store_explicit(&p->runnext, gp, memory_order_relaxed);
+        if (!old)
+            return false;
+        gp = old;
+    }
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+    uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+    if ((uint16_t)(t - h) < RUNQ_SIZE) {
+        atomic_store_explicit(SLOT(p, t), gp, memory_order_relaxed);
+        atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w), h, t + 1), memory_order_relaxed);
+        return false;
+    }
+    return runqputslow(p, gp, w);   /* its CAS cannot fail: no thieves */
+}
+
+static inline gort__g_t *get_single(gort__p_t *p) {
+    gort__g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next) {
+        atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+        return next;
+    }
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+    uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+    if (h == t)
+        return NULL;
+    atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h, t - 1), memory_order_relaxed);
+    return atomic_load_explicit(SLOT(p, t - 1), memory_order_relaxed);
+}
+
+bool gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
+    if (gort__sched_single())
+        return put_single(p, gp, next);
     if (next) {
         gp = atomic_exchange_explicit(&p->runnext, gp, memory_order_seq_cst);
         if (!gp)
-            return;
+            return false;
         /* The old runnext goes to the newest end of the queue. */
     }
     for (;;) {
@@ -93,11 +129,11 @@ void gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
         if ((uint16_t)(t - h) < RUNQ_SIZE) {
             atomic_store_explicit(SLOT(p, t), gp, memory_order_relaxed);
             if (rq_cas(p, &w, RQ_MAKE(RQ_TAG(w), h, t + 1), memory_order_release))
-                return;
+                return false;
             continue;
         }
         if (runqputslow(p, gp, w))
-            return;
+            return true;
     }
 }
 
@@ -119,6 +155,8 @@ void gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp) {
 }
 
 gort__g_t *gort__sched_runqget(gort__p_t *p) {
+    if (gort__sched_single())
+        return get_single(p);
     gort__g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
                                                         memory_order_acquire, memory_order_relaxed))

@@ -620,6 +620,7 @@ static int procresize(int32_t n) {
     }
     gort__sched.allp = allp_store;
     gort__sched.gomaxprocs = n;
+    gort__sched.single = n == 1;
     gort__sched.pidle = NULL;
     atomic_store(&gort__sched.npidle, 0);
     for (int32_t i = n - 1; i >= 0; i--)

@@ -35,7 +35,7 @@ static void sellock(sel_t *s) {
     for (int i = 0; i < s->n; i++) {
         gort_chan_t *c = s->cases[s->lockorder[i]].chan;
         if (c != prev)
-            lock(&c->lock);
+            chan_lock(c);
         prev = c;
     }
 }
@@ -48,7 +48,7 @@ static void selunlock(void *arg) {
         gort_chan_t *c = s->cases[s->lockorder[i]].chan;
         if (i > 0 && s->cases[s->lockorder[i - 1]].chan == c)
             continue;
-        unlock(&c->lock);
+        chan_unlock(c);
     }
 }
 
