@@ -172,7 +172,7 @@ void gort__sched_take_stack(gort__p_t *p, gort__g_t *gp) {
     gp->started = 1;
 }
 
-static void yield(gort__g_t *gp, bool global);
+static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global);
 
 /* ---- creation -------------------------------------------------------------------------------- */
 
@@ -308,7 +308,7 @@ static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
     BUMP(m->p->st.global_puts, 1);
 }
 
-static void yield(gort__g_t *gp, bool global) {
+static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global) {
     gort__m_t *m = gp->m;
     gort__p_t *p = m->p;
     if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))

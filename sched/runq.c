@@ -44,6 +44,10 @@ static inline bool rq_cas(gort__p_t *p, uint64_t *old, uint64_t new, int order) 
 }
 
 bool gort__sched_runqempty(gort__p_t *p) {
+    if (gort__sched_single() && LOAD(p->m) == gort__sched_tls_m) {   /* the owner, alone */
+        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+        return RQ_HEAD(w) == RQ_TAIL(w) && !atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    }
     /* Go's version rechecks runnext against a concurrent runqput moving it to the
      * queue; with runnext exchanged before the push, read runnext last. */
     for (;;) {
@@ -138,6 +142,15 @@ bool gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
 }
 
 void gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp) {
+    if (gort__sched_single()) {
+        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+        uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+        if ((uint16_t)(t - h) < RUNQ_SIZE) {
+            atomic_store_explicit(SLOT(p, h - 1), gp, memory_order_relaxed);
+            atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h - 1, t), memory_order_relaxed);
+            return;
+        }
+    }
     for (;;) {
         uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
         uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);

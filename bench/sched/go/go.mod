@@ -1,0 +1,3 @@
+module gortbench/sched
+
+go 1.19
