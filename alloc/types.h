@@ -44,7 +44,11 @@ GORT_INLINE unsigned size_to_class(size_t n) {
  *   SPAN_LARGE  one object of npages pages (> 32 KiB, or an over-aligned block).
  *   SPAN_HUGE   a large object bigger than an arena, in a reservation of its own.
  *   SPAN_DEAD   on the metadata free list.
- * Every page of a SMALL/LARGE/HUGE span maps to the span in its arena's page table.
+ *   SPAN_GCSMALL, SPAN_GCLARGE, SPAN_GCHUGE
+ *               the garbage-collected heap's small, large and huge spans (gc/gc.c,
+ *               alloc/gcheap.c); their allocbits stay zero, so gort_free of a GC
+ *               object dies as an invalid free.
+ * Every page of a SMALL/LARGE/HUGE/GC* span maps to the span in its arena's page table.
  *
  * Small-span free paths (mimalloc's free-list sharding, with a bitmap for the
  * remote side):
@@ -63,13 +67,16 @@ GORT_INLINE unsigned size_to_class(size_t n) {
  *   - allocbits:  bit i set = object i is allocated.  Written by the owner only.
  *   So an object is live exactly when allocbits[i] && !xfreebits[i]; a free of anything
  *   else is a double free, caught in O(1). */
-enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_HUGE };
+enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_SMALL, SPAN_LARGE, SPAN_HUGE,
+                  SPAN_GCSMALL, SPAN_GCLARGE, SPAN_GCHUGE };
 enum span_where { IN_NONE = 0, IN_CURRENT, IN_PARTIAL, IN_FULL, IN_CENTRAL_PARTIAL, IN_CENTRAL_FULL };
 
 #define XF_FULL      ((uintptr_t)1)
 #define XF_ABANDONED ((uintptr_t)2)
 
 struct gort_cache;
+struct gort_gc_type;
+struct gc_special;
 
 typedef struct mspan {
     /* -- hot: the malloc/free fast paths read only this first cache line -- */
@@ -96,6 +103,24 @@ typedef struct mspan {
     uintptr_t  npages;
     uint64_t   allocbits[BITMAP_WORDS];
     _Atomic uint64_t xfreebits[BITMAP_WORDS];
+    /* -- garbage-collected spans only (SPAN_GC*): see gc/gc.c and alloc/gcheap.c.
+     *    Owner = the GC P (per-thread cache) holding the span; otherwise the sweeper
+     *    that won the gcsweepgen CAS, or the GC central lock. -- */
+    uint64_t  *gcallocbits;    /* allocated as of the last sweep (owner/sweeper; read by markers) */
+    uint64_t  *gcmarkbits;     /* marked this cycle: atomic or by markers; sweep swaps the two */
+    uint64_t  *gccheckbits;    /* gccheckmark's own bits (STW only), or NULL */
+    const struct gort_gc_type **gctypes;  /* typed small spans: each object's type (owner) */
+    const struct gort_gc_type *gctype;    /* typed large object: its type */
+    struct gc_special *gcspecials;        /* finalizers of this span's objects (specials lock) */
+    uintptr_t  gcobjsize;      /* large: bytes requested (the scanned extent) */
+    uint64_t   gcalloccache;   /* ~gcallocbits from gcfreeindex on, shifted (owner) */
+    _Atomic uint32_t gcsweepgen;   /* Go's sweepgen protocol (gc/gc.c) */
+    _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; markers read) */
+    uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
+    uint8_t    gckind;         /* GC_NOSCAN, GC_CONS or GC_TYPED (gc/internal.h) */
+    uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
+    uint8_t    gcbitwords;     /* words per bitmap: (nelems + 63) / 64 */
+    uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
 } mspan;
 
 typedef struct span_list {
@@ -222,6 +247,8 @@ gort_cache *gort__cache_get(void);                      /* the calling thread's,
 void *gort__cache_refill(gort_cache *c, unsigned cls);  /* slow path of a small malloc */
 void  gort__cache_flush(gort_cache *c);                 /* give every span away (thread exit) */
 void  gort__cache_release_current(void);                /* flush and retire this thread's */
+void  gort__caches_retire_others(gort_cache *keep);     /* fork child: dead threads' caches */
+void  gort__cache_take_span(gort_cache *c, mspan *s);   /* list a span c just adopted */
 void  gort__cache_drain_delayed(gort_cache *c);
 void  gort__cache_free_local_slow(gort_cache *c, mspan *s);  /* span became empty, or was full */
 void  gort__free_remote_notify(mspan *s, unsigned cls); /* a remote free found XF_FULL set */
@@ -249,8 +276,6 @@ void   gort__central_notify(mspan *s, unsigned cls); /* first free into an aband
 uint64_t gort__central_reclaim(void);               /* free abandoned spans that emptied; pages */
 bool   gort__central_adopt_span(gort_cache *c, mspan *s);  /* reclaim-on-free of an abandoned span */
 
-void  gort__caches_retire_others(gort_cache *keep);     /* fork child: dead threads' caches */
-void  gort__cache_take_span(gort_cache *c, mspan *s);   /* list a span c just adopted */
 /* ---- scavenger (alloc/scavenge.c) -------------------------------------------------------- */
 void gort__scavenger_kick(void);     /* the heap grew idle dirty pages: maybe wake the scavenger */
 void gort__scavenger_atfork_child(void);

@@ -6,6 +6,7 @@
 #define GORT_VERSION_MINOR 1
 
 #include <gort/alloc.h>
+#include <gort/gc.h>
 #if __has_include(<gort/stack.h>)
 #include <gort/stack.h>
 #endif

@@ -1,0 +1,669 @@
+/* The allocator side of garbage-collected objects: GC span classes, their bitmaps,
+ * allocation from a P's cached span, the GC central lists, large GC objects, and
+ * the sweep of one span.  The collector's design essay is at the top of gc/gc.c;
+ * the span glossary is alloc/types.h.
+ *
+ * A GC span is an ordinary span of the page heap in state SPAN_GCSMALL (objects of
+ * one size class), SPAN_GCLARGE (one object) or SPAN_GCHUGE (one object in a
+ * reservation of its own).  Its span class is kind * NUM_CLASSES + size class, the
+ * kind being NOSCAN, CONS (scanned conservatively) or TYPED (scanned by each
+ * object's pointer mask); class 0 stands for large objects.  It carries two
+ * bitmaps, as Go's spans do:
+ *
+ *   gcallocbits  bit i set: object i was allocated when the span was last swept.
+ *                Objects allocated since are those below gcfreeindex, so
+ *                "allocated" = i < gcfreeindex || gcallocbits[i]  (Go's isFree).
+ *   gcmarkbits   bit i set: object i was marked this cycle (atomic or, by markers
+ *                and by allocation while a mark runs: "allocate black").
+ *
+ * Allocation (Go's nextFreeFast): gcalloccache holds ~gcallocbits from gcfreeindex
+ * on; the next free slot is a count-trailing-zeros away.  No free list is threaded
+ * through the objects, so sweeping never writes into dead objects.
+ *
+ * Sweeping swaps the bitmaps: the mark bits become the allocation bits, the old
+ * allocation bits are cleared and become the next cycle's mark bits; gcfreeindex
+ * returns to 0.  A span with nothing marked goes back to the page heap.
+ *
+ * sweepgen (Go's protocol), with sg = gort__gc_sweepgen:
+ *   gcsweepgen == sg - 2   the span needs sweeping
+ *   gcsweepgen == sg - 1   it is being swept
+ *   gcsweepgen == sg       it is swept
+ * Spans not cached by a P sit in gort__gc_central[spc]: partial[] (free slots) or
+ * full[], each indexed by (gcsweepgen / 2) % 2 — so when sg grows by 2 at mark
+ * termination, every swept list becomes an unswept list without touching a span.
+ *
+ * Locks: every GC span operation by a mutator runs inside a critical section
+ * (gc/internal.h), so it takes only GC locks (central, bits) and never gort_malloc's;
+ * pages come from the page heap outside the critical section, and spans emptied
+ * by a mutator's lazy sweep are handed back after it. */
+#include "gc/internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+gc_central gort__gc_central[GC_NSPC] = {
+    [0 ... GC_NSPC - 1] = {.lock = GORT_MUTEX_RANKED(GORT_RANK_GC_CENTRAL)},
+};
+_Atomic uint64_t gort__gc_heap_live;
+_Atomic uint64_t gort__gc_total_alloc;
+_Atomic int64_t  gort__gc_sweepers;
+_Atomic uint64_t gort__gc_nspans;
+static _Atomic int64_t unswept;            /* spans left to sweep this cycle */
+static _Atomic uint32_t sweep_cursor;      /* where gort__gc_sweep_one looks first */
+
+const char *gort__gc_kind_name(int kind) {
+    static const char *names[] = {"noscan", "conservative", "typed"};
+    return kind >= 0 && kind < GC_NKINDS ? names[kind] : "?";
+}
+
+/* ---- bitmap blocks ------------------------------------------------------------------
+ * One block per span: [alloc bits W][mark bits W][check bits W, with gccheckmark]
+ * [type pointers, typed small spans].  Its size is a function of the span class, so
+ * free blocks are kept per class.  Memory comes straight from mmap (never from the
+ * metadata slabs, whose lock a stopped thread may hold). */
+static gort_mutex_t bits_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
+static void *bits_free[GC_NSPC];
+static char *bits_cur, *bits_end;
+
+static size_t bits_words(unsigned spc) {
+    unsigned cls = spc % NUM_CLASSES, kind = spc / NUM_CLASSES;
+    size_t nel = cls ? gort__class_nelems[cls] : 1;
+    size_t w = (nel + 63) / 64;
+    size_t words = w * (gort__settings.gccheckmark ? 3 : 2);
+    if (kind == GC_TYPED && cls)
+        words += nel;
+    return words;
+}
+
+static uint64_t *bits_get(unsigned spc) {
+    size_t bytes = bits_words(spc) * 8;
+    gort__mutex_lock(&bits_lock);
+    void *b = bits_free[spc];
+    if (b) {
+        bits_free[spc] = *(void **)b;
+    } else {
+        if ((size_t)(bits_end - bits_cur) < bytes) {
+            size_t chunk = (size_t)1 << 20;
+            char *c = gort__os_reserve(chunk, 0);
+            if (!c)
+                gort__fatal("gort: out of memory for GC bitmaps");
+            bits_cur = c;
+            bits_end = c + chunk;
+        }
+        b = bits_cur;
+        bits_cur += bytes;
+    }
+    gort__mutex_unlock(&bits_lock);
+    memset(b, 0, bytes);
+    return b;
+}
+
+static void bits_put(unsigned spc, uint64_t *b) {
+    gort__mutex_lock(&bits_lock);
+    *(void **)b = bits_free[spc];
+    bits_free[spc] = b;
+    gort__mutex_unlock(&bits_lock);
+}
+
+static unsigned span_spc(const mspan *s) {
+    return (unsigned)s->gckind * NUM_CLASSES + (s->state == SPAN_GCSMALL ? s->cls : 0);
+}
+
+/* The block's start is whichever of the two bitmaps is at the lower address. */
+static uint64_t *bits_block(const mspan *s) {
+    return s->gcallocbits < s->gcmarkbits ? s->gcallocbits : s->gcmarkbits;
+}
+
+uintptr_t gort__gc_arena_lo, gort__gc_arena_n;   /* bounds_lock; read racily */
+static gort_mutex_t bounds_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
+
+static void note_bounds(uintptr_t lo, uintptr_t hi) {
+    uintptr_t a = lo >> ARENA_SHIFT, b = (hi - 1) >> ARENA_SHIFT;
+    uintptr_t cl = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
+    uintptr_t cn = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
+    if (cn && a >= cl && b < cl + cn)
+        return;
+    gort__mutex_lock(&bounds_lock);
+    cl = gort__gc_arena_lo;
+    cn = gort__gc_arena_n;
+    uintptr_t nlo = cn && cl < a ? cl : a;
+    uintptr_t nhi = cn && cl + cn - 1 > b ? cl + cn - 1 : b;
+    /* Widen n first, then move lo: a racing reader sees a range that is too wide
+     * (harmless: span_of decides), never one that misses a span. */
+    __atomic_store_n(&gort__gc_arena_n, nhi - nlo + 1 + (cl > nlo ? cl - nlo : 0), __ATOMIC_RELAXED);
+    __atomic_store_n(&gort__gc_arena_lo, nlo, __ATOMIC_RELAXED);
+    __atomic_store_n(&gort__gc_arena_n, nhi - nlo + 1, __ATOMIC_RELAXED);
+    gort__mutex_unlock(&bounds_lock);
+}
+
+/* Make s (fresh, zeroed pages, already in its GC state: the page heap set it under
+ * its lock) a GC span of class spc.  Markers ignore it until gcallocbits is
+ * published, last.  Critical section: the sweepgen read here cannot change before
+ * s is published. */
+static void span_init_gc(mspan *s, unsigned spc) {
+    unsigned cls = spc % NUM_CLASSES;
+    SPAN_SET_OWNER(s, NULL);
+    s->cls = (uint8_t)cls;
+    s->gckind = (uint8_t)(spc / NUM_CLASSES);
+    if (cls) {
+        s->elemsize = gort__class_size[cls];
+        s->divmul = gort__class_divmul[cls];
+        s->nelems = gort__class_nelems[cls];
+    } else {
+        s->elemsize = s->npages * PAGE_SIZE > UINT32_MAX ? 0 : (uint32_t)(s->npages * PAGE_SIZE);
+        s->divmul = 0;
+        s->nelems = 1;
+    }
+    size_t w = ((size_t)s->nelems + 63) / 64;
+    uint64_t *b = bits_get(spc);
+    s->gcbitwords = (uint8_t)w;
+    s->gcmarkbits = b + w;
+    s->gccheckbits = gort__settings.gccheckmark ? b + 2 * w : NULL;
+    s->gctypes = (s->gckind == GC_TYPED && cls) ? (const gort_gc_type_t **)(b + w * (gort__settings.gccheckmark ? 3 : 2)) : NULL;
+    s->gctype = NULL;
+    s->gcspecials = NULL;
+    s->gcobjsize = 0;
+    s->gcalloccache = ~(uint64_t)0;
+    atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+    s->gcnalloc = 0;
+    s->gcneedzero = 0;
+    s->gcqueued = 0;
+    memset(s->allocbits, 0, sizeof s->allocbits);   /* gort_free of a GC object must die */
+    atomic_store_explicit(&s->gcsweepgen, atomic_load(&gort__gc_sweepgen), memory_order_relaxed);
+    s->next = s->prev = NULL;
+    s->where = IN_NONE;
+    note_bounds(s->base, s->base + s->npages * PAGE_SIZE);
+    atomic_fetch_add_explicit(&gort__gc_nspans, 1, memory_order_relaxed);
+    __atomic_store_n(&s->gcallocbits, b, __ATOMIC_RELEASE);
+}
+
+/* Spans whose objects are all dead, waiting to go back to the page heap.  Only the
+ * collector's own threads (never stopped, never while a mark runs) release them:
+ * a mutator that empties a span while sweeping lazily just lists it. */
+static gort_mutex_t retired_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
+static mspan *retired;
+
+static void retire(mspan *s) {
+    gort__mutex_lock(&retired_lock);
+    s->next = retired;
+    retired = s;
+    gort__mutex_unlock(&retired_lock);
+}
+
+/* Back to the page heap.  The state changes under the heap lock (the page heap
+ * reads its neighbours' states under it), and the bitmaps are recycled: no marker
+ * runs now (sweeps and releases are counted in gort__gc_sweepers, and a mark only
+ * starts when that is zero). */
+static void span_release(mspan *s) {
+    unsigned spc = span_spc(s);
+    uint64_t *b = bits_block(s);
+    bool huge = s->state == SPAN_GCHUGE;
+    gort__mutex_lock(&gort__heap.lock);
+    __atomic_store_n(&s->state, (uint8_t)(huge ? SPAN_HUGE : SPAN_LARGE), __ATOMIC_RELEASE);
+    __atomic_store_n(&s->gcallocbits, NULL, __ATOMIC_RELAXED);
+    s->gcmarkbits = s->gccheckbits = NULL;
+    s->gctypes = NULL;
+    s->gctype = NULL;
+    bool kick = false;
+    if (huge) {
+        gort__heap.sys_pages -= s->npages;
+        gort__heap.inuse_pages -= s->npages;
+        gort__arena_set_spans(s->base, s->npages, NULL);
+        gort__arena_release_huge(s->base, s->npages * PAGE_SIZE);
+    } else {
+        gort__pageheap_free_locked(s);
+        kick = gort__heap.free_pages - gort__heap.released_pages > 512;
+    }
+    gort__mutex_unlock(&gort__heap.lock);
+    if (huge)
+        gort__span_dispose(s);
+    if (kick)
+        gort__scavenger_kick();
+    bits_put(spc, b);
+    atomic_fetch_sub_explicit(&gort__gc_nspans, 1, memory_order_relaxed);
+}
+
+/* Release every retired span (the sweeper, the coordinator). */
+void gort__gc_release_retired(void) {
+    atomic_fetch_add(&gort__gc_sweepers, 1);
+    gort__mutex_lock(&retired_lock);
+    mspan *l = retired;
+    retired = NULL;
+    gort__mutex_unlock(&retired_lock);
+    while (l) {
+        mspan *s = l;
+        l = s->next;
+        s->next = NULL;
+        span_release(s);
+    }
+    atomic_fetch_sub(&gort__gc_sweepers, 1);
+}
+
+/* ---- central lists ---------------------------------------------------------------- */
+static span_list *list_for(gc_central *c, const mspan *s, bool full) {
+    unsigned i = (atomic_load_explicit(&s->gcsweepgen, memory_order_relaxed) / 2) % 2;
+    return full ? &c->full[i] : &c->partial[i];
+}
+
+static _Atomic uint32_t *count_for(gc_central *c, span_list *l) {
+    if (l == &c->partial[0]) return &c->n[0];
+    if (l == &c->partial[1]) return &c->n[1];
+    if (l == &c->full[0]) return &c->n[2];
+    return &c->n[3];
+}
+
+static void central_push(unsigned spc, mspan *s) {
+    gc_central *c = &gort__gc_central[spc];
+    gort__mutex_lock(&c->lock);
+    span_list *l = list_for(c, s, s->gcnalloc == s->nelems);
+    gort__span_list_push(l, s);
+    atomic_store_explicit(count_for(c, l), l->n, memory_order_relaxed);
+    gort__mutex_unlock(&c->lock);
+}
+
+static mspan *central_pop(unsigned spc, bool full, bool swept) {
+    gc_central *c = &gort__gc_central[spc];
+    uint32_t sg = atomic_load(&gort__gc_sweepgen);
+    unsigned i = ((swept ? sg : sg - 2) / 2) % 2;
+    span_list *l = full ? &c->full[i] : &c->partial[i];
+    _Atomic uint32_t *cnt = count_for(c, l);
+    if (!atomic_load_explicit(cnt, memory_order_relaxed))
+        return NULL;
+    gort__mutex_lock(&c->lock);
+    mspan *s = l->head;
+    if (s)
+        gort__span_list_remove(l, s);
+    atomic_store_explicit(cnt, l->n, memory_order_relaxed);
+    gort__mutex_unlock(&c->lock);
+    return s;
+}
+
+/* ---- sweeping one span (Go's mspan.sweep) ---------------------------------------------
+ * The caller owns s (popped it from an unswept list, or is the STW sweeper) and has
+ * set gcsweepgen to sg - 1.  Returns true if s was emptied: it is then on the
+ * retired list, no longer the caller's. */
+GC_NOSAN static bool sweep_span(mspan *s) {
+    uint32_t sg = atomic_load(&gort__gc_sweepgen);
+    if (s->gcspecials)
+        gort__gc_finalizer_sweep(s);   /* may set mark bits: the finalizer keeps it */
+    unsigned w = s->gcbitwords;
+    unsigned nel = s->nelems;
+    unsigned marked = 0;
+    for (unsigned i = 0; i < w; i++) {
+        uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->gcmarkbits[i], memory_order_relaxed);
+        if (i == w - 1 && nel % 64)
+            m &= ((uint64_t)1 << (nel % 64)) - 1;
+        marked += (unsigned)__builtin_popcountll(m);
+    }
+    atomic_fetch_sub_explicit(&unswept, 1, memory_order_relaxed);
+    if (marked == 0) {
+        /* Nothing allocated any more; keep the bitmaps until it is released. */
+        memset(s->gcallocbits, 0, w * sizeof(uint64_t));
+        atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+        s->gcnalloc = 0;
+        retire(s);
+        return true;
+    }
+    if (marked < s->gcnalloc)
+        s->gcneedzero = 1;
+    uint64_t *a = s->gcallocbits;
+    s->gcallocbits = s->gcmarkbits;
+    s->gcmarkbits = a;
+    memset(a, 0, w * sizeof(uint64_t));
+    if (s->gctypes) {
+        /* Dead objects' types are cleared so a stale type is never trusted. */
+        for (unsigned i = 0; i < nel; i++)
+            if (!((s->gcallocbits[i / 64] >> (i % 64)) & 1))
+                s->gctypes[i] = NULL;
+    }
+    s->gcnalloc = (uint16_t)marked;
+    atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+    s->gcalloccache = ~s->gcallocbits[0];
+    atomic_store_explicit(&s->gcsweepgen, sg, memory_order_release);
+    return false;
+}
+
+static bool sweep_claim(mspan *s) {
+    uint32_t sg = atomic_load(&gort__gc_sweepgen);
+    uint32_t want = sg - 2;
+    return atomic_compare_exchange_strong(&s->gcsweepgen, &want, sg - 1);
+}
+
+static int sweep_one(void) {
+    atomic_fetch_add(&gort__gc_sweepers, 1);
+    uint32_t start = atomic_load_explicit(&sweep_cursor, memory_order_relaxed);
+    for (uint32_t k = 0; k < GC_NSPC; k++) {
+        unsigned spc = (start + k) % GC_NSPC;
+        mspan *s = central_pop(spc, false, false);
+        if (!s)
+            s = central_pop(spc, true, false);
+        if (!s)
+            continue;
+        if (k)
+            atomic_store_explicit(&sweep_cursor, spc, memory_order_relaxed);
+        if (sweep_claim(s)) {
+            if (!sweep_span(s))
+                central_push(spc, s);
+        } else {
+            central_push(spc, s);   /* cannot happen: popping gives ownership */
+        }
+        atomic_fetch_sub(&gort__gc_sweepers, 1);
+        return 1;
+    }
+    atomic_fetch_sub(&gort__gc_sweepers, 1);
+    return 0;
+}
+
+/* The collector's threads (never stopped) sweep freely. */
+int gort__gc_sweep_one(void) {
+    return sweep_one();
+}
+
+/* A registered thread sweeps inside a critical section. */
+int gort__gc_sweep_one_mutator(gc_thread *t) {
+    crit_enter(t);
+    int r = sweep_one();
+    crit_exit(t);
+    return r;
+}
+
+bool gort__gc_sweep_done(void) {
+    return atomic_load(&unswept) <= 0 && atomic_load(&gort__gc_sweepers) == 0;
+}
+
+/* At mark termination (STW), after sweepgen += 2: every GC span needs sweeping. */
+void gort__gc_sweep_begin(void) {
+    atomic_store(&unswept, (int64_t)atomic_load(&gort__gc_nspans));
+    atomic_store(&sweep_cursor, 0);
+}
+
+void gort__gc_sweep_span_stw(void) {
+    while (gort__gc_sweep_one())
+        ;
+}
+
+/* ---- a P's cached spans ---------------------------------------------------------------- */
+static void uncache(mspan *s) {
+    uint64_t unused = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
+    atomic_fetch_sub_explicit(&gort__gc_heap_live, unused, memory_order_relaxed);
+    central_push(span_spc(s), s);
+}
+
+void gort__gc_release_p(gc_p *p) {
+    for (unsigned spc = 0; spc < GC_NSPC; spc++) {
+        mspan *s = p->alloc[spc];
+        if (s != &gort__empty_span) {
+            p->alloc[spc] = &gort__empty_span;
+            uncache(s);
+        }
+    }
+}
+
+/* Take a span with a free slot for class spc from central (Go's mcentral.cacheSpan):
+ * a swept partial span, else sweep unswept ones (a bounded number), else NULL. */
+static mspan *central_take(unsigned spc) {
+    mspan *s = central_pop(spc, false, true);
+    if (s)
+        return s;
+    atomic_fetch_add(&gort__gc_sweepers, 1);
+    for (int budget = 0; budget < 100; budget++) {
+        bool full = false;
+        s = central_pop(spc, false, false);
+        if (!s) {
+            s = central_pop(spc, true, false);
+            full = true;
+        }
+        if (!s)
+            break;
+        if (!sweep_claim(s)) {
+            central_push(spc, s);
+            continue;
+        }
+        if (sweep_span(s))
+            continue;
+        if (s->gcnalloc < s->nelems)
+            goto out;
+        (void)full;
+        central_push(spc, s);
+    }
+    s = NULL;
+out:
+    atomic_fetch_sub(&gort__gc_sweepers, 1);
+    return s;
+}
+
+/* Go's nextFreeIndex: the next free slot of s at or after gcfreeindex, or nelems. */
+static unsigned next_free_index(mspan *s) {
+    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    unsigned nel = s->nelems;
+    if (fi >= nel)
+        return nel;
+    uint64_t cache = s->gcalloccache;
+    while (cache == 0) {
+        fi = (fi + 64) & ~63u;
+        if (fi >= nel) {
+            atomic_store_explicit(&s->gcfreeindex, (uint16_t)nel, memory_order_relaxed);
+            return nel;
+        }
+        cache = ~s->gcallocbits[fi / 64];
+    }
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    unsigned result = fi + bit;
+    if (result >= nel) {
+        atomic_store_explicit(&s->gcfreeindex, (uint16_t)nel, memory_order_relaxed);
+        return nel;
+    }
+    cache = bit == 63 ? 0 : cache >> (bit + 1);
+    fi = result + 1;
+    if (fi % 64 == 0 && fi != nel)
+        cache = ~s->gcallocbits[fi / 64];
+    s->gcalloccache = cache;
+    atomic_store_explicit(&s->gcfreeindex, (uint16_t)fi, memory_order_relaxed);
+    return result;
+}
+
+/* Replace p's span of class spc with one that has room.  In a critical section;
+ * may leave it (and re-enter) to get pages.  Returns the span or NULL (ENOMEM). */
+static mspan *refill(gc_thread *t, unsigned spc) {
+    gc_p *p = &t->p;
+    mspan *s = p->alloc[spc];
+    if (s != &gort__empty_span) {
+        p->alloc[spc] = &gort__empty_span;
+        uncache(s);
+    }
+    s = central_take(spc);
+    if (!s) {
+        unsigned cls = spc % NUM_CLASSES;
+        crit_exit(t);
+        mspan *ns = gort__pageheap_alloc(gort__class_npages[cls], 1, SPAN_GCSMALL, true);
+        crit_enter(t);
+        if (!ns)
+            return NULL;
+        span_init_gc(ns, spc);
+        s = ns;
+        if (p->alloc[spc] != &gort__empty_span) {   /* cannot happen: only we fill it */
+            mspan *o = p->alloc[spc];
+            p->alloc[spc] = &gort__empty_span;
+            uncache(o);
+        }
+    }
+    p->alloc[spc] = s;
+    uint64_t room = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
+    uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, room, memory_order_relaxed) + room;
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
+        p->assist_credit -= (int64_t)room;
+    gort__gc_maybe_trigger(live);
+    return s;
+}
+
+GC_NOSAN static inline void mark_black(gc_p *p, mspan *s, unsigned idx) {
+    atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[idx / 64], (uint64_t)1 << (idx % 64),
+                             memory_order_relaxed);
+    STAT_ADD(p->gcw.bytes_marked, s->elemsize);
+}
+
+static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
+    uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
+    mspan *s;
+    if (npages > ARENA_PAGES / 2) {
+        size_t bytes = npages * PAGE_SIZE;
+        gort__mutex_lock(&gort__heap.lock);
+        uintptr_t base = gort__arena_reserve_huge(bytes, ARENA_SIZE);
+        if (!base) {
+            gort__mutex_unlock(&gort__heap.lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+        gort__heap.sys_pages += npages;
+        gort__heap.inuse_pages += npages;
+        gort__mutex_unlock(&gort__heap.lock);
+        s = gort__span_new();
+        s->base = base;
+        s->npages = npages;
+        gort__mutex_lock(&gort__heap.lock);
+        s->state = SPAN_GCHUGE;
+        gort__arena_set_spans(base, npages, s);
+        gort__mutex_unlock(&gort__heap.lock);
+    } else {
+        s = gort__pageheap_alloc(npages, 1, SPAN_GCLARGE, true);
+        if (!s) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    crit_enter(t);
+    unsigned spc = (unsigned)kind * NUM_CLASSES;
+    span_init_gc(s, spc);
+    s->gctype = ty;
+    s->gcobjsize = n;
+    __atomic_store_n(&s->gcallocbits[0], 1, __ATOMIC_RELEASE);
+    s->gcnalloc = 1;
+    atomic_store_explicit(&s->gcfreeindex, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF) {
+        atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[0], 1, memory_order_relaxed);
+        STAT_ADD(t->p.gcw.bytes_marked, npages * PAGE_SIZE);
+    }
+    central_push(spc, s);
+    uint64_t bytes = npages * PAGE_SIZE;
+    uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, bytes, memory_order_relaxed) + bytes;
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
+        t->p.assist_credit -= (int64_t)bytes;
+    STAT_ADD(t->p.alloc_bytes, bytes);
+    gort__gc_maybe_trigger(live);
+    crit_exit(t);
+    return (void *)s->base;
+}
+
+/* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED. */
+void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
+    gc_thread *t = gc_self();
+    if (GORT_UNLIKELY(!t))
+        return NULL;
+    void *obj;
+    if (GORT_UNLIKELY(n > MAX_SMALL)) {
+        if (n > ((size_t)1 << 46)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        obj = large_alloc(t, n, kind, ty);
+    } else {
+        unsigned cls = size_to_class(n ? n : 1);
+        unsigned spc = (unsigned)kind * NUM_CLASSES + cls;
+        crit_enter(t);
+        mspan *s = t->p.alloc[spc];
+        unsigned idx;
+        /* Fast path (Go's nextFreeFast): a set bit in the cache is a free slot. */
+        uint64_t cache = s->gcalloccache;
+        unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+        unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+        if (GORT_LIKELY(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0)) {
+            idx = fi + bit;
+            s->gcalloccache = cache >> (bit + 1);
+            atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
+        } else {
+            idx = next_free_index(s);
+            if (idx >= s->nelems) {
+                s = refill(t, spc);
+                if (GORT_UNLIKELY(!s)) {
+                    crit_exit(t);
+                    errno = ENOMEM;
+                    return NULL;
+                }
+                idx = next_free_index(s);
+                GORT_ASSERT(idx < s->nelems);
+            }
+        }
+        s->gcnalloc++;
+        uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
+        if (s->gcneedzero)
+            memset((void *)p, 0, s->elemsize);
+        if (kind == GC_TYPED)
+            s->gctypes[idx] = ty;
+        if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
+            mark_black(&t->p, s, idx);
+        STAT_ADD(t->p.alloc_bytes, s->elemsize);
+        crit_exit(t);
+        obj = (void *)p;
+    }
+    if (GORT_UNLIKELY(t->p.assist_credit < 0) &&
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
+        gort__gc_assist(t);
+    return obj;
+}
+
+/* ---- object lookup ------------------------------------------------------------------- */
+GC_NOSAN uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp) {
+    /* (mark.c's shade_inline is the same lookup, inlined.) */
+    if (!GC_MAYBE_HEAP(p, __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED),
+                       __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED)))
+        return 0;
+    mspan *s = span_of(p);
+    if (!s)
+        return 0;
+    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    const uint64_t *ab = __atomic_load_n(&s->gcallocbits, __ATOMIC_ACQUIRE);
+    if (!ab)
+        return 0;   /* not published yet */
+    if (st == SPAN_GCSMALL) {
+        uint32_t idx = DIV_INDEX(span_divide(s, p));
+        if (idx >= s->nelems)
+            return 0;
+        if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed) &&
+            !((ab[idx / 64] >> (idx % 64)) & 1))
+            return 0;
+        *sp = s;
+        *idxp = idx;
+        return s->base + (uintptr_t)idx * s->elemsize;
+    }
+    if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
+        if (!(__atomic_load_n(&ab[0], __ATOMIC_ACQUIRE) & 1))
+            return 0;
+        *sp = s;
+        *idxp = 0;
+        return s->base;
+    }
+    return 0;
+}
+
+size_t gort__gc_obj_size(const mspan *s) {
+    return s->state == SPAN_GCSMALL ? s->elemsize : s->gcobjsize;
+}
+
+/* ---- every span (world stopped) ------------------------------------------------------- */
+void gort__gc_each_span(void (*fn)(mspan *s, void *arg), void *arg) {
+    for (unsigned spc = 0; spc < GC_NSPC; spc++) {
+        gc_central *c = &gort__gc_central[spc];
+        gort__mutex_lock(&c->lock);
+        for (int i = 0; i < 2; i++) {
+            for (mspan *s = c->partial[i].head; s; s = s->next)
+                fn(s, arg);
+            for (mspan *s = c->full[i].head; s; s = s->next)
+                fn(s, arg);
+        }
+        gort__mutex_unlock(&c->lock);
+    }
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        for (unsigned spc = 0; spc < GC_NSPC; spc++)
+            if (t->p.alloc[spc] != &gort__empty_span)
+                fn(t->p.alloc[spc], arg);
+}

@@ -1,0 +1,462 @@
+/* gort's garbage collector: the public entry points, the cycle, and the design
+ * essay.
+ *
+ * OVERVIEW (Go's mgc.go, in C)
+ *
+ *   A concurrent, non-moving, tri-colour mark-sweep collector with a hybrid write
+ *   barrier.  Objects live in the allocator's arenas and spans (alloc/gcheap.c):
+ *   size-segregated spans keep fragmentation bounded without moving anything.
+ *   Conservative objects (gort_gc_alloc) and stacks are scanned word by word, any
+ *   word that points into an allocated GC object (interior pointers included)
+ *   keeping it alive; typed objects are scanned by their pointer mask; noscan
+ *   objects are never scanned.  A cycle, run by one coordinator thread:
+ *
+ *   1. Sweep termination.  Finish sweeping the last cycle (concurrently), take the
+ *      snapshot of global root ranges (dl_iterate_phdr, world running), then stop
+ *      the world: turn the write barrier on (phase MARK), make allocation black,
+ *      reset the assist credits.  Start the world.  The pause does nothing that
+ *      grows with the heap or with the roots.
+ *   2. Concurrent mark.  Background workers (25% of the CPUs: dedicated threads,
+ *      or a fractional one) drain grey objects; allocating threads assist in
+ *      proportion to what they allocate; the coordinator scans the roots: data
+ *      and bss in chunks, registered ranges, finalizer records, and each
+ *      registered thread's stack and registers — stopping that one thread with a
+ *      signal, scanning, resuming it.  With the hybrid barrier, a stack is scanned
+ *      once per cycle and never again in a pause.
+ *   3. Termination.  When no grey object is left anywhere (gort__gc_mark_idle) the
+ *      coordinator flushes each thread's barrier buffer, one thread at a time (a
+ *      ragged barrier, Go's forEachP flush).  If that greyed nothing, it stops
+ *      the world and flushes once more: anything new restarts the world and
+ *      marking (Go's issue 27993), else the mark is complete.
+ *   4. Mark termination (world stopped).  Barrier off (phase OFF); every thread's
+ *      cached spans go back to central; sweepgen += 2, which turns every span into
+ *      an unswept one at once; the pacer computes the next goal.  With
+ *      gccheckmark, the heap is re-marked here and checked.  Start the world.
+ *   5. Concurrent sweep.  The background sweeper, and allocating threads lazily
+ *      before they reuse a span, swap each span's mark bits into its allocation
+ *      bits; empty spans go back to the page heap and the scavenger returns their
+ *      pages to the OS.  Finalizers of dead objects are queued.
+ *
+ * STOPPING THREADS (gc/thread.c)
+ *
+ *   Mutators in this issue are OS threads, each with a P of its own (gc_p: its
+ *   cached spans, barrier buffer, assist work and credit) — the structure a
+ *   scheduler P will own.  A registered thread is stopped by a signal handshake
+ *   (bdwgc's pthread_stop_world.c): SIGPWR, the handler saves the registers and
+ *   the stack pointer, acks, and waits on a futex until released.  The world is
+ *   stopped by doing that to every thread at once; stacks are scanned by doing it
+ *   to one thread at a time.
+ *
+ *   A signal can land anywhere, so the runtime's own code protects itself with
+ *   critical sections (gc/internal.h): allocation, the barrier and every GC lock
+ *   a mutator takes run inside one, and a stop that arrives there is deferred to
+ *   its end.  So no thread is ever stopped between reading the phase and acting
+ *   on it (a barrier whose check saw "off" and whose store lands during the mark;
+ *   an object allocated white after its stack was scanned), and no stopped thread
+ *   holds a lock the collector needs.  The rule that makes this deadlock-free:
+ *   inside a critical section a thread takes only the GC's own locks, which the
+ *   collector never holds while waiting for a thread, and never gort_malloc's
+ *   locks (a stopped thread may hold those) — pages are taken from the page heap
+ *   outside it.  Pauses are timed from the first signal to the last release.
+ *
+ * THE WRITE BARRIER (gc/barrier.c)
+ *
+ *   gort_gc_store(slot, ptr) shades the old value of *slot and ptr (Go's hybrid
+ *   barrier: Yuasa's deletion half keeps what a thread loaded into a scanned
+ *   stack alive; Dijkstra's insertion half covers stacks not yet scanned), into a
+ *   per-P buffer.  New objects are allocated black during a mark.  C has no
+ *   compiler-inserted barrier, so the rule is the program's: every pointer store
+ *   into memory other than the storing thread's own stack goes through the
+ *   barrier — GC objects, globals, registered ranges.  That includes initialising
+ *   a fresh object: it is black, so a pointer stored into it unshaded is never
+ *   seen (gccheckmark catches exactly this: a chain of new objects ending in an
+ *   old, unmarked one).
+ *
+ * ROOTS (gc/roots.c)
+ *
+ *   Data and bss of the executable and of every shared object; registered ranges;
+ *   stacks and registers of registered threads; finalizer records and the
+ *   finalizer queue.  Memory from gort_malloc (or libc) is not a root unless
+ *   registered, and neither are __thread variables.
+ *
+ * MARKING (gc/mark.c)
+ *
+ *   Per-marker work buffers (two local, Go's gcWork) with a global pool; large
+ *   objects are scanned in 128 KiB oblets; termination is a count of markers
+ *   holding work, kept under the pool lock, plus the ragged barrier above.
+ *   Assists: a thread that caches a span during a mark owes its bytes times the
+ *   pacer's scan-work-per-byte; it spends background credit first, then scans in
+ *   slices of 64 KiB.
+ *
+ * PACING (gc/pacer.c)
+ *
+ *   goal = live x (1 + GORT_GC/100); a cycle starts at a trigger between live and
+ *   the goal that adapts to how the last cycle ended; GORT_MEMLIMIT caps the goal
+ *   (Go 1.19's soft limit).  heap_live counts, as Go's heapLive, the marked bytes
+ *   plus every span's free room when a P caches it.
+ *
+ * SWEEPING (alloc/gcheap.c, gc/sweep.c)
+ *
+ *   Go's sweepgen protocol; per span class, central lists of swept and unswept
+ *   spans swap roles at each mark termination.  A background sweeper at low
+ *   priority, lazy sweeping by allocating threads, and the coordinator finishes
+ *   whatever is left before the next cycle.
+ *
+ * FINALIZERS (gc/finalizer.c)
+ *
+ *   Run once, on their own (registered) thread; the object and what it reaches
+ *   survive until the finalizer has run, the object until the cycle after.
+ *
+ * OBSERVABILITY (gc/stats.c)
+ *
+ *   Every stop-the-world phase goes into a histogram (gort_gc_stats: count, total,
+ *   max, p50, p99); GORT_DEBUG=gctrace=1 prints Go's gctrace line per cycle;
+ *   GORT_DEBUG=gccheckmark=1 verifies each mark (gc/checkmark.c);
+ *   GORT_DEBUG=gcstoptheworld=1 runs each mark with the world stopped.
+ *
+ * INVARIANTS
+ *
+ *   - The phase changes only with the world stopped; a mutator reads it inside a
+ *     critical section.
+ *   - During a mark no span is swept and none is freed; every span is swept
+ *     before the next mark starts (sweep termination waits for sweeps in flight).
+ *   - An object is allocated iff index < gcfreeindex or its allocation bit is set;
+ *     a span a P caches is never swept (caches are emptied at mark termination).
+ *   - No GC-internal structure that lives in scanned memory (data, bss) holds a
+ *     pointer to a GC object that should not be kept alive: records, queues and
+ *     buffers live in mmap'd memory that is not a root.
+ *
+ * REJECTED ALTERNATIVES
+ *
+ *   - Scanning stacks and globals in a pause (bdwgc): pauses grow with roots; the
+ *     hybrid barrier avoids it at the price of a barrier on global stores.
+ *   - A barrier with a plain phase check and no critical section: a thread stopped
+ *     between the check and the store by sweep termination would store unshaded
+ *     during the mark.  Restarting such a sequence from the signal handler (as
+ *     rseq does) needs assembly per architecture; the critical section is two
+ *     thread-local stores.
+ *   - Free lists threaded through GC objects: sweeping would write into every dead
+ *     object; bitmaps (Go's allocBits) touch none.
+ */
+#include "gc/internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+_Atomic int gort__gc_phase;
+_Atomic uint32_t gort__gc_sweepgen = 4;
+_Atomic uint32_t gort__gc_cycle;
+int gort__gc_ncpu = 1;
+
+static _Atomic uint32_t want_cycles;     /* cycles requested (coordinator runs until done >= want) */
+static _Atomic uint32_t done_cycles;     /* futex: completed marks */
+static _Atomic uint32_t coord_wake;      /* futex: the coordinator sleeps here */
+static _Atomic int forced_pending;
+
+void gort__gc_stats_init(void);
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* Ask for a cycle (from an allocation: inside a critical section, so no lock). */
+void gort__gc_request_cycle(bool forced) {
+    uint32_t started = atomic_load(&gort__gc_cycle);
+    uint32_t w = atomic_load(&want_cycles);
+    if (forced)
+        atomic_store(&forced_pending, 1);
+    while ((int32_t)(w - (started + 1)) < 0) {
+        if (atomic_compare_exchange_weak(&want_cycles, &w, started + 1)) {
+            atomic_fetch_add(&coord_wake, 1);
+            gort__futex_wake(&coord_wake, 1);
+            return;
+        }
+    }
+}
+
+static void wait_done(void *arg) {
+    uint32_t target = *(uint32_t *)arg;
+    for (;;) {
+        uint32_t d = atomic_load(&done_cycles);
+        if ((int32_t)(d - target) >= 0)
+            break;
+        gort__futex_wait(&done_cycles, d, -1);
+    }
+}
+
+static void nap_blocked(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+}
+
+/* runtime.GC: wait for a cycle that starts after the call, then help sweep. */
+void gort_gc_collect(void) {
+    gc_thread *t = gc_self();
+    if (!t)
+        gort__fatal("gort: gc: gort_gc_collect: cannot register the calling thread");
+    uint32_t target = atomic_load(&gort__gc_cycle) + 1;
+    gort__gc_request_cycle(true);
+    gort__gc_blocking(t, wait_done, &target);
+    for (;;) {
+        while (gort__gc_sweep_one_mutator(t))
+            ;
+        if (atomic_load(&gort__gc_sweepers) == 0)
+            break;
+        gort__gc_blocking(t, nap_blocked, NULL);
+    }
+    gort__gc_sweeper_wake();   /* it gives the emptied spans back */
+}
+
+/* ---- the mark --------------------------------------------------------------------------- */
+static int64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void nap(int64_t ns) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+/* Scan the stacks of the threads not yet scanned this cycle, one at a time. */
+static void scan_stacks(gcwork *w, uint32_t cycle) {
+    gort__mutex_lock(&gort__gc_threads_lock);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+        if (t->scanned_cycle == cycle)
+            continue;
+        if (!gort__gc_stop_one(t))
+            continue;
+        gort__gc_scan_thread(w, t);
+        gort__gc_flush_wbuf(&t->p, w);
+        t->scanned_cycle = cycle;
+        gort__gc_resume_one(t);
+    }
+    gort__mutex_unlock(&gort__gc_threads_lock);
+}
+
+/* Flush every thread's barrier buffer, one thread at a time; true if it greyed
+ * anything. */
+static bool ragged_barrier(gcwork *w, uint32_t cycle) {
+    gort__mutex_lock(&gort__gc_threads_lock);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+        if (!gort__gc_stop_one(t))
+            continue;
+        if (t->scanned_cycle != cycle) {
+            gort__gc_scan_thread(w, t);
+            t->scanned_cycle = cycle;
+        }
+        gort__gc_flush_wbuf(&t->p, w);
+        gort__gc_resume_one(t);
+    }
+    gort__mutex_unlock(&gort__gc_threads_lock);
+    return w->active;
+}
+
+/* Concurrent mark; returns with the world stopped and no grey object left.  The
+ * coordinator's own CPU time while the world ran is added to *cpu. */
+static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int64_t *cpu) {
+    int64_t c0 = thread_cpu_ns();
+    gort__gc_finalizer_roots(w);
+    while (gort__gc_roots_scan_globals(w))
+        if (w->b2)
+            gort__gc_gcw_dispose(w);   /* hand work to the workers as it comes */
+    gort__gc_gcw_dispose(w);
+    scan_stacks(w, cycle);
+    gort__gc_gcw_dispose(w);
+    for (;;) {
+        while (!gort__gc_mark_idle())
+            nap(50000);
+        if (ragged_barrier(w, cycle)) {
+            gort__gc_gcw_dispose(w);
+            continue;
+        }
+        if (!gort__gc_mark_idle())
+            continue;
+        *stw2_start = gort__nanotime();
+        *cpu += thread_cpu_ns() - c0;
+        gort__gc_stop_world();
+        for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+            if (t->scanned_cycle != cycle) {
+                gort__gc_scan_thread(w, t);
+                t->scanned_cycle = cycle;
+            }
+            gort__gc_flush_wbuf(&t->p, w);
+        }
+        if (w->active || !gort__gc_mark_idle()) {
+            gort__gc_gcw_dispose(w);
+            gort__gc_start_world();
+            c0 = thread_cpu_ns();
+            continue;
+        }
+        return;
+    }
+}
+
+/* gcstoptheworld=1: the whole mark with the world stopped. */
+static void mark_stopped(gcwork *w, uint32_t cycle) {
+    gort__gc_finalizer_roots(w);
+    while (gort__gc_roots_scan_globals(w))
+        ;
+    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+        gort__gc_scan_thread(w, t);
+        t->scanned_cycle = cycle;
+    }
+    gort__gc_drain(w, -1);
+    gort__gc_gcw_dispose(w);
+    GORT_ASSERT(gort__gc_mark_idle());
+}
+
+extern void gort__gc_sweep_begin(void);
+
+static void run_cycle(void) {
+    bool forced = atomic_exchange(&forced_pending, 0);
+    bool stw = gort__settings.gcstoptheworld != 0;
+    int64_t t0 = gort__nanotime();
+    int64_t coord_cpu = 0;
+    gort__gc_finish_sweep();
+    gort__gc_roots_snapshot();
+
+    /* 1. Sweep termination. */
+    int64_t s1 = gort__nanotime();
+    gort__gc_stop_world();
+    uint32_t cycle = atomic_fetch_add(&gort__gc_cycle, 1) + 1;
+    gort__gc_mark_prepare();
+    gort__gc_pacer_mark_start();
+    uint64_t heap0 = atomic_load(&gort__gc_heap_live);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        t->p.assist_credit = 0;
+    uint64_t assist0 = atomic_load(&gort__gc_assist_cpu_ns), bg0 = atomic_load(&gort__gc_bg_cpu_ns);
+    atomic_store(&gort__gc_phase, GC_MARK);
+    int64_t e1 = gort__nanotime();
+    gcwork w;
+    gort__gc_gcw_init(&w);
+    int64_t s2;
+    if (stw) {
+        mark_stopped(&w, cycle);
+        s2 = gort__nanotime();
+    } else {
+        gort__gc_start_world();
+        e1 = gort__nanotime();
+        gort__gc_workers_start();
+        mark_concurrent(&w, cycle, &s2, &coord_cpu);
+    }
+
+    /* 4. Mark termination: the world is stopped. */
+    atomic_store(&gort__gc_phase, GC_MARKTERM);
+    if (!stw)
+        gort__gc_workers_stop_async();
+    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+        t->p.wbn = 0;
+        gort__gc_gcw_dispose(&t->p.gcw);
+    }
+    gort__gc_gcw_dispose(&w);
+    gort__gc_checkmark();
+    uint64_t marked = gort__gc_mark_bytes();
+    uint64_t heap1 = atomic_load(&gort__gc_heap_live);
+    atomic_store(&gort__gc_phase, GC_OFF);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        gort__gc_release_p(&t->p);
+    atomic_fetch_add(&gort__gc_sweepgen, 2);
+    gort__gc_sweep_begin();
+    atomic_store(&gort__gc_heap_live, marked);
+    gort__gc_pacer_mark_done(marked, heap1);
+    int64_t e2 = gort__nanotime();
+    gort__gc_start_world();
+    atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)coord_cpu);
+
+    /* 5. Sweep. */
+    if (!stw)
+        gort__gc_workers_stop();
+    atomic_fetch_add(&gort__gc_num, 1);
+    if (forced)
+        atomic_fetch_add(&gort__gc_num_forced, 1);
+    if (stw)
+        gort__gc_finish_sweep();
+    else
+        gort__gc_sweeper_wake();
+    atomic_fetch_add(&done_cycles, 1);
+    gort__futex_wake(&done_cycles, 1 << 20);
+    if (gort__settings.gctrace)
+        gort__gc_trace_cycle(cycle, t0, e1 - s1, stw ? 0 : s2 - e1, e2 - s2,
+                             atomic_load(&gort__gc_assist_cpu_ns) - assist0,
+                             atomic_load(&gort__gc_bg_cpu_ns) - bg0, heap0, heap1, marked,
+                             atomic_load(&gort__gc_goal), gort__gc_ncpu, forced);
+}
+
+static void *coordinator_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        uint32_t seq = atomic_load(&coord_wake);
+        uint32_t want = atomic_load(&want_cycles), started = atomic_load(&gort__gc_cycle);
+        if ((int32_t)(want - started) > 0) {
+            run_cycle();
+            continue;
+        }
+        gort__futex_wait(&coord_wake, seq, -1);
+    }
+    return NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init(void) {
+    gort__settings_init();
+    int n = gort__settings.maxprocs;
+    if (n <= 0) {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (n <= 0)
+            n = 1;
+    }
+    gort__gc_ncpu = n;
+    gort__gc_stats_init();
+    gort__gc_roots_init();
+    gort__gc_pacer_init();
+    gort__gc_thread_init_signals();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &attr, coordinator_main, NULL) != 0)
+        gort__fatal("gort: gc: cannot start the collector thread");
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void gort__gc_init(void) {
+    pthread_once(&init_once, init);
+}
+
+/* ---- allocation ------------------------------------------------------------------------------ */
+void *gort_gc_alloc(size_t n) {
+    return gort__gc_alloc(n, GC_CONS, NULL);
+}
+
+void *gort_gc_alloc_noscan(size_t n) {
+    return gort__gc_alloc(n, GC_NOSCAN, NULL);
+}
+
+void *gort_gc_alloc_typed(size_t n, const gort_gc_type_t *t) {
+    if (!t || !t->size || n % t->size || (!t->ptrmask && t->size >= sizeof(void *))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* A type without pointer words is noscan. */
+    size_t words = t->size / sizeof(void *);
+    bool any = false;
+    for (size_t i = 0; i < (words + 63) / 64 && !any; i++) {
+        uint64_t m = t->ptrmask[i];
+        if (i == words / 64 && words % 64)
+            m &= ((uint64_t)1 << (words % 64)) - 1;
+        any = m != 0;
+    }
+    return gort__gc_alloc(n, any ? GC_TYPED : GC_NOSCAN, any ? t : NULL);
+}

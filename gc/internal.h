@@ -1,0 +1,244 @@
+/* gort collector: declarations shared by the files of gc/ and by alloc/gcheap.c.
+ * essay is at the top of gc/gc.c. */
+#ifndef GORT_GC_INTERNAL_H
+#define GORT_GC_INTERNAL_H
+
+#include "alloc/types.h"
+#include "include/gort/gc.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+
+/* Functions that read memory the program writes concurrently (conservative scans,
+ * the mark bits of spans being allocated from) do so on purpose: the collector's
+ * correctness argument is the write barrier's, not the C memory model's.  The
+ * sanitizers are told to leave those functions alone. */
+#if defined(__clang__)
+#define GC_NOSAN __attribute__((no_sanitize("address", "thread", "undefined")))
+#elif defined(GORT_ASAN) || defined(GORT_TSAN)
+#define GC_NOSAN __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+#else
+#define GC_NOSAN
+#endif
+
+/* ---- span kinds ----------------------------------------------------------------- */
+enum { GC_NOSCAN = 0, GC_CONS = 1, GC_TYPED = 2, GC_NKINDS = 3 };
+#define GC_NSPC (GC_NKINDS * NUM_CLASSES)   /* span classes: kind * NUM_CLASSES + size class (0 = large) */
+
+GORT_INLINE bool span_is_gc(const mspan *s) {
+    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    return st >= SPAN_GCSMALL && st <= SPAN_GCHUGE;
+}
+
+/* ---- phases (gc/gc.c) --------------------------------------------------------------
+ * gort__gc_phase is written only with the world stopped (sweep termination and
+ * mark termination) and read by everyone; mutators read it inside a critical
+ * section (below), so it cannot change under them. */
+enum { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
+extern _Atomic int gort__gc_phase;
+extern _Atomic uint32_t gort__gc_sweepgen;   /* += 2 at each mark termination (STW) */
+extern _Atomic uint32_t gort__gc_cycle;      /* cycles started (written at sweep termination) */
+/* The arenas that hold GC spans, as arena indices [lo, lo + n): a fast filter for
+ * conservative words.  Indices, not addresses: the bounds end up in globals and
+ * in the registers and stack slots of threads that are scanned conservatively,
+ * and a lowest-address bound would keep the lowest object alive. */
+extern uintptr_t gort__gc_arena_lo, gort__gc_arena_n;
+#define GC_MAYBE_HEAP(p, lo, n) (((uintptr_t)(p) >> ARENA_SHIFT) - (lo) < (n))
+extern int gort__gc_ncpu;
+
+/* ---- per-thread state: the M (a registered OS thread) and its P -------------------
+ * In this issue every mutator is an OS thread with a P of its own.  The P holds what
+ * a scheduler P will own later: the cached GC spans, the write-barrier buffer, the
+ * mark-work buffers of assists and the assist credit. */
+#define WBUF_LEN 512
+typedef struct workbuf workbuf;
+
+typedef struct gcwork {             /* a marker's local work (Go's gcWork) */
+    workbuf *b1, *b2;               /* b1 is pushed to and popped from; b2 is a spare */
+    uint64_t bytes_marked;          /* bytes of objects this marker greyed */
+    uint64_t scan_work;             /* bytes scanned (flushed into the global count) */
+    bool     active;                /* counted in the pool's active markers */
+} gcwork;
+
+typedef struct gc_p {
+    mspan   *alloc[GC_NSPC];        /* current span per span class (&gort__empty_span if none); owner */
+    uint32_t wbn;                   /* entries in wb (owner, in a critical section) */
+    uintptr_t wb[WBUF_LEN];         /* shaded pointers not yet greyed (owner) */
+    int64_t  assist_credit;         /* bytes of allocation paid for by mark work; < 0 is debt (owner) */
+    uint64_t alloc_bytes;           /* cumulative bytes allocated (owner; read by stats) */
+    gcwork   gcw;                   /* assists' local work */
+} gc_p;
+
+typedef struct gc_thread {
+    gc_p     p;
+    /* handshakes (gc/thread.c): the collector writes req, then signals; the thread
+     * acks with ack = req once parked; the collector releases it with resume = req. */
+    _Atomic uint32_t req, ack, resume;
+    volatile int crit;              /* > 0: in a critical section, a stop is deferred (own thread) */
+    volatile int pending;           /* a stop arrived during a critical section (own thread) */
+    _Atomic uint32_t bstate;        /* TS_RUNNING / TS_BLOCKED (own thread) / TS_HELD (collector) */
+    bool      held;                 /* the collector holds it blocked (collector, threads lock) */
+    uintptr_t sp;                   /* parked: lowest stack address to scan (own thread, before ack) */
+    uintptr_t regs[40];             /* parked: the interrupted general registers */
+    unsigned  nregs;
+    uintptr_t stack_lo, stack_hi;   /* set at registration */
+    pid_t     tid;
+    uint32_t  scanned_cycle;        /* cycle whose stack scan is done (collector, threads lock) */
+    bool      registered;           /* in the thread list (threads lock) */
+    bool      is_main;
+    struct gc_thread *next, *prev;  /* the thread list (threads lock) */
+    struct gc_thread *free_next;
+} gc_thread;
+
+extern __thread gc_thread *gort__gc_self;
+gc_thread *gort__gc_self_slow(void);          /* registers the caller if needed; NULL on failure */
+
+GORT_INLINE gc_thread *gc_self(void) {
+    gc_thread *t = gort__gc_self;
+    return GORT_LIKELY(t != NULL) ? t : gort__gc_self_slow();
+}
+
+/* Critical sections: a registered thread is never stopped inside one; a stop that
+ * arrives is deferred to the end of the section.  Inside, a thread may take only
+ * the GC's own locks (never gort_malloc's, never the threads lock), and must not
+ * block for long.  See "Stopping threads" in gc/gc.c. */
+void gort__gc_park_deferred(gc_thread *t);
+GORT_INLINE void crit_enter(gc_thread *t) {
+    t->crit++;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+/* Under TSan, asynchronous signals are delivered only at the runtime's
+ * interceptors, so a thread also polls for a request when a section ends. */
+#if defined(GORT_TSAN)
+#define GC_POLL(t) (atomic_load_explicit(&(t)->req, memory_order_relaxed) != \
+                    atomic_load_explicit(&(t)->ack, memory_order_relaxed))
+#else
+#define GC_POLL(t) 0
+#endif
+GORT_INLINE void crit_exit(gc_thread *t) {
+    atomic_signal_fence(memory_order_seq_cst);
+    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GC_POLL(t)))
+        gort__gc_park_deferred(t);
+}
+
+/* Blocking inside gort (Go's syscall state): fn(arg) runs with the thread marked
+ * blocked, its stack published, so the collector treats it as stopped without a
+ * signal; when fn returns, the thread waits if the collector holds it. */
+enum { TS_RUNNING = 0, TS_BLOCKED = 1, TS_HELD = 2 };
+void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg);
+
+/* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
+void gort__gc_init(void);                     /* idempotent; everything on first use */
+extern gort_mutex_t gort__gc_threads_lock;
+extern gc_thread *gort__gc_threads;           /* registered threads (threads lock) */
+extern int gort__gc_nthreads;
+/* Stop one thread / every thread (threads lock held); false if t is gone. */
+bool gort__gc_stop_one(gc_thread *t);
+void gort__gc_resume_one(gc_thread *t);
+void gort__gc_stop_world(void);               /* takes the threads lock; times the pause */
+void gort__gc_start_world(void);              /* releases it */
+void gort__gc_thread_init_signals(void);
+
+/* ---- marking (gc/mark.c) ------------------------------------------------------------ */
+void gort__gc_shade(gcwork *w, uintptr_t p);              /* grey p if it is a white GC object */
+void gort__gc_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi);   /* conservatively */
+void gort__gc_gcw_init(gcwork *w);
+void gort__gc_gcw_dispose(gcwork *w);                      /* push local work to the pool; inactive */
+bool gort__gc_drain(gcwork *w, int64_t budget);            /* scan until budget bytes or no work; true if work ran out */
+bool gort__gc_mark_idle(void);                             /* pool empty and no active marker */
+void gort__gc_mark_prepare(void);                          /* at sweep termination (STW) */
+void gort__gc_workers_start(void);                          /* background workers for this mark */
+void gort__gc_workers_stop(void);
+void gort__gc_workers_stop_async(void);
+uint64_t gort__gc_mark_bytes(void);                         /* bytes marked this cycle */
+uint64_t gort__gc_scan_work(void);                          /* bytes scanned this cycle */
+void gort__gc_flush_wbuf(gc_p *p, gcwork *w);
+void gort__gc_scan_object_now(gcwork *w, uintptr_t obj);   /* obj's contents, not obj */
+void gort__gc_assist(gc_thread *t);                         /* pay the P's allocation debt */
+/* CPU time of marking (ns): background workers, assists. */
+extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists;
+
+/* ---- roots (gc/roots.c) --------------------------------------------------------------- */
+void gort__gc_roots_init(void);
+void gort__gc_roots_snapshot(void);          /* collect data/bss/registered ranges (world running) */
+bool gort__gc_roots_scan_globals(gcwork *w); /* scan a chunk; false when none is left */
+void gort__gc_scan_thread(gcwork *w, gc_thread *t);   /* t parked: its stack and registers */
+typedef void (*gc_root_fn)(uintptr_t lo, uintptr_t hi, const char *what, void *arg);
+void gort__gc_roots_each_global(gc_root_fn fn, void *arg);   /* snapshot's ranges */
+
+/* ---- the allocator side (alloc/gcheap.c) ---------------------------------------------- */
+typedef struct gc_central {
+    gort_mutex_t lock;
+    span_list partial[2];   /* [sweepgen/2 % 2]: swept, with free slots; the other: unswept */
+    span_list full[2];      /* likewise, without free slots (large objects live here) */
+    _Atomic uint32_t n[4];  /* partial[0], partial[1], full[0], full[1] lengths, for a lock-free peek */
+} GORT_ALIGNED_CL gc_central;
+extern gc_central gort__gc_central[GC_NSPC];
+extern _Atomic uint64_t gort__gc_heap_live;     /* Go's heapLive: marked + handed to caches since */
+extern _Atomic uint64_t gort__gc_total_alloc;   /* bytes of objects ever allocated */
+extern _Atomic int64_t  gort__gc_sweepers;      /* sweeps in flight */
+extern _Atomic uint64_t gort__gc_nspans;        /* live GC spans */
+void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *t);
+void  gort__gc_release_retired(void);           /* emptied spans back to the page heap (collector threads) */
+void  gort__gc_release_p(gc_p *p);             /* give a P's spans back (STW or its own thread in crit) */
+int   gort__gc_sweep_one(void);                /* sweep one unswept span: 1, or 0 if none is left */
+int   gort__gc_sweep_one_mutator(gc_thread *t);   /* the same, from a registered thread */
+void  gort__gc_sweep_span_stw(void);           /* gcstoptheworld: sweep everything now */
+bool  gort__gc_sweep_done(void);
+void  gort__gc_sweep_begin(void);              /* mark termination, after sweepgen += 2 */
+void  gort__gc_each_span(void (*fn)(mspan *s, void *arg), void *arg);   /* world stopped */
+/* Object lookup: base of the allocated GC object containing p, its span and index;
+ * 0 if p is not inside an allocated GC object. */
+uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp);
+size_t gort__gc_obj_size(const mspan *s);      /* bytes to scan */
+const char *gort__gc_kind_name(int kind);
+
+/* ---- pacer (gc/pacer.c) ----------------------------------------------------------------- */
+extern _Atomic uint64_t gort__gc_trigger;       /* heap_live at which the next cycle starts */
+extern _Atomic uint64_t gort__gc_goal;
+extern _Atomic uint64_t gort__gc_heap_marked;   /* live bytes after the last mark */
+extern _Atomic int      gort__gc_percent;
+extern _Atomic int64_t  gort__gc_memlimit;
+void   gort__gc_pacer_init(void);
+void   gort__gc_pacer_mark_start(void);         /* STW: assist ratio for this cycle */
+void   gort__gc_pacer_mark_done(uint64_t marked, uint64_t heap_live_at_end);   /* STW */
+double gort__gc_assist_work_per_byte(void);     /* scan work owed per byte allocated */
+void   gort__gc_pacer_enforce_limit(void);      /* after sweeping: scavenge under the limit */
+/* A span refill or large allocation made heap_live grow: maybe start a cycle. */
+void   gort__gc_maybe_trigger(uint64_t heap_live);
+
+/* ---- cycles (gc/gc.c) ------------------------------------------------------------------- */
+void gort__gc_request_cycle(bool forced);
+extern _Atomic int64_t gort__gc_bg_credit;      /* background scan credit, in bytes of allocation */
+
+/* ---- finalizers (gc/finalizer.c) ---------------------------------------------------- */
+typedef struct gc_special {
+    uintptr_t obj;
+    void (*fn)(void *obj, void *arg);
+    void *arg;
+    struct gc_special *next;          /* in its span's list, or in the queue */
+    struct gc_special *next_all, *prev_all;   /* every record (not queued ones) */
+} gc_special;
+void gort__gc_finalizer_roots(gcwork *w);        /* mark what finalizable objects reach */
+void gort__gc_finalizer_sweep(mspan *s);         /* s being swept: queue the dead */
+void gort__gc_finalizer_wake(void);
+extern _Atomic uint64_t gort__gc_finalizers_run;
+void gort__gc_finalizer_each(void (*fn)(uintptr_t obj, uintptr_t arg, bool queued, void *ctx), void *ctx);
+
+/* ---- sweeper (gc/sweep.c) --------------------------------------------------------------- */
+void gort__gc_sweeper_wake(void);
+void gort__gc_finish_sweep(void);               /* sweep what is left and wait for sweepers */
+
+/* ---- checkmark (gc/checkmark.c) --------------------------------------------------------- */
+void gort__gc_checkmark(void);                  /* world stopped, mark complete */
+
+/* ---- statistics (gc/stats.c) ------------------------------------------------------------ */
+void gort__gc_pause_record(int64_t ns);
+int64_t gort__gc_start_ns(void);
+void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, int64_t stw2,
+                          uint64_t cpu_assist, uint64_t cpu_bg, uint64_t heap0, uint64_t heap1,
+                          uint64_t marked, uint64_t goal, int nprocs, bool forced);
+extern _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
+extern _Atomic uint64_t gort__gc_stw_cpu_ns;
+
+#endif

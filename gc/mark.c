@@ -1,0 +1,538 @@
+/* Marking: work buffers and their global pool, greying, scanning objects
+ * (conservatively, or by a type's pointer mask; large objects in 128 KiB oblets),
+ * draining, the background mark workers, and mark assists.  See gc/gc.c.
+ *
+ * A marker (a background worker, the coordinator, an assisting mutator, a thread
+ * flushing its write-barrier buffer) greys objects into its gcwork: two local
+ * buffers (Go's wbuf1/wbuf2), full ones going to the pool.  The pool counts the
+ * markers that hold work ("active"): a marker becomes active when it takes a full
+ * buffer or greys its first object, and inactive when it has disposed of its
+ * buffers.  Both transitions happen under the pool lock, so "no full buffer and
+ * no active marker" (gort__gc_mark_idle) means no grey object exists anywhere —
+ * except in write-barrier buffers, which the termination protocol in gc/gc.c
+ * flushes.  Mutators touch the pool only inside critical sections: a stopped
+ * thread never holds the pool lock. */
+#include "gc/internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#define WORKBUF_LEN 510
+#define OBLET_BYTES ((uintptr_t)128 << 10)
+
+struct workbuf {
+    workbuf *next;
+    uint64_t n;
+    uintptr_t obj[WORKBUF_LEN];
+};
+_Static_assert(sizeof(workbuf) == 4096, "a work buffer is one page");
+
+static struct {
+    gort_mutex_t lock;
+    workbuf *full, *empty;        /* lock */
+    _Atomic uint64_t nfull;       /* full buffers (written under lock, read racily) */
+    int active;                   /* markers holding work (lock) */
+} pool = {.lock = GORT_MUTEX_RANKED(GORT_RANK_GC_POOL)};
+
+static _Atomic uint64_t bytes_marked, scan_work;
+_Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists;
+_Atomic int64_t gort__gc_bg_credit;
+
+/* ---- the pool ----------------------------------------------------------------------- */
+static workbuf *get_empty(void) {
+    gort__mutex_lock(&pool.lock);
+    workbuf *b = pool.empty;
+    if (b) {
+        pool.empty = b->next;
+    } else {
+        enum { CHUNK = 64 };
+        char *c = gort__os_reserve(CHUNK * sizeof(workbuf), 0);
+        if (!c)
+            gort__fatal("gort: out of memory for mark work buffers");
+        for (int i = 1; i < CHUNK; i++) {
+            workbuf *e = (workbuf *)(c + i * sizeof(workbuf));
+            e->next = pool.empty;
+            pool.empty = e;
+        }
+        b = (workbuf *)c;
+    }
+    gort__mutex_unlock(&pool.lock);
+    b->n = 0;
+    b->next = NULL;
+    return b;
+}
+
+static void put_empty(workbuf *b) {
+    gort__mutex_lock(&pool.lock);
+    b->next = pool.empty;
+    pool.empty = b;
+    gort__mutex_unlock(&pool.lock);
+}
+
+static void put_full(workbuf *b) {
+    gort__mutex_lock(&pool.lock);
+    b->next = pool.full;
+    pool.full = b;
+    atomic_fetch_add_explicit(&pool.nfull, 1, memory_order_relaxed);
+    gort__mutex_unlock(&pool.lock);
+}
+
+static workbuf *try_get_full(gcwork *w) {
+    if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
+        return NULL;
+    gort__mutex_lock(&pool.lock);
+    workbuf *b = pool.full;
+    if (b) {
+        pool.full = b->next;
+        atomic_fetch_sub_explicit(&pool.nfull, 1, memory_order_relaxed);
+        if (!w->active) {
+            w->active = true;
+            pool.active++;
+        }
+    }
+    gort__mutex_unlock(&pool.lock);
+    return b;
+}
+
+static void activate(gcwork *w) {
+    gort__mutex_lock(&pool.lock);
+    pool.active++;
+    gort__mutex_unlock(&pool.lock);
+    w->active = true;
+}
+
+bool gort__gc_mark_idle(void) {
+    gort__mutex_lock(&pool.lock);
+    bool idle = !pool.full && pool.active == 0;
+    gort__mutex_unlock(&pool.lock);
+    return idle;
+}
+
+void gort__gc_gcw_init(gcwork *w) {
+    memset(w, 0, sizeof *w);
+}
+
+void gort__gc_gcw_dispose(gcwork *w) {
+    workbuf *bs[2] = {w->b1, w->b2};
+    w->b1 = w->b2 = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (!bs[i])
+            continue;
+        if (bs[i]->n)
+            put_full(bs[i]);
+        else
+            put_empty(bs[i]);
+    }
+    atomic_fetch_add_explicit(&bytes_marked, w->bytes_marked, memory_order_relaxed);
+    atomic_fetch_add_explicit(&scan_work, w->scan_work, memory_order_relaxed);
+    w->bytes_marked = 0;
+    w->scan_work = 0;
+    if (w->active) {
+        gort__mutex_lock(&pool.lock);
+        pool.active--;
+        gort__mutex_unlock(&pool.lock);
+        w->active = false;
+    }
+}
+
+GORT_INLINE void put(gcwork *w, uintptr_t obj) {
+    workbuf *b = w->b1;
+    if (GORT_UNLIKELY(!b || b->n == WORKBUF_LEN)) {
+        if (!w->active)
+            activate(w);
+        if (!b) {
+            w->b1 = b = get_empty();
+        } else {
+            w->b1 = w->b2;
+            w->b2 = b;
+            b = w->b1;
+            if (!b || b->n == WORKBUF_LEN) {
+                if (b)
+                    put_full(b);
+                w->b1 = b = get_empty();
+            }
+        }
+    } else if (GORT_UNLIKELY(!w->active)) {
+        activate(w);
+    }
+    b->obj[b->n++] = obj;
+}
+
+static uintptr_t try_get(gcwork *w) {
+    workbuf *b = w->b1;
+    if (GORT_LIKELY(b && b->n))
+        return b->obj[--b->n];
+    workbuf *o = w->b2;
+    if (o && o->n) {
+        w->b2 = b;
+        w->b1 = o;
+        return o->obj[--o->n];
+    }
+    workbuf *f = try_get_full(w);
+    if (!f)
+        return 0;
+    if (b)
+        put_empty(b);
+    w->b1 = f;
+    return f->obj[--f->n];
+}
+
+/* Give half of our work to the pool when others are starving (Go's balance). */
+static void balance(gcwork *w) {
+    workbuf *b2 = w->b2;
+    if (b2 && b2->n) {
+        put_full(b2);
+        w->b2 = get_empty();
+        return;
+    }
+    workbuf *b1 = w->b1;
+    if (b1 && b1->n > 4) {
+        workbuf *h = get_empty();
+        uint64_t k = b1->n / 2;
+        memcpy(h->obj, b1->obj + b1->n - k, k * sizeof(uintptr_t));
+        h->n = k;
+        b1->n -= k;
+        put_full(h);
+    }
+}
+
+/* ---- greying ---------------------------------------------------------------------------- */
+GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
+    mspan *s = span_of(p);
+    if (!s)
+        return;
+    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    uint32_t idx;
+    uintptr_t base, size;
+    if (GORT_LIKELY(st == SPAN_GCSMALL)) {
+        const uint64_t *ab = __atomic_load_n(&s->gcallocbits, __ATOMIC_ACQUIRE);
+        if (!ab)
+            return;   /* not published yet: nothing in it is allocated */
+        idx = DIV_INDEX(span_divide(s, p));
+        if (idx >= s->nelems)
+            return;
+        if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed) &&
+            !((ab[idx / 64] >> (idx % 64)) & 1))
+            return;
+        base = s->base + (uintptr_t)idx * s->elemsize;
+        size = s->elemsize;
+    } else if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
+        const uint64_t *ab = __atomic_load_n(&s->gcallocbits, __ATOMIC_ACQUIRE);
+        if (!ab || !(__atomic_load_n(&ab[0], __ATOMIC_ACQUIRE) & 1))
+            return;
+        idx = 0;
+        base = s->base;
+        size = s->npages * PAGE_SIZE;
+    } else {
+        return;
+    }
+    _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmarkbits[idx / 64];
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    if (atomic_load_explicit(mw, memory_order_relaxed) & bit)
+        return;
+    if (atomic_fetch_or_explicit(mw, bit, memory_order_relaxed) & bit)
+        return;
+    w->bytes_marked += size;
+    if (s->gckind != GC_NOSCAN)
+        put(w, base);
+}
+
+GC_NOSAN void gort__gc_shade(gcwork *w, uintptr_t p) {
+    if (GC_MAYBE_HEAP(p, __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED),
+                      __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED)))
+        shade_inline(w, p);
+}
+
+GC_NOSAN static void scan_words(gcwork *w, uintptr_t lo, uintptr_t hi) {
+    uintptr_t alo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
+    uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
+    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++) {
+        uintptr_t v = *q;
+        if (GC_MAYBE_HEAP(v, alo, an))
+            shade_inline(w, v);
+    }
+}
+
+GC_NOSAN void gort__gc_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi) {
+    lo = GORT_ROUND_UP(lo, sizeof(uintptr_t));
+    hi = GORT_ROUND_DOWN(hi, sizeof(uintptr_t));
+    if (lo < hi)
+        scan_words(w, lo, hi);
+}
+
+/* Scan [b, b + n) of an object of type ty whose element grid starts at off0 bytes
+ * before b's offset within the object (b - base = off0). */
+GC_NOSAN static void scan_typed(gcwork *w, uintptr_t b, uintptr_t n, uintptr_t off0,
+                                const gort_gc_type_t *ty) {
+    uintptr_t esize = ty->size;
+    if (esize < sizeof(uintptr_t) || esize % sizeof(uintptr_t))
+        return;   /* no room for an aligned pointer: nothing to scan */
+    uintptr_t ewords = esize / sizeof(uintptr_t);
+    const uint64_t *mask = ty->ptrmask;
+    uintptr_t alo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
+    uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
+    uintptr_t end = b + n;
+    uintptr_t e0 = off0 / esize;
+    uintptr_t elem = b - (off0 - e0 * esize);   /* start of the element containing b */
+    for (; elem < end; elem += esize) {
+        for (uintptr_t mw = 0; mw * 64 < ewords; mw++) {
+            uint64_t bits = mask[mw];
+            while (bits) {
+                uintptr_t i = mw * 64 + (uintptr_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                if (i >= ewords)
+                    break;
+                uintptr_t a = elem + i * sizeof(uintptr_t);
+                if (a < b || a >= end)
+                    continue;
+                uintptr_t v = *(const uintptr_t *)a;
+                if (GC_MAYBE_HEAP(v, alo, an))
+                    shade_inline(w, v);
+            }
+        }
+    }
+}
+
+/* Scan the object (or oblet) at b, pushed by shade or by oblet splitting. */
+GC_NOSAN static void scan_object(gcwork *w, uintptr_t b) {
+    mspan *s = span_of(b);
+    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    uintptr_t n, off0 = 0;
+    const gort_gc_type_t *ty = NULL;
+    if (st == SPAN_GCSMALL) {
+        n = s->elemsize;
+        if (s->gckind == GC_TYPED)
+            ty = s->gctypes[span_index(s, b)];
+    } else if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
+        uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t));
+        if (b == base && size > OBLET_BYTES) {
+            for (uintptr_t o = base + OBLET_BYTES; o < base + size; o += OBLET_BYTES)
+                put(w, o);
+            n = OBLET_BYTES;
+        } else {
+            n = base + size - b < OBLET_BYTES ? base + size - b : OBLET_BYTES;
+        }
+        off0 = b - base;
+        ty = s->gctype;
+    } else {
+        gort__fatal("gort: gc: scanning %p, which is not in a GC span (state %u)", (void *)b, st);
+    }
+    w->scan_work += n;
+    if (s->gckind == GC_CONS)
+        scan_words(w, b, b + n);
+    else if (s->gckind == GC_TYPED && ty)
+        scan_typed(w, b, n, off0, ty);
+}
+
+/* Scan obj's contents now without marking obj (set_finalizer during a mark). */
+GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
+    mspan *s = span_of(obj);
+    if (!s || !span_is_gc(s) || s->gckind == GC_NOSCAN)
+        return;
+    scan_object(w, obj);   /* a large object's other oblets are pushed */
+}
+
+bool gort__gc_drain(gcwork *w, int64_t budget) {
+    uint64_t start = w->scan_work;
+    for (;;) {
+        uintptr_t b = try_get(w);
+        if (!b)
+            return true;
+        scan_object(w, b);
+        if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget)
+            return false;
+        if (GORT_UNLIKELY(!atomic_load_explicit(&pool.nfull, memory_order_relaxed)))
+            balance(w);
+    }
+}
+
+uint64_t gort__gc_mark_bytes(void) { return atomic_load(&bytes_marked); }
+uint64_t gort__gc_scan_work(void) { return atomic_load(&scan_work); }
+
+/* At sweep termination (world stopped). */
+void gort__gc_mark_prepare(void) {
+    atomic_store(&bytes_marked, 0);
+    atomic_store(&scan_work, 0);
+    atomic_store(&gort__gc_bg_credit, 0);
+    GORT_ASSERT(!pool.full && pool.active == 0);
+}
+
+/* ---- the write-barrier buffer ------------------------------------------------------------ */
+void gort__gc_flush_wbuf(gc_p *p, gcwork *w) {
+    uint32_t n = p->wbn;
+    p->wbn = 0;
+    for (uint32_t i = 0; i < n; i++)
+        gort__gc_shade(w, p->wb[i]);
+}
+
+/* ---- background workers --------------------------------------------------------------------
+ * Go runs 25% of the Ps as mark workers: floor(0.25 P + 0.5) dedicated ones, or, when
+ * that rounding is more than 30% off, a fractional worker for the remainder.  Here
+ * workers are threads: `dedicated` threads that mark flat out, and one fractional
+ * thread that keeps its own CPU time at `fraction` of the wall time of the mark. */
+static int dedicated;
+static double fraction;
+static _Atomic uint32_t mark_epoch;      /* futex: bumped when a mark starts or stops */
+static _Atomic int mark_running;
+static _Atomic int workers_busy;         /* workers inside a mark (not parked between marks) */
+static int64_t mark_start_ns;
+
+static int64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns) {
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
+static void *worker_main(void *arg) {
+    bool frac = (uintptr_t)arg != 0;
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t e = atomic_load(&mark_epoch);
+        if (e == seen || !atomic_load(&mark_running)) {
+            gort__futex_wait(&mark_epoch, e, -1);
+            continue;
+        }
+        seen = e;
+        atomic_fetch_add(&workers_busy, 1);
+        gcwork w;
+        gort__gc_gcw_init(&w);
+        int64_t cpu0 = thread_cpu_ns(), busy = 0;
+        while (atomic_load(&mark_running) && atomic_load(&mark_epoch) == seen) {
+            int64_t c0 = thread_cpu_ns();
+            uint64_t sw = w.scan_work;
+            bool dry = gort__gc_drain(&w, 256 << 10);
+            /* Background scan work earns allocation credit that assists can spend. */
+            double wpb = gort__gc_assist_work_per_byte();
+            if (wpb > 0)
+                atomic_fetch_add(&gort__gc_bg_credit, (int64_t)((double)(w.scan_work - sw) / wpb));
+            int64_t c1 = thread_cpu_ns();
+            busy += c1 - c0;
+            if (dry) {
+                gort__gc_gcw_dispose(&w);
+                sleep_ns(50000);
+            }
+            if (frac) {
+                int64_t elapsed = gort__nanotime() - mark_start_ns;
+                double allowed = fraction * (double)elapsed;
+                if ((double)busy > allowed) {
+                    gort__gc_gcw_dispose(&w);
+                    int64_t wait = (int64_t)(((double)busy - allowed) / fraction);
+                    sleep_ns(wait < 20000 ? 20000 : wait > 2000000 ? 2000000 : wait);
+                }
+            }
+        }
+        gort__gc_gcw_dispose(&w);
+        atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)(thread_cpu_ns() - cpu0));
+        atomic_fetch_sub(&workers_busy, 1);
+    }
+    return NULL;
+}
+
+static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+
+static void workers_create(void) {
+    double goal = 0.25 * gort__gc_ncpu;
+    dedicated = (int)(goal + 0.5);
+    if (dedicated > 0 && (double)dedicated / goal - 1 > 0.3)
+        dedicated--;
+    fraction = goal - dedicated;
+    if (fraction < 0.05)
+        fraction = 0;
+    int n = dedicated + (fraction > 0 ? 1 : 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < n; i++) {
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        bool frac = i == dedicated;
+        if (pthread_create(&th, &attr, worker_main, (void *)(uintptr_t)frac) != 0)
+            gort__fatal("gort: cannot start a GC mark worker");
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void gort__gc_workers_start(void) {
+    pthread_once(&workers_once, workers_create);
+    mark_start_ns = gort__nanotime();
+    atomic_store(&mark_running, 1);
+    atomic_fetch_add(&mark_epoch, 1);
+    gort__futex_wake(&mark_epoch, 1 << 20);
+}
+
+/* Tell the workers the mark is over (with the world stopped: no waiting). */
+void gort__gc_workers_stop_async(void) {
+    atomic_store(&mark_running, 0);
+    atomic_fetch_add(&mark_epoch, 1);
+    gort__futex_wake(&mark_epoch, 1 << 20);
+}
+
+void gort__gc_workers_stop(void) {
+    gort__gc_workers_stop_async();
+    while (atomic_load(&workers_busy))
+        sleep_ns(20000);
+}
+
+/* ---- assists ------------------------------------------------------------------------------
+ * A mutator that allocates during a mark owes scan work in proportion (the pacer's
+ * work per byte).  It first spends background credit, then scans in slices of at
+ * most 64 KiB, each inside a critical section (so a stop waits at most one slice
+ * and no stopped thread ever holds the pool lock).  When no work is left, the rest
+ * of the debt is forgiven rather than stalling the mutator: the mark is about to end. */
+void gort__gc_assist(gc_thread *t) {
+    gc_p *p = &t->p;
+    int64_t debt = -p->assist_credit;
+    if (debt <= 0)
+        return;
+    int64_t bg = atomic_load_explicit(&gort__gc_bg_credit, memory_order_relaxed);
+    if (bg > 0) {
+        int64_t take = bg < debt ? bg : debt;
+        atomic_fetch_sub_explicit(&gort__gc_bg_credit, take, memory_order_relaxed);
+        p->assist_credit += take;
+        debt -= take;
+        if (debt <= 0)
+            return;
+    }
+    double wpb = gort__gc_assist_work_per_byte();
+    int64_t work = (int64_t)((double)debt * wpb);
+    if (work < (64 << 10))
+        work = 64 << 10;
+    int64_t c0 = thread_cpu_ns();
+    int64_t done = 0;
+    bool dry = false;
+    while (done < work && !dry) {
+        crit_enter(t);
+        if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
+            gort__gc_gcw_dispose(&p->gcw);
+            crit_exit(t);
+            break;
+        }
+        uint64_t sw = p->gcw.scan_work;
+        int64_t slice = work - done < (64 << 10) ? work - done : (64 << 10);
+        dry = gort__gc_drain(&p->gcw, slice);
+        done += (int64_t)(p->gcw.scan_work - sw);
+        if (dry)
+            gort__gc_gcw_dispose(&p->gcw);
+        crit_exit(t);
+    }
+    if (!dry) {
+        crit_enter(t);
+        gort__gc_gcw_dispose(&p->gcw);
+        crit_exit(t);
+    }
+    p->assist_credit += wpb > 0 ? (int64_t)((double)done / wpb) : debt;
+    if (p->assist_credit < 0 && dry)
+        p->assist_credit = 0;
+    atomic_fetch_add_explicit(&gort__gc_assist_cpu_ns, (uint64_t)(thread_cpu_ns() - c0), memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__gc_nassists, 1, memory_order_relaxed);
+}

@@ -1,0 +1,12 @@
+list(APPEND GORT_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/gc.c
+  ${CMAKE_CURRENT_LIST_DIR}/thread.c
+  ${CMAKE_CURRENT_LIST_DIR}/roots.c
+  ${CMAKE_CURRENT_LIST_DIR}/mark.c
+  ${CMAKE_CURRENT_LIST_DIR}/barrier.c
+  ${CMAKE_CURRENT_LIST_DIR}/pacer.c
+  ${CMAKE_CURRENT_LIST_DIR}/sweep.c
+  ${CMAKE_CURRENT_LIST_DIR}/finalizer.c
+  ${CMAKE_CURRENT_LIST_DIR}/checkmark.c
+  ${CMAKE_CURRENT_LIST_DIR}/stats.c
+  ${PROJECT_SOURCE_DIR}/alloc/gcheap.c)

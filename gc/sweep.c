@@ -1,0 +1,76 @@
+/* Concurrent sweeping: the background sweeper thread, and finishing the sweep
+ * before the next cycle.  Spans are also swept lazily by allocating threads
+ * (alloc/gcheap.c's central_take) before they are reused.  See "Sweeping" in
+ * gc/gc.c.
+ *
+ * The sweeper runs at a low priority (nice 10): on a machine with few CPUs it
+ * takes what the program leaves.  After a sweep it applies the memory limit
+ * (gc/pacer.c), and the allocator's scavenger returns the freed pages to the OS
+ * over the next seconds (alloc/scavenge.c). */
+#include "gc/internal.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic uint32_t sweeper_wake;
+static pthread_once_t sweeper_once = PTHREAD_ONCE_INIT;
+
+static void *sweeper_main(void *arg) {
+    (void)arg;
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    for (;;) {
+        uint32_t w = atomic_load(&sweeper_wake);
+        int n = 0;
+        while (gort__gc_sweep_one())
+            n++;
+        gort__gc_release_retired();
+        if (n)
+            gort__gc_pacer_enforce_limit();
+        if (atomic_load(&sweeper_wake) == w)
+            gort__futex_wait(&sweeper_wake, w, -1);
+    }
+    return NULL;
+}
+
+static void sweeper_start(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &attr, sweeper_main, NULL) != 0)
+        gort__fatal("gort: gc: cannot start the background sweeper");
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void gort__gc_sweeper_wake(void) {
+    pthread_once(&sweeper_once, sweeper_start);
+    atomic_fetch_add(&sweeper_wake, 1);
+    gort__futex_wake(&sweeper_wake, 1);
+}
+
+/* Sweep whatever is left and wait for sweeps in flight (the coordinator, before
+ * sweep termination; gort_gc_collect, before it returns). */
+void gort__gc_finish_sweep(void) {
+    for (;;) {
+        while (gort__gc_sweep_one())
+            ;
+        /* No unswept span is listed; one popped before that check counted itself
+         * in gort__gc_sweepers before popping (Go's sweep.active). */
+        if (atomic_load(&gort__gc_sweepers) == 0) {
+            gort__gc_release_retired();
+            if (atomic_load(&gort__gc_sweepers) == 0)
+                return;
+        }
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}

@@ -1,0 +1,367 @@
+/* Registered threads and stopping them: registration (the main thread by itself,
+ * others on their first GC call or by gort_gc_register_thread), the signal
+ * handshake that parks one thread, and stop-the-world.  See "Stopping threads" in
+ * gc/gc.c.
+ *
+ * A handshake (bdwgc's pthread_stop_world.c, one thread at a time where possible):
+ * the collector bumps t->req and sends SIGPWR with tgkill.  The handler, unless the
+ * thread is inside a critical section, records where the thread's stack ends and
+ * its registers, acks (t->ack = req, futex wake) and waits on t->resume.  Inside a
+ * critical section the handler only sets t->pending, and the thread parks itself
+ * when the section ends (gort__gc_park_deferred).  The collector holds the threads
+ * lock from the first signal to the last resume, so it is the only one stopping
+ * threads and the thread list cannot change under it. */
+#include "gc/internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define GC_SIGNAL SIGPWR
+
+__thread gc_thread *gort__gc_self;
+gort_mutex_t gort__gc_threads_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_THREADS);
+gc_thread *gort__gc_threads;
+int gort__gc_nthreads;
+static gc_thread *threads_free;       /* recycled records (threads lock) */
+static gc_thread *main_thread;        /* the main thread's record (set once at init) */
+static pid_t pid;
+static pthread_key_t exit_key;
+
+extern void *__libc_stack_end;
+
+static pid_t gettid_(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* ---- parking ----------------------------------------------------------------------------- */
+static void park(gc_thread *t) {
+    uint32_t seq = atomic_load_explicit(&t->req, memory_order_acquire);
+    atomic_store_explicit(&t->ack, seq, memory_order_release);
+    gort__futex_wake(&t->ack, 1);
+    for (;;) {
+        /* "Reached", not "equals": the next request may arrive (and be handled,
+         * nested, in this very loop) before this wait sees its release. */
+        uint32_t r = atomic_load_explicit(&t->resume, memory_order_acquire);
+        if ((int32_t)(r - seq) >= 0)
+            break;
+        gort__futex_wait(&t->resume, r, -1);
+    }
+}
+
+__attribute__((unused)) static void save_regs(gc_thread *t, const ucontext_t *uc) {
+#if defined(__x86_64__)
+    unsigned n = NGREG < 40 ? NGREG : 40;
+    for (unsigned i = 0; i < n; i++)
+        t->regs[i] = (uintptr_t)uc->uc_mcontext.gregs[i];
+    t->nregs = n;
+    t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 128;   /* the red zone */
+#elif defined(__aarch64__)
+    for (unsigned i = 0; i < 31; i++)
+        t->regs[i] = (uintptr_t)uc->uc_mcontext.regs[i];
+    t->regs[31] = (uintptr_t)uc->uc_mcontext.sp;
+    t->nregs = 32;
+    t->sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+#error "gort: gc: unsupported architecture"
+#endif
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv) {
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    gc_thread *t = gort__gc_self;
+    if (!t && main_thread && gettid_() == pid)
+        t = gort__gc_self = main_thread;
+    /* Ignore a signal whose request was already served: TSan delivers signals
+     * late, after the thread may have answered by polling.  (A thread blocked
+     * inside gort that gets a signal sent before it blocked answers it here.) */
+    if (t && t->registered &&
+        atomic_load_explicit(&t->req, memory_order_acquire) != atomic_load_explicit(&t->ack, memory_order_relaxed)) {
+        if (t->crit) {
+            t->pending = 1;
+        } else {
+#if defined(GORT_TSAN)
+            /* TSan runs a handler late, at one of its interceptors, with the
+             * ucontext of the signal's arrival: stale.  The thread is at a call
+             * here, so its live registers are the callee-saved ones. */
+            (void)ucv;
+            gort__gc_park_deferred(t);
+#else
+            save_regs(t, ucv);
+            park(t);
+#endif
+        }
+    }
+    errno = saved;
+}
+
+/* Parks the calling thread from its own code: the callee-saved registers of every
+ * caller are spilled (__builtin_unwind_init) in this frame, above park_here's. */
+GORT_NOINLINE static void park_here(gc_thread *t) {
+    t->sp = (uintptr_t)__builtin_frame_address(0);
+    t->nregs = 0;
+    park(t);
+    __asm__ volatile("" ::: "memory");
+}
+
+GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
+    __builtin_unwind_init();
+    t->pending = 0;
+    int saved = errno;
+    park_here(t);
+    errno = saved;
+    __asm__ volatile("" ::: "memory");
+}
+
+/* ---- the collector's side ------------------------------------------------------------------ */
+static bool send(gc_thread *t) {
+    atomic_fetch_add_explicit(&t->req, 1, memory_order_release);
+    if (syscall(SYS_tgkill, pid, t->tid, GC_SIGNAL) != 0) {
+        if (errno == ESRCH)
+            return false;
+        gort__fatal("gort: gc: tgkill(%d) failed: errno %d", (int)t->tid, errno);
+    }
+    return true;
+}
+
+static void wait_ack(gc_thread *t) {
+    uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
+    for (int spin = 0;; spin++) {
+        uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
+        if (a == seq)
+            return;
+        if (spin < 200) {
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            __asm__ volatile("yield");
+#endif
+            continue;
+        }
+        gort__futex_wait(&t->ack, a, 1000000);
+        if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
+            gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+    }
+}
+
+/* A thread blocked inside gort is taken without a signal. */
+static bool try_hold(gc_thread *t) {
+    uint32_t b = TS_BLOCKED;
+    if (atomic_compare_exchange_strong(&t->bstate, &b, TS_HELD)) {
+        t->held = true;
+        return true;
+    }
+    return false;
+}
+
+bool gort__gc_stop_one(gc_thread *t) {
+    if (try_hold(t))
+        return true;
+    if (!send(t))
+        return false;
+    wait_ack(t);
+    return true;
+}
+
+void gort__gc_resume_one(gc_thread *t) {
+    if (t->held) {
+        t->held = false;
+        atomic_store_explicit(&t->bstate, TS_BLOCKED, memory_order_release);
+        gort__futex_wake(&t->bstate, 1);
+        return;
+    }
+    atomic_store_explicit(&t->resume, atomic_load(&t->req), memory_order_release);
+    gort__futex_wake(&t->resume, 1);
+}
+
+GORT_NOINLINE static void blocking_here(gc_thread *t, void (*fn)(void *), void *arg) {
+    t->sp = (uintptr_t)__builtin_frame_address(0);
+    t->nregs = 0;
+    atomic_store_explicit(&t->bstate, TS_BLOCKED, memory_order_release);
+    fn(arg);
+    for (;;) {
+        uint32_t b = TS_BLOCKED;
+        if (atomic_compare_exchange_strong(&t->bstate, &b, TS_RUNNING))
+            break;
+        gort__futex_wait(&t->bstate, TS_HELD, -1);
+    }
+}
+
+void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg) {
+    __builtin_unwind_init();   /* the callers' callee-saved registers, on this frame */
+    blocking_here(t, fn, arg);
+    __asm__ volatile("" ::: "memory");
+}
+
+static int64_t stw_start;
+
+void gort__gc_stop_world(void) {
+    stw_start = gort__nanotime();
+    gort__mutex_lock(&gort__gc_threads_lock);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        if (!try_hold(t) && !send(t))
+            gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        if (!t->held)
+            wait_ack(t);
+}
+
+void gort__gc_start_world(void) {
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        gort__gc_resume_one(t);
+    gort__mutex_unlock(&gort__gc_threads_lock);
+    gort__gc_pause_record(gort__nanotime() - stw_start);
+}
+
+/* ---- registration ---------------------------------------------------------------------------- */
+static gc_thread *record_new(void) {
+    gc_thread *t = threads_free;
+    if (t) {
+        threads_free = t->free_next;
+    } else {
+        gort__mutex_unlock(&gort__gc_threads_lock);
+        t = gort__meta_alloc(sizeof *t);
+        gort__mutex_lock(&gort__gc_threads_lock);
+    }
+    uint32_t req = atomic_load(&t->req);
+    memset(t, 0, sizeof *t);
+    atomic_store(&t->req, req);
+    atomic_store(&t->ack, req);
+    atomic_store(&t->resume, req);
+    for (unsigned i = 0; i < GC_NSPC; i++)
+        t->p.alloc[i] = &gort__empty_span;
+    return t;
+}
+
+static void link_locked(gc_thread *t) {
+    t->next = gort__gc_threads;
+    t->prev = NULL;
+    if (gort__gc_threads)
+        gort__gc_threads->prev = t;
+    gort__gc_threads = t;
+    gort__gc_nthreads++;
+    /* A thread that joins during a mark has a stack the mark has not seen. */
+    t->scanned_cycle = atomic_load(&gort__gc_cycle) - 1;
+    t->registered = true;
+}
+
+static void thread_exit(void *arg) {
+    if (gort__gc_self == arg)
+        gort_gc_unregister_thread();
+}
+
+int gort_gc_register_thread(void) {
+    gort__gc_init();
+    if (gort__gc_self)
+        return 0;
+    if (gettid_() == pid && main_thread) {
+        gort__gc_self = main_thread;
+        if (main_thread->registered)
+            return 0;
+    }
+    uintptr_t lo, hi;
+    if (gettid_() == pid) {
+        hi = GORT_ROUND_UP((uintptr_t)__libc_stack_end, sizeof(uintptr_t));
+        lo = 0;
+    } else {
+        pthread_attr_t attr;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0)
+            return -1;
+        int rc = pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            errno = rc;
+            return -1;
+        }
+        lo = (uintptr_t)addr;
+        hi = lo + size;
+    }
+    gort__mutex_lock(&gort__gc_threads_lock);
+    gc_thread *t = gort__gc_self ? gort__gc_self : record_new();
+    t->stack_lo = lo;
+    t->stack_hi = hi;
+    t->tid = gettid_();
+    t->is_main = t->tid == pid;
+    gort__gc_self = t;
+    link_locked(t);
+    gort__mutex_unlock(&gort__gc_threads_lock);
+    if (!t->is_main)
+        pthread_setspecific(exit_key, t);
+    return 0;
+}
+
+gc_thread *gort__gc_self_slow(void) {
+    if (gort_gc_register_thread() != 0)
+        return NULL;
+    return gort__gc_self;
+}
+
+extern _Atomic uint64_t gort__gc_exited_alloc;
+
+void gort_gc_unregister_thread(void) {
+    gc_thread *t = gort__gc_self;
+    if (!t || !t->registered)
+        return;
+    crit_enter(t);
+    gcwork *w = &t->p.gcw;
+    if (atomic_load(&gort__gc_phase) != GC_OFF)
+        gort__gc_flush_wbuf(&t->p, w);
+    t->p.wbn = 0;
+    gort__gc_gcw_dispose(w);
+    gort__gc_release_p(&t->p);
+    atomic_fetch_add(&gort__gc_exited_alloc, t->p.alloc_bytes);
+    t->p.alloc_bytes = 0;
+    crit_exit(t);
+    gort__mutex_lock(&gort__gc_threads_lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        gort__gc_threads = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+    t->registered = false;
+    gort__gc_nthreads--;
+    if (!t->is_main) {
+        t->free_next = threads_free;
+        threads_free = t;
+    }
+    gort__mutex_unlock(&gort__gc_threads_lock);
+    gort__gc_self = NULL;
+    if (!t->is_main)
+        pthread_setspecific(exit_key, NULL);
+}
+
+/* ---- set-up (from gort__gc_init, once) ----------------------------------------------------- */
+void gort__gc_thread_init_signals(void) {
+    pid = getpid();
+    if (pthread_key_create(&exit_key, thread_exit) != 0)
+        gort__fatal("gort: gc: pthread_key_create failed");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGFPE);
+    sigdelset(&sa.sa_mask, SIGILL);
+    if (sigaction(GC_SIGNAL, &sa, NULL) != 0)
+        gort__fatal("gort: gc: cannot install the SIGPWR handler");
+    /* The main thread is registered by itself: a record the collector can signal
+     * (its tid is the pid) and scan up to __libc_stack_end, whichever thread
+     * first uses the collector. */
+    gort__mutex_lock(&gort__gc_threads_lock);
+    gc_thread *m = record_new();
+    m->tid = pid;
+    m->is_main = true;
+    m->stack_hi = GORT_ROUND_UP((uintptr_t)__libc_stack_end, sizeof(uintptr_t));
+    link_locked(m);
+    main_thread = m;
+    gort__mutex_unlock(&gort__gc_threads_lock);
+}

@@ -1,0 +1,242 @@
+/* gc.api: the allocation entry points, roots of every kind, interior pointers,
+ * large objects, statistics and settings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gort/gort.h>
+
+#include "common/death.h"
+#include "gc/common.h"
+
+typedef struct cell {
+    struct cell *next;
+    uint64_t value;
+} cell;
+
+static cell *global_list;           /* a root: bss */
+
+static cell *make_list(int n, uint64_t seed, void *(*alloc)(size_t)) {
+    cell *head = NULL;
+    for (int i = 0; i < n; i++) {
+        cell *c = alloc(sizeof *c);
+        c->value = seed + (uint64_t)i;
+        GORT_GC_STORE(c->next, head);
+        head = c;
+    }
+    return head;
+}
+
+static void check_list(const cell *c, int n, uint64_t seed) {
+    for (int i = n - 1; i >= 0; i--, c = c->next) {
+        assert_non_null(c);
+        assert_int_equal(c->value, seed + (uint64_t)i);
+    }
+    assert_null(c);
+}
+
+static void test_zeroed(void **state) {
+    (void)state;
+    for (size_t n = 0; n < 70000; n = n * 3 + 1) {
+        unsigned char *p = gort_gc_alloc(n);
+        unsigned char *q = gort_gc_alloc_noscan(n);
+        assert_non_null(p);
+        assert_non_null(q);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(p[i] | q[i], 0);
+        memset(p, 0xab, n);
+        memset(q, 0xcd, n);
+    }
+    gort_gc_collect();
+    /* Reused slots must be zeroed again. */
+    for (int k = 0; k < 20000; k++) {
+        uint64_t *p = gort_gc_alloc(48);
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(p[i], 0);
+        memset(p, 0xee, 48);
+    }
+}
+
+static void test_alignment(void **state) {
+    (void)state;
+    for (size_t n = 1; n < 5000; n += 7) {
+        uintptr_t p = (uintptr_t)gort_gc_alloc(n);
+        size_t want = n >= 16 ? 16 : n >= 8 ? 8 : 1;
+        assert_int_equal(p % want, 0);
+    }
+}
+
+static void test_global_root(void **state) {
+    (void)state;
+    GORT_GC_STORE(global_list, make_list(10000, 7, gort_gc_alloc));
+    clear_stack();
+    for (int i = 0; i < 3; i++) {
+        make_list(20000, 99, gort_gc_alloc);   /* garbage */
+        gort_gc_collect();
+        check_list(global_list, 10000, 7);
+    }
+    GORT_GC_STORE(global_list, NULL);
+}
+
+static void test_registered_root(void **state) {
+    (void)state;
+    cell **slots = gort_malloc(16 * sizeof *slots);
+    memset(slots, 0, 16 * sizeof *slots);
+    gort_gc_add_roots(slots, slots + 16);
+    for (int i = 0; i < 16; i++)
+        GORT_GC_STORE(slots[i], make_list(500, (uint64_t)i * 1000, gort_gc_alloc));
+    clear_stack();
+    for (int k = 0; k < 3; k++) {
+        make_list(20000, 1, gort_gc_alloc);
+        gort_gc_collect();
+        for (int i = 0; i < 16; i++)
+            check_list(slots[i], 500, (uint64_t)i * 1000);
+    }
+    gort_gc_remove_roots(slots, slots + 16);
+    gort_free(slots);
+}
+
+static void test_stack_root_and_interior(void **state) {
+    (void)state;
+    cell *local = make_list(3000, 42, gort_gc_alloc);
+    /* Keep only an interior pointer to a large conservative block holding the list. */
+    char *big = gort_gc_alloc(300 << 10);
+    GORT_GC_STORE(*(cell **)(big + (250 << 10)), local);
+    char *volatile inside = big + (200 << 10) + 3;
+    local = NULL;
+    big = NULL;
+    clear_stack();
+    for (int k = 0; k < 3; k++) {
+        make_list(20000, 5, gort_gc_alloc);
+        gort_gc_collect();
+        cell *l;
+        memcpy(&l, inside - (200 << 10) - 3 + (250 << 10), sizeof l);
+        check_list(l, 3000, 42);
+    }
+}
+
+static void test_large_typed_array(void **state) {
+    (void)state;
+    /* An array of 20000 {ptr, integer} pairs: 320 KiB, scanned in oblets. */
+    static const uint64_t mask[1] = {1};
+    static const gort_gc_type_t pair_t = {16, mask, "pair"};
+    struct pair { cell *p; uint64_t n; };
+    struct pair *arr = gort_gc_alloc_typed(20000 * sizeof(struct pair), &pair_t);
+    assert_non_null(arr);
+    for (int i = 0; i < 20000; i++) {
+        GORT_GC_STORE(arr[i].p, make_list(1, (uint64_t)i, gort_gc_alloc));
+        arr[i].n = (uint64_t)i;
+    }
+    clear_stack();
+    for (int k = 0; k < 3; k++) {
+        make_list(20000, 5, gort_gc_alloc);
+        gort_gc_collect();
+        for (int i = 0; i < 20000; i++) {
+            assert_int_equal(arr[i].n, (uint64_t)i);
+            check_list(arr[i].p, 1, (uint64_t)i);
+        }
+    }
+    assert_null(gort_gc_alloc_typed(17, &pair_t));
+    assert_int_equal(errno, EINVAL);
+}
+
+/* A huge object used on a thread of its own, so that no copy of its address
+ * outlives the thread's (conservatively scanned) stack. */
+static void *use_huge(void *arg) {
+    size_t n = *(size_t *)arg;
+    cell **big = gort_gc_alloc(n);
+    assert_non_null(big);
+    GORT_GC_STORE(big[n / sizeof(cell *) - 1], make_list(100, 3, gort_gc_alloc));
+    clear_stack();
+    gort_gc_collect();
+    check_list(big[n / sizeof(cell *) - 1], 100, 3);
+    return NULL;
+}
+
+static void test_huge(void **state) {
+    (void)state;
+    size_t n = (size_t)40 << 20;   /* more than half an arena: a reservation of its own */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, use_huge, &n), 0);
+    pthread_join(t, NULL);
+    clear_stack();
+    gort_gc_collect();
+    gort_gc_collect();
+    gort_gc_stats_t st;
+    assert_int_equal(gort_gc_stats(&st), 0);
+    assert_true(st.heap_live < ((size_t)20 << 20));
+}
+
+static void *thread_body(void *arg) {
+    (void)arg;
+    cell *mine = make_list(2000, 11, gort_gc_alloc);
+    for (int k = 0; k < 5; k++) {
+        make_list(5000, 1, gort_gc_alloc);
+        gort_gc_collect();
+        check_list(mine, 2000, 11);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    (void)state;
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, thread_body, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+}
+
+static void test_stats_and_settings(void **state) {
+    (void)state;
+    gort_gc_stats_t st;
+    assert_int_equal(gort_gc_stats(NULL), -1);
+    assert_int_equal(gort_gc_stats(&st), 0);
+    uint64_t n0 = st.num_gc;
+    gort_gc_collect();
+    assert_int_equal(gort_gc_stats(&st), 0);
+    assert_true(st.num_gc >= n0 + 1);
+    assert_true(st.num_pauses >= 2);
+    assert_true(st.pause_max_ns > 0);
+    assert_true(st.pause_p50_ns <= st.pause_p99_ns && st.pause_p99_ns <= st.pause_max_ns);
+    assert_true(st.gc_cpu_fraction >= 0 && st.gc_cpu_fraction < 1);
+    int old = gort_gc_set_percent(50);
+    assert_int_equal(gort_gc_set_percent(-1), 50);
+    assert_int_equal(gort_gc_set_percent(old), -1);
+    gort_gc_stats_reset();
+    assert_int_equal(gort_gc_stats(&st), 0);
+    assert_int_equal(st.pause_max_ns, 0);
+    assert_int_equal(st.num_pauses, 0);
+}
+
+static void free_gc_object(void *arg) {
+    (void)arg;
+    gort_free(gort_gc_alloc(64));
+}
+
+static void test_free_of_gc_object_dies(void **state) {
+    (void)state;
+    gort_expect_death(free_gc_object, NULL, "invalid free");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_zeroed),
+        cmocka_unit_test(test_alignment),
+        cmocka_unit_test(test_global_root),
+        cmocka_unit_test(test_registered_root),
+        cmocka_unit_test(test_stack_root_and_interior),
+        cmocka_unit_test(test_large_typed_array),
+        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_stats_and_settings),
+        cmocka_unit_test(test_free_of_gc_object_dies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
