@@ -112,7 +112,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
     echo "ncpu=$(nproc)"
     echo "kernel=$(uname -r)"
-    echo "glibc=$(ldd --version 2>/dev/null | head -1 | sed 's/.* //')"
+    echo "glibc=$(ldd --version 2>/dev/null | sed -n '1s/.* //p')"
     echo "peers=$(dpkg-query -W -f='${Package} ${Version}, ' libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 2>/dev/null | sed 's/, $//')"
     echo "valgrind=$(valgrind --version)"
     echo "load=$load_before -> $load_after"

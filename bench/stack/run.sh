@@ -100,7 +100,7 @@ mark() {  # mark VALUE TARGET: ✅ if VALUE <= TARGET
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- stack include/gort/stack.h bench/stack 2>/dev/null || commit="$commit (modified)"
 boost=$(dpkg-query -W -f='${Version}' libboost-context-dev 2>/dev/null || echo "?")
-glibc=$(ldd --version 2>/dev/null | head -1 | sed 's/.* //')
+glibc=$(ldd --version 2>/dev/null | sed -n '1s/.* //p')   # sed reads it all: no SIGPIPE under pipefail
 per_stack=$(rss bytes_per_stack)
 
 {

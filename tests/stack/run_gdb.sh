@@ -37,8 +37,8 @@ for section in gort-bt gort-bt-fp; do
     grep -q parked_leaf "$dir/$section" && grep -q parked_middle "$dir/$section" &&
         grep -q parked_fn "$dir/$section" ||
         { echo "FAIL: $section did not show parked_leaf, parked_middle, parked_fn"; fail=1; }
-    leaf=$(grep -n parked_leaf "$dir/$section" | head -1 | cut -d: -f1)
-    fn=$(grep -n parked_fn "$dir/$section" | head -1 | cut -d: -f1)
+    leaf=$(grep -m1 -n parked_leaf "$dir/$section" | cut -d: -f1)
+    fn=$(grep -m1 -n parked_fn "$dir/$section" | cut -d: -f1)
     [ -n "$leaf" ] && [ -n "$fn" ] && [ "$leaf" -lt "$fn" ] || { echo "FAIL: $section order"; fail=1; }
 done
 # The registers were put back: the program carried on and finished.
