@@ -159,18 +159,21 @@ static void *use_huge(void *arg) {
     return NULL;
 }
 
+static int huge_is_gone(void) {
+    gort_gc_stats_t st;
+    return gort_gc_stats(&st) == 0 && st.heap_live < ((size_t)20 << 20);
+}
+
 static void test_huge(void **state) {
     (void)state;
     size_t n = (size_t)40 << 20;   /* more than half an arena: a reservation of its own */
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, use_huge, &n), 0);
     pthread_join(t, NULL);
-    clear_stack();
-    gort_gc_collect();
-    gort_gc_collect();
-    gort_gc_stats_t st;
-    assert_int_equal(gort_gc_stats(&st), 0);
-    assert_true(st.heap_live < ((size_t)20 << 20));
+    /* A conservatively scanned word (a stale register or stack slot, more likely
+     * under a sanitizer's frame layout and a loaded machine) may keep the block for a
+     * cycle; it must be gone within a few, the bound unchanged. */
+    assert_true(collect_until(huge_is_gone, 5));
 }
 
 static void *thread_body(void *arg) {
