@@ -10,6 +10,7 @@
 
 gort_settings_t gort__settings = {
     .maxprocs = 0,
+    .maxthreads = 10000,
     .gc_percent = 100,
     .memlimit = INT64_MAX,
     .scavenge = 1,
@@ -31,6 +32,7 @@ static const struct debug_key {
     {"scheddetail", &gort__settings.scheddetail, 0, 1, "per-P/M/G lines in schedtrace"},
     {"scavenge", &gort__settings.scavenge, 0, 1, "background return of free pages"},
     {"trace", &gort__settings.trace, 0, 1, "record runtime events"},
+    {"asyncpreemptoff", &gort__settings.asyncpreemptoff, 0, 1, "no signal-based preemption"},
     {"invalidfree", &gort__settings.invalidfree, 0, 1, "0: report an invalid free and leak instead of dying"},
 };
 
@@ -117,6 +119,12 @@ static void parse_env(void) {
             gort__settings.maxprocs = (int)n;
         else
             gort__printf("gort: GORT_MAXPROCS='%s' is not a number in 1..1024; using the CPU count\n", v);
+    }
+    if ((v = getenv("GORT_MAXTHREADS")) && *v) {
+        if (parse_int(v, strlen(v), &n) == 0 && n >= 1 && n <= 1000000)
+            gort__settings.maxthreads = (int)n;
+        else
+            gort__printf("gort: GORT_MAXTHREADS='%s' is not a number in 1..1000000; using 10000\n", v);
     }
     if ((v = getenv("GORT_GC")) && *v) {
         if (strcmp(v, "off") == 0)

@@ -12,6 +12,10 @@ static void debug_keys(void **state) {
     assert_int_equal(gort__settings.allocstats, 1);
     assert_int_equal(gort__settings.gctrace, 2);
     assert_int_equal(gort__settings.schedtrace, 1000);
+    assert_int_equal(gort__settings_parse_debug("asyncpreemptoff=1"), 0);
+    assert_int_equal(gort__settings.asyncpreemptoff, 1);
+    assert_int_equal(gort__settings_parse_debug("asyncpreemptoff=2"), 1);   /* out of range */
+    assert_int_equal(gort__settings_parse_debug("asyncpreemptoff=0"), 0);
     assert_int_equal(gort__settings_parse_debug(""), 0);
     assert_int_equal(gort__settings_parse_debug("allocstats=0,,"), 0);
     assert_int_equal(gort__settings.allocstats, 0);

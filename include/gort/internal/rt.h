@@ -85,6 +85,7 @@ int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
  * table and parsed once, on first use. */
 typedef struct gort_settings {
     int     maxprocs;         /* GORT_MAXPROCS; 0 = number of CPUs */
+    int     maxthreads;       /* GORT_MAXTHREADS: the scheduler's thread cap (default 10000) */
     int     gc_percent;       /* GORT_GC; -1 = off */
     int64_t memlimit;         /* GORT_MEMLIMIT bytes; INT64_MAX = none */
     int     allocstats;       /* GORT_DEBUG=allocstats=1 */
@@ -95,6 +96,7 @@ typedef struct gort_settings {
     int     scheddetail;      /* GORT_DEBUG=scheddetail=1 */
     int     scavenge;         /* GORT_DEBUG=scavenge=0 disables the background scavenger */
     int     trace;            /* GORT_DEBUG=trace=1 turns the event rings on */
+    int     asyncpreemptoff;  /* GORT_DEBUG=asyncpreemptoff=1: no preemption signal */
     int     invalidfree;      /* GORT_DEBUG=invalidfree=0 makes an invalid free non-fatal (reports, leaks) */
 } gort_settings_t;
 extern gort_settings_t gort__settings;
