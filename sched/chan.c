@@ -41,9 +41,13 @@ gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
     return c;
 }
 
+void gort__sched_after_free(gort_chan_t *c);
+
 void gort_chan_free(gort_chan_t *c) {
     if (!c)
         return;
+    if (c->timer)
+        gort__sched_after_free(c);   /* gort_after's: cancel its timer first */
     lock(&c->lock);
     bool busy = c->recvq.first || c->sendq.first;
     unlock(&c->lock);
@@ -185,6 +189,7 @@ static void chan_unlock_park(void *c) {
 
 void gort_chan_send(gort_chan_t *c, const void *ep) {
     gort__g_t *gp = gort__sched_mustg("gort_chan_send");
+    gort__sched_checkpreempt(gp);
     if (!c) {
         gort__sched_park(gp, WAIT_CHAN_SEND_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
@@ -221,6 +226,7 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
 
 bool gort_chan_recv(gort_chan_t *c, void *ep) {
     gort__g_t *gp = gort__sched_mustg("gort_chan_recv");
+    gort__sched_checkpreempt(gp);
     if (!c) {
         gort__sched_park(gp, WAIT_CHAN_RECV_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
@@ -289,6 +295,28 @@ void gort_chan_close(gort_chan_t *c) {
         g1->schedlink = NULL;
         gort__sched_ready(g1);
     }
+}
+
+/* A send that never blocks, from any context holding runp (gort_after's timer):
+ * to a waiting receiver, else into the buffer, else dropped (an after-channel
+ * has room for its one value). */
+void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep);
+void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep) {
+    chan_lock(c);
+    gort__sudog_t *sg = c->closed ? NULL : gort__sched_waitq_dequeue(c, false);
+    if (sg) {
+        gort__g_t *gp = send_locked(c, sg, ep);
+        chan_unlock(c);
+        gort__sched_ready_p(runp, gp);
+        return;
+    }
+    if (!c->closed && c->qcount < c->dataqsiz) {
+        gort__sched_chan_copy(c, gort__sched_chanbuf(c, c->sendx), ep);
+        if (++c->sendx == c->dataqsiz)
+            c->sendx = 0;
+        STORE(c->qcount, c->qcount + 1);
+    }
+    chan_unlock(c);
 }
 
 /* For select.c: the locked halves. */

@@ -22,6 +22,8 @@ const char *const gort__sched_waitreason_str[WAIT_N] = {
     [WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
     [WAIT_COND] = "sync.Cond.Wait",
     [WAIT_SEMACQUIRE] = "semacquire",
+    [WAIT_SLEEP] = "sleep",
+    [WAIT_IO] = "IO wait",
 };
 
 gort__g_t *gort__sched_mustg(const char *what) {
@@ -227,6 +229,8 @@ int gort_go(void (*fn)(void *), void *arg) {
      * goroutine's stack, and preempted every 10 ms.) */
     if (GORT_UNLIKELY(overflowed))
         yield(self, true);
+    else
+        gort__sched_checkpreempt(self);
     return 0;
 }
 
@@ -292,6 +296,14 @@ void gort__sched_ready(gort__g_t *gp) {
     gort__sched_wakep();
 }
 
+void gort__sched_ready_p(gort__p_t *p, gort__g_t *gp) {
+    GORT_DASSERT(LOAD(gp->status) == G_WAITING);
+    STORE(gp->status, G_RUNNABLE);
+    gort__sched_event(p, EV_GO_UNBLOCK, gp->goid, 0);
+    gort__sched_runqput(p, gp, true);
+    gort__sched_wakep();
+}
+
 /* Behind everything: the oldest end of the local queue; or the global queue
  * when the local queue is empty and the global one is not (so the goroutines
  * waiting there run first), or when arg says so (gort_go's back-pressure).
@@ -311,7 +323,8 @@ static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
 static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global) {
     gort__m_t *m = gp->m;
     gort__p_t *p = m->p;
-    if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))
+    if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) &&
+        !LOAD(gort__sched.stopping))
         return;   /* nothing else to run here: we would be picked again */
     BUMP(p->st.yields, 1);
     gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
@@ -323,7 +336,25 @@ static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool glob
 }
 
 void gort_yield(void) {
-    yield(gort__sched_mustg("gort_yield"), false);
+    gort__g_t *gp = gort__sched_mustg("gort_yield");
+    if (GORT_UNLIKELY(LOAD(gp->preempt))) {
+        gort__sched_preempt_yield(gp);
+        return;
+    }
+    if (GORT_UNLIKELY(atomic_load_explicit(&gp->m->p->timer0when, memory_order_relaxed))) {
+        int64_t next;   /* a yielder gives due timers their turn too */
+        gort__sched_checktimers(gp->m->p, gp->m->p, 0, &next);
+    }
+    yield(gp, false);
+}
+
+void gort__sched_preempt_yield(gort__g_t *gp) {
+    gort__p_t *p = gp->m->p;
+    STORE(gp->preempt, 0);
+    BUMP(p->st.preempts, 1);
+    int64_t next;
+    gort__sched_checktimers(p, p, 0, &next);
+    yield(gp, true);
 }
 
 uint64_t gort_goid(void) {
@@ -339,6 +370,12 @@ static void reclaim(gort__g_t *gp, void *arg) {
     uint32_t st = LOAD(gp->status);
     if (st == G_DEAD || st == G_IDLE)
         return;
+    if (st == G_SYSCALL) {
+        /* Its thread still runs on its stack, in the kernel: the stack and the
+         * G are leaked, never reused (the M stops when the call returns). */
+        STORE(gp->status, G_DEAD);
+        return;
+    }
     if (gp->stack.lo)
         gort_stack_free(&gp->stack);
     gp->started = 0;

@@ -20,6 +20,7 @@
 #include "include/gort/sync.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,6 +43,7 @@ typedef struct gort__g gort__g_t;
 typedef struct gort__m gort__m_t;
 typedef struct gort__p gort__p_t;
 typedef struct gort__sudog gort__sudog_t;
+typedef struct gort__timer gort__timer_t;
 
 /* ---- G: a goroutine ------------------------------------------------------------------ */
 
@@ -49,6 +51,7 @@ enum {                      /* gort__g_t.status (Go's _G* states) */
     G_IDLE = 0,             /* in a free pool (never started, or dead and recycled) */
     G_RUNNABLE = 1,         /* on a run queue, or about to be */
     G_RUNNING = 2,          /* an M runs it */
+    G_SYSCALL = 3,          /* inside gort_syscall_enter/exit: its M runs it, without a P */
     G_WAITING = 4,          /* parked: waitreason says on what */
     G_DEAD = 6,             /* finished; its struct and stack wait for reuse */
 };
@@ -67,6 +70,8 @@ typedef enum {              /* gort__g_t.waitreason: Go's waitReason strings */
     WAIT_WAITGROUP,
     WAIT_COND,
     WAIT_SEMACQUIRE,
+    WAIT_SLEEP,             /* gort_sleep (time.c) */
+    WAIT_IO,                /* a descriptor not ready (netpoll.c) */
     WAIT_N
 } gort__waitreason_t;
 extern const char *const gort__sched_waitreason_str[WAIT_N];
@@ -80,6 +85,8 @@ struct gort__g {
     uint32_t      status;       /* G_*; the M running it or the parker writes (STORE) */
     uint8_t       waitreason;   /* set with status = G_WAITING (STORE) */
     uint8_t       started;      /* its context exists (ctx made on stack) */
+    uint8_t       preempt;      /* sysmon asks it to yield at its next safe point (STORE by
+                                 * sysmon, cleared when it is switched to) */
     _Atomic uint32_t selectdone;/* a select's wake-up is claimed: 0 -> 1 by the waker */
     const void   *waiting_on;   /* the channel / lock it is parked on, for dumps */
     gort__g_t    *schedlink;    /* global run queue, free lists: under their lock */
@@ -104,17 +111,20 @@ struct gort__sudog {
 
 /* ---- P: a processor -------------------------------------------------------------------- */
 
-enum { P_IDLE = 0, P_RUNNING = 1 };   /* later: P_SYSCALL, P_GCSTOP */
+enum { P_IDLE = 0, P_RUNNING = 1, P_SYSCALL = 2 };   /* later: P_GCSTOP */
 enum { RUNQ_SIZE = 256, GFREE_MAX = 64 };
 
 typedef struct gort__pstats {       /* written by the owner only (BUMP), summed by readers */
     uint64_t spawned, exited, switches, parks, yields, steals, stolen;
     uint64_t global_puts, global_gets, mparks;
+    uint64_t syscalls, preempts, async_preempts, timers_fired;
 } gort__pstats_t;
 
 struct gort__p {
     int32_t     id;
-    uint32_t    status;             /* P_*; under sched.lock when idle, else its M (STORE) */
+    uint32_t    status;             /* P_*; under sched.lock when idle, else its M (STORE); the
+                                     * ways out of P_SYSCALL are CASes (sysmon.c) */
+    uint32_t    syscalltick;        /* bumped at each gort_syscall_enter (owner, STORE) */
     gort__p_t  *link;               /* sched.pidle list: under sched.lock */
     gort__m_t  *m;                  /* its M, or NULL when idle (STORE) */
     uint32_t    schedtick;          /* incremented at each schedule; owner (STORE) */
@@ -135,9 +145,22 @@ struct gort__p {
 
     gort__pstats_t st;              /* owner BUMPs */
 
+    /* Timers (time.c): a 4-ary min-heap on `when`, under timerslock (rank LEAF:
+     * nothing is taken inside it; timer functions run with it released).
+     * timer0when is heap[0]'s when, or 0 when empty: the lock-free "anything
+     * due?" check of schedule() and the pollers. */
+    gort__lock_t timerslock GORT_ALIGNED_CL;
+    gort__timer_t **timers;
+    int32_t     ntimers, timerscap;  /* under timerslock (LOAD for traces) */
+    _Atomic int64_t timer0when;
+
+    /* sysmon's record of this P (sysmon.c), sysmon only. */
+    uint32_t    sm_schedtick, sm_syscalltick;
+    int64_t     sm_schedwhen, sm_syscallwhen;
+
     /* Hooks for later issues: the allocator's per-P cache, the collector's work
-     * buffer and write-barrier buffer, timers, trace buffer. */
-    void       *mcache, *gcw, *wbbuf, *timers;
+     * buffer and write-barrier buffer, trace buffer. */
+    void       *mcache, *gcw, *wbbuf;
     struct gort__trace_ring *trace;
 };
 
@@ -155,6 +178,9 @@ struct gort__m {
     gort__m_t  *alllink;            /* sched.allm: append-only under sched.lock */
     int64_t     id;
     pthread_t   thread;
+    pid_t       tid;                /* for sysmon's preemption signal (set at start) */
+    gort__p_t  *oldp;               /* the P it held when its G entered a system call (own) */
+    uint32_t    gen;                /* sched.gen of the run its syscall G belongs to (own) */
     uint64_t    rand;               /* fastrand state, owner only */
     /* Deferred action run by whatever context the M switches to next, once the
      * previous G is off its stack (Go's waitunlockf / gfput after mcall). */
@@ -197,6 +223,21 @@ typedef struct gort__sched {
     _Atomic uint32_t stopwait;      /* futex word: Ps still held during a stop */
     int64_t      start_time;        /* nanotime at gort_main */
     _Atomic uint64_t threads_made;
+    int32_t      maxmcount;         /* the thread cap (GORT_MAXTHREADS, gort_set_max_threads; under lock) */
+    int32_t      mlost;             /* Ms stranded in a system call past the end of their run (under lock) */
+    uint32_t     gen;               /* gort_main runs so far (under lock) */
+
+    /* The network poller (netpoll.c): lastpoll is the time of the last poll, 0
+     * while an M blocks in it; pollUntil is when that M's poll times out (0:
+     * never).  netpollWaiters counts goroutines parked on descriptors. */
+    _Atomic int64_t lastpoll;
+    _Atomic int64_t pollUntil;
+    _Atomic int32_t netpollWaiters;
+    _Atomic int64_t ntimers;        /* timers queued on every P (time.c) */
+    _Atomic uint32_t sysmonwait;    /* sysmon sleeps until an M takes a P (sysmon.c) */
+    int64_t      pnext;             /* sysmon's next preemption/retake deadline (sysmon only) */
+    _Atomic uint64_t handoffs;      /* Ps sysmon took from system calls */
+    _Atomic uint64_t netpoll_ready; /* goroutines the poller woke */
 } gort__sched_t;
 extern gort__sched_t gort__sched;
 
@@ -221,6 +262,19 @@ gort__g_t *gort__sched_mustg(const char *what);
 
 /* ---- sched.c ------------------------------------------------------------------------------ */
 void gort__sched_wakep(void);
+/* Run p (or an idle P) on an idle or new M (Go's startm). */
+void gort__sched_startm(gort__p_t *p, bool spinning);
+/* Give up a P whose M is in a system call (Go's handoffp): start an M for it
+ * if it has work, else make it idle. */
+void gort__sched_handoffp(gort__p_t *p);
+/* Take an idle P for m (exitsyscall, the netpoller): NULL if none. */
+gort__p_t *gort__sched_pidleget(void);
+gort__p_t *gort__sched_pidleget_locked(void);
+void gort__sched_pidleput_locked(gort__p_t *p);
+void gort__sched_acquirep(gort__m_t *m, gort__p_t *p);
+/* Make the goroutines of a list (through schedlink) runnable: on m's P if it
+ * has one, else on the global queue, starting Ms for idle Ps (Go's injectglist). */
+void gort__sched_injectglist(gort__m_t *m, gort__g_t *list);
 uint32_t gort__sched_fastrand(gort__m_t *m);
 GORT_INLINE uint32_t gort__sched_fastrandn(gort__m_t *m, uint32_t n) {
     return (uint32_t)(((uint64_t)gort__sched_fastrand(m) * n) >> 32);
@@ -242,6 +296,17 @@ GORT_INLINE void gort__sched_after_switch(gort__m_t *m) {
 /* Make a parked gp runnable on the calling goroutine's P, in runnext (it runs
  * next: Go's ready, the woken goroutine inherits the time slice). */
 void gort__sched_ready(gort__g_t *gp);
+/* The same onto p, from any context holding p (g0, timer functions). */
+void gort__sched_ready_p(gort__p_t *p, gort__g_t *gp);
+/* Preempted (sysmon's flag or signal): run due timers, then yield behind the
+ * global queue (Go's gopreempt_m). */
+void gort__sched_preempt_yield(gort__g_t *gp);
+/* The cooperative preemption check, at the runtime's safe points (channel and
+ * lock operations, gort_go, gort_yield, gort_syscall_exit). */
+GORT_INLINE void gort__sched_checkpreempt(gort__g_t *gp) {
+    if (GORT_UNLIKELY(LOAD(gp->preempt)))
+        gort__sched_preempt_yield(gp);
+}
 /* Switch from g0 into gp (schedule's execute). */
 void gort__sched_execute(gort__m_t *m, gort__g_t *gp);
 /* Tear-down after a run: every G left is reclaimed (gort_main's return). */
@@ -264,6 +329,68 @@ gort__g_t *gort__sched_runqsteal(gort__p_t *p, gort__p_t *victim, bool stealnext
 void       gort__sched_globrunqput_locked(gort__g_t *gp);
 void       gort__sched_globrunqputbatch_locked(gort__g_t *head, gort__g_t *tail, int32_t n);
 gort__g_t *gort__sched_globrunqget_locked(gort__p_t *p, int32_t max);
+
+/* ---- time.c: timers ---------------------------------------------------------------------- */
+enum { TIMER_IDLE = 0, TIMER_QUEUED = 1, TIMER_RUNNING = 2 };
+struct gort__timer {
+    int64_t     when;               /* monotonic ns (gort__nanotime) */
+    /* Runs on an M holding runp, no lock held, once `when` has passed; it must
+     * not block (it readies goroutines, or sends without blocking). */
+    void      (*f)(gort__p_t *runp, void *arg, int64_t now);
+    void       *arg;
+    gort__p_t  *pp;                 /* the P whose heap holds it (under pp->timerslock) */
+    int32_t     idx;                /* its heap index, -1 when not queued */
+    _Atomic uint32_t state;         /* TIMER_*: deltimer waits while RUNNING */
+    bool        on_gstack;          /* lives on the stack of the G f readies (a sleep): not
+                                     * touched once f ran, and never deltimer'd */
+};
+/* Queue t (when, f, arg set) on p's heap; p is the caller's. */
+void    gort__sched_addtimer(gort__p_t *p, gort__timer_t *t);
+/* Unqueue t: true if it had not fired; waits for a running f to finish. */
+bool    gort__sched_deltimer(gort__timer_t *t);
+/* Run p's due timers (now = 0: read the clock if needed); returns the time
+ * read (or 0) and sets *next to p's next timer (0: none). */
+int64_t gort__sched_checktimers(gort__p_t *runp, gort__p_t *p, int64_t now, int64_t *next);
+/* The earliest timer over all Ps, 0 if none. */
+int64_t gort__sched_timesleepuntil(void);
+/* A run ended: forget every queued timer (they belong to abandoned goroutines). */
+void    gort__sched_timers_reset(void);
+
+/* ---- netpoll.c: the network poller --------------------------------------------------------- */
+bool    gort__sched_netpoll_inited(void);
+void    gort__sched_netpoll_init(void);
+/* Poll: delay < 0 blocks, 0 does not, > 0 waits at most delay ns.  Returns
+ * the goroutines made ready (a schedlink list), not yet queued. */
+gort__g_t *gort__sched_netpoll(int64_t delay);
+/* Wake an M blocked in gort__sched_netpoll. */
+void    gort__sched_netpoll_break(void);
+/* A timer at `when` was queued: make sure a poller will wake for it (Go's
+ * wakeNetPoller). */
+void    gort__sched_wakenetpoller(int64_t when);
+/* A run ended: forget the goroutines parked on descriptors. */
+void    gort__sched_netpoll_reset(void);
+
+/* ---- sysmon.c: system calls, sysmon, preemption requests ------------------------------------ */
+void gort__sched_sysmon_start(void);
+void gort__sched_sysmon_stop(void);
+/* An M took a P: wake sysmon if it sleeps for an idle process. */
+void gort__sched_sysmon_wake(void);
+GORT_INLINE void gort__sched_sysmon_wake_check(void) {
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__sched.sysmonwait, memory_order_relaxed)))
+        gort__sched_sysmon_wake();
+}
+/* An M is about to be made: past the thread cap, a fatal error. */
+void gort__sched_checkmcount_locked(void);
+
+/* ---- preempt.c: forced preemption ----------------------------------------------------------- */
+/* Install the handler; learn the program's text (once per gort_main). */
+void gort__sched_preempt_init(void);
+/* Signal m (its G has run too long): the handler switches it out if it is at
+ * a safe place, else leaves the flag for the next safe point. */
+void gort__sched_preempt_m(gort__m_t *m);
+/* preempt_<arch>.c: the interrupted pc and sp of a signal's ucontext. */
+uintptr_t gort__sched_uc_pc(const void *uc);
+uintptr_t gort__sched_uc_sp(const void *uc);
 
 /* ---- trace.c: schedtrace, dumps, the deadlock report, events ------------------------------ */
 void gort__sched_trace_start(void);
@@ -307,7 +434,8 @@ GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t 
             gort__sched_take_stack(m->p, to);
         to->m = m;
         STORE(to->status, G_RUNNING);
-        STORE(m->curg, to);
+        STOREREL(m->curg, to);   /* sysmon reads it (acquire) to flag the G */
+        STORE(to->preempt, 0);
         BUMP(m->p->st.switches, 1);
         gort__sched_event(m->p, EV_GO_START, to->goid, 0);
     } else {
@@ -377,6 +505,7 @@ struct gort_chan {
     size_t        sendx, recvx;     /* buffer positions */
     char         *buf;              /* dataqsiz * elemsize bytes, after the struct */
     struct { gort__sudog_t *first, *last; } recvq, sendq;
+    gort__timer_t *timer;           /* gort_after's channel: its timer (cancelled by gort_chan_free) */
 };
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
 void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);

@@ -9,6 +9,11 @@
  *   chan.c    channels (Go's hchan)          select.c  select (Go's selectgo)
  *   sema.c    the runtime's semaphores and notify lists
  *   sync.c    Mutex, RWMutex, WaitGroup, Once, Cond (Go's sync package)
+ *   time.c    per-P timer heaps, gort_sleep, gort_after, select with a timeout
+ *   netpoll.c the epoll netpoller and gort/net.h's descriptor wrappers
+ *   sysmon.c  system calls (hand-off), sysmon, the thread cap
+ *   preempt.c forced preemption: the signal handler and its safe-point rule
+ *             (preempt_<arch>.c: the pc and sp of a signal's context)
  *   trace.c   schedtrace, goroutine dumps, the deadlock report, event rings
  *
  * Go's proc.go is the reference; a reader who knows it should find their way.
@@ -21,7 +26,7 @@
  * the G it runs, its P, a futex word to sleep on.  P, a processor: what an M
  * needs to run goroutines -- a local run queue of 256 plus runnext, pools of
  * dead Gs, counters, and the slots later issues fill (the allocator's cache,
- * the collector's work buffers, timers).  There are GORT_MAXPROCS Ps; an M
+ * the collector's work buffers) and a heap of timers.  There are GORT_MAXPROCS Ps; an M
  * runs goroutines only while it holds one, so at most GORT_MAXPROCS
  * goroutines run at once.  Ms are made on demand and never exit; idle ones
  * sleep on their futex (sched.midle).  Ps live as long as the process.
@@ -82,8 +87,8 @@
  * P takes one G from the global queue, else its *oldest* local G (with
  * fairness ticks skynet peaks at 31 000 alive, 6 300 started: ~27 MB).  Go's
  * own 61-tick rule covers only the global queue; runnext starvation is cured
- * in Go by sysmon's 10 ms preemption, which this issue does not have yet, and
- * the oldest-local pick covers that too: a pair of goroutines handing the P to
+ * in Go by sysmon's 10 ms preemption (which gort has too, below), and the
+ * oldest-local pick covers it sooner: a pair of goroutines handing the P to
  * each other through runnext cannot keep a third waiting for more than 61
  * schedules.  runq.c explains the lock-free queue that allows popping the
  * tail while thieves take the head.
@@ -108,18 +113,24 @@
  * queue's owner operations become plain loads and stores and channel locks
  * are skipped (gort__sched.single, fixed for a run).  This takes every locked
  * instruction off a P=1 ping-pong (twelve per round trip otherwise, ~4.5 ns
- * each here).  The invariant later issues must keep: goroutine code runs only
- * on an M holding a P (an M in a system call has handed its P off and touches
- * no run queue or channel until it has one again).
+ * each here).  The invariant that keeps it true: goroutine code, timer
+ * functions and the readying of polled goroutines onto a local queue run only
+ * on an M holding a P.  An M in a system call has lent its P and touches no
+ * run queue or channel until it has one again (gort_syscall_exit takes it
+ * back with a CAS, which orders everything); an M back from the poller
+ * without a P queues what it found on the global queue, under sched.lock;
+ * sysmon never runs timers and never touches a local queue.
  *
  * Finding work, spinning, sleeping
  * --------------------------------
- * schedule() (on g0): every 61st tick the global queue, else the oldest local
- * G; then runnext and the local queue; then findrunnable: local, global,
- * [netpoll: a later issue], then -- if fewer than half the busy Ps already
- * have a spinning M -- spin: up to four passes over all Ps in random order
- * (Go's stealOrder), stealing half of a victim's queue, runnext too on the
- * last pass.  An M that found work stops spinning and, if it was the last
+ * schedule() (on g0): the P's due timers; every 61st tick the global queue,
+ * else the oldest local G; then runnext and the local queue; then
+ * findrunnable: due timers, local, global, the poller without blocking (if
+ * anyone waits on a descriptor and no M sleeps in the poller), then -- if
+ * fewer than half the busy Ps already have a spinning M -- spin: up to four
+ * passes over all Ps in random order (Go's stealOrder), stealing half of a
+ * victim's queue, and on the last pass runnext too and the victim's due
+ * timers (timers are stolen with the work: they ready onto the thief's P).  An M that found work stops spinning and, if it was the last
  * spinner and a P is idle, wakes another (resetspinning): so a burst of work
  * fans out one M at a time, and at most one M spins for nothing.
  *
@@ -130,16 +141,71 @@
  * Both sequences are seq_cst, so either the readier sees the spinner (and
  * lets it find the G) or the spinner's last look sees the G.  A sleeping M
  * waits on its own futex word (stopm); startm hands it a P and wakes it.
- * An idle process has every M asleep in futex_wait: no CPU.
+ *
+ * Before sleeping on its futex, the last M to give up its P sleeps in the
+ * poller instead if goroutines wait on descriptors or any P has a timer
+ * (sched.lastpoll = 0 says an M is there; sched.pollUntil is its deadline,
+ * the earliest timer of all Ps).  It comes back with what the poll found, or
+ * at the timer, takes an idle P and looks again; if no P is free it queues
+ * the found goroutines globally and starts Ms for them.  A timer queued
+ * earlier than that deadline, or a stop, interrupts the poll (an eventfd:
+ * netpoll_break).  An idle process has every M asleep in futex_wait or in
+ * epoll, and sysmon asleep on its futex: no CPU.
+ *
+ * Blocking in the kernel
+ * ----------------------
+ * gort_syscall_enter lends the P (P_SYSCALL, no M) and keeps the M and G;
+ * gort_syscall_exit takes it back with one CAS if nobody took it (the fast
+ * path, no lock), else an idle P, else it queues its G globally and its M
+ * sleeps (Go's exitsyscall0).  sysmon takes a lent P (CAS to P_IDLE) when its
+ * call has lasted one sysmon tick (>= 20 us) and there is work for it, or
+ * after 10 ms regardless, and hands it off: to an M for its queue, to a
+ * spinning M if nobody looks for work, else to the idle list (Go's retake and
+ * handoffp).  Each hand-off may need a new M; Ms are capped (GORT_MAXTHREADS,
+ * gort_set_max_threads, default 10000 as Go's) and past the cap the program
+ * dies with "fatal error: thread exhaustion".
+ *
+ * Descriptors (gort/net.h, netpoll.c) never block an M: the wrappers make the
+ * descriptor non-blocking and park the goroutine on its poll descriptor until
+ * epoll reports it ready; a goroutine waiting on a socket costs no thread.
+ *
+ * Timers
+ * ------
+ * Each P has a heap of timers (time.c), stolen with its work.  A sleeping
+ * goroutine's timer is on its stack and queued once it has parked; a
+ * gort_after channel owns its timer, and gort_chan_free cancels it.  Due
+ * timers fire in schedule(), findrunnable, gort_yield and at preemption, in
+ * deadline order.  A million pending timers cost a heap slot each; nothing
+ * scans them.
+ *
+ * sysmon and preemption
+ * ---------------------
+ * sysmon is a thread with no P (sysmon.c).  It sleeps 20 us to 1 ms between
+ * looks (longer the longer nothing happens), and indefinitely once every P is
+ * idle (acquirep wakes it).  Each look: retake (above); preempt a P whose
+ * schedtick has not moved for 10 ms -- it sets the running G's preempt flag
+ * and signals its M (Go's preemptone); poll if nobody has for 10 ms; and
+ * print schedtrace when due.  It sleeps until the next 10 ms deadline rather
+ * than a fixed period, so a hog is preempted 10 ms after sysmon first saw its
+ * slice begin.  The flag is honoured at safe points (channel operations,
+ * select, the lock slow path, gort_go, gort_yield, gort_sleep, leaving a
+ * system call): the G yields behind the global queue after running the P's
+ * due timers.  The signal (preempt.c) does the same at once when the thread
+ * was interrupted in the program's own code -- never in libc, the allocator
+ * or the runtime (whose code is the section gort_text) -- so a loop with no
+ * calls cannot starve the others on one P.  A preempted G resumes, maybe on
+ * another thread, with every register as it was.
  *
  * Deadlock
  * --------
  * When an M goes to sleep (mput, under sched.lock) and no M is left running,
- * nothing can ever make a G runnable: this issue has no timers, no netpoller
- * and no system-call hand-off, and only goroutines touch channels and locks.
- * (Those later wake-up sources go into checkdead as they arrive, as in Go.)
- * The program dies with "fatal error: all goroutines are asleep - deadlock!"
- * and a dump of every goroutine: id, state, wait reason, what it waits on.
+ * nothing can ever make a G runnable.  An M in a system call or asleep in the
+ * poller is not idle, so goroutines that sleep, wait on descriptors or block
+ * in the kernel keep the program alive, as in Go; and checkdead also returns
+ * while any timer is queued or any goroutine waits on a descriptor (findrunnable
+ * keeps a poller M for those).  Otherwise the program dies with "fatal error:
+ * all goroutines are asleep - deadlock!" and a dump of every goroutine: id,
+ * state, wait reason, what it waits on.
  *
  * gort_main and stopping
  * ----------------------
@@ -149,22 +215,25 @@
  * sched.stopping: each M, at its next scheduling point, gives its P back and
  * sleeps; M0 waits until every P is idle, then reclaims the goroutines left
  * (their stacks go back to the pool) and returns.  A goroutine that never
- * blocks or yields keeps its P, and gort_main waits for it (no preemption yet).
- * Ms and Ps survive for the next gort_main.
+ * blocks or yields is preempted (with async preemption off: at its next safe
+ * point).  Ps lent to system calls are taken back; a goroutine still in the
+ * kernel keeps its stack (leaked: its thread runs on it) and its M, when the
+ * call returns, finds the run over (sched.gen) and stops for good.  Timers
+ * and descriptor waiters of the run are forgotten.  Ms and Ps survive for the
+ * next gort_main, and sysmon is stopped and restarted with it.
  *
  * Observability
  * -------------
  * Per-P counters (gort__pstats_t, written by the owner without locked
  * instructions) are summed by gort_sched_stats.  GORT_DEBUG=schedtrace=N
- * prints Go's SCHED line every N ms from a monitor thread (sysmon's seat);
- * scheddetail=1 adds P, M and G lines.  GORT_DEBUG=trace=1 turns on per-P
+ * prints Go's SCHED line every N ms from sysmon; scheddetail=1 adds P, M and
+ * G lines.  GORT_DEBUG=trace=1 turns on per-P
  * event rings (create, start, block with reason, unblock, end, yield, steal),
  * one predictable branch when off (trace.c).
  *
- * Hooks left for the next issues: findrunnable's netpoll and timer checks
- * (marked), P status P_SYSCALL for hand-off and sysmon's retake, checkdead's
- * "something could still wake a G" list, the P slots for mcache and GC
- * buffers, and a preemption flag checked at the direct-switch point.
+ * Hooks left for later issues: the P slots for mcache and GC buffers,
+ * findrunnable's GC work check (marked), P_GCSTOP, and the preempt flag for
+ * the allocator's slow paths (alloc/ does not check it yet).
  *
  * Rejected
  * --------
@@ -178,6 +247,16 @@
  *     hold a million stacks; gort gives a G its stack when it first runs.
  *   - Per-object wait queues inside sync types: Go's semaphore table (sema.c)
  *     keeps gort_mutex_t at 8 bytes and zero-initialisable.
+ *   - Stamping each time slice's start with the clock at every switch, so
+ *     sysmon knows exactly when a slice began: a clock read per switch on a
+ *     50 ns ping-pong.  sysmon observes schedtick instead, often enough.
+ *   - Injecting a call to a preemption trampoline that saves the registers
+ *     itself (Go's asyncPreempt): the kernel has already saved all of them,
+ *     AVX included, in the signal frame on the goroutine's stack; switching
+ *     inside the handler and letting rt_sigreturn restore them is the same
+ *     thing with less machine code (preempt.c).
+ *   - Level-triggered or one-shot epoll: a re-arm system call per wait;
+ *     edge-triggered registration once per descriptor, as Go.
  *
  * Invariants
  * ----------
@@ -186,6 +265,8 @@
  *   - A P is idle (on sched.pidle) exactly when no M holds it; an idle P's
  *     local queue and runnext are empty.
  *   - sched.nmspinning counts the Ms with m->spinning set.
+ *   - At most one M is in the poller with a blocking poll (sched.lastpoll 0).
+ *   - A P in P_SYSCALL has no M; only a CAS moves it out of that state.
  *   - A G leaves its stack only through switch_to, and whatever must not
  *     happen before that (m->after) runs right after the switch, on that M.
  */
@@ -196,6 +277,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 gort__sched_t gort__sched = {
@@ -231,8 +314,13 @@ static void acquirep(gort__m_t *m, gort__p_t *p) {
     GORT_ASSERT(!m->p && !p->m && LOAD(p->status) == P_IDLE);
     STORE(m->p, p);
     STORE(p->m, m);
-    STORE(p->status, P_RUNNING);
+    __atomic_store_n(&p->status, P_RUNNING, __ATOMIC_SEQ_CST);
     gort__sched_event(p, EV_PROC_START, 0, (uint64_t)m->id);
+    gort__sched_sysmon_wake_check();
+}
+
+void gort__sched_acquirep(gort__m_t *m, gort__p_t *p) {
+    acquirep(m, p);
 }
 
 static gort__p_t *releasep(gort__m_t *m) {
@@ -261,6 +349,23 @@ static gort__p_t *pidleget_locked(void) {
     return p;
 }
 
+gort__p_t *gort__sched_pidleget_locked(void) {
+    return pidleget_locked();
+}
+
+void gort__sched_pidleput_locked(gort__p_t *p) {
+    pidleput_locked(p);
+}
+
+gort__p_t *gort__sched_pidleget(void) {
+    if (!atomic_load_explicit(&gort__sched.npidle, memory_order_seq_cst))
+        return NULL;
+    lock(&gort__sched.lock);
+    gort__p_t *p = pidleget_locked();
+    unlock(&gort__sched.lock);
+    return p;
+}
+
 /* ---- Ms: sleeping and waking --------------------------------------------------------------- */
 
 static void notesleep(gort__m_t *m) {
@@ -282,8 +387,12 @@ static void checkdead_locked(void) {
     if (run < 0)
         gort__fatal("gort: checkdead: inconsistent M counts (mcount %d, nmidle %d)",
                     gort__sched.mcount, gort__sched.nmidle);
-    /* Later issues: a pending timer, a netpoll waiter or an M in a system call
-     * can still wake a goroutine; return here if there is one. */
+    /* An M in a system call or blocked in the poller is running (it is not
+     * idle): those wake-up sources are covered by the count.  Timers and
+     * descriptor waiters always have a poller M (findrunnable keeps one);
+     * should one be missing, do not call it a deadlock. */
+    if (atomic_load(&gort__sched.ntimers) > 0 || atomic_load(&gort__sched.netpollWaiters) > 0)
+        return;
     if (atomic_load(&gort__sched.runqsize))
         gort__fatal("gort: checkdead: runnable goroutines on the global queue with no M running");
     gort__sched_deadlock();
@@ -330,6 +439,8 @@ static void schedule(gort__m_t *m);
 static void *mstart(void *arg) {
     gort__m_t *m = arg;
     gort__sched_tls_m = m;
+    m->tid = (pid_t)syscall(SYS_gettid);
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);   /* timers wake when due, not 50 us later */
     gort__stack_thread_init();
     gort__p_t *p = m->nextp;
     m->nextp = NULL;
@@ -345,6 +456,7 @@ static void newm(gort__p_t *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     lock(&gort__sched.lock);
+    gort__sched_checkmcount_locked();
     mcommoninit_locked(m);
     unlock(&gort__sched.lock);
     atomic_fetch_add_explicit(&gort__sched.threads_made, 1, memory_order_relaxed);
@@ -359,7 +471,7 @@ static void newm(gort__p_t *p, bool spinning) {
 
 /* Run p (or an idle P) on an idle M (or a new one).  With spinning, the
  * caller has already counted the M in nmspinning. */
-static void startm(gort__p_t *p, bool spinning) {
+void gort__sched_startm(gort__p_t *p, bool spinning) {
     lock(&gort__sched.lock);
     if (!p) {
         p = pidleget_locked();
@@ -389,7 +501,36 @@ void gort__sched_wakep(void) {
     if (atomic_load_explicit(&gort__sched.nmspinning, memory_order_seq_cst) != 0 ||
         !atomic_compare_exchange_strong(&gort__sched.nmspinning, &zero, 1))
         return;
-    startm(NULL, true);
+    gort__sched_startm(NULL, true);
+}
+#define startm gort__sched_startm
+
+void gort__sched_injectglist(gort__m_t *m, gort__g_t *list) {
+    if (!list)
+        return;
+    int n = 0;
+    for (gort__g_t *g1 = list; g1; g1 = g1->schedlink) {
+        STORE(g1->status, G_RUNNABLE);
+        n++;
+    }
+    atomic_fetch_add_explicit(&gort__sched.netpoll_ready, (uint64_t)n, memory_order_relaxed);
+    if (m && m->p) {
+        while (list) {
+            gort__g_t *g1 = list;
+            list = g1->schedlink;
+            gort__sched_runqput(m->p, g1, false);
+        }
+        gort__sched_wakep();
+        return;
+    }
+    gort__g_t *tail = list;
+    while (tail->schedlink)
+        tail = tail->schedlink;
+    lock(&gort__sched.lock);
+    gort__sched_globrunqputbatch_locked(list, tail, n);
+    unlock(&gort__sched.lock);
+    for (int i = 0; i < n && atomic_load(&gort__sched.npidle); i++)
+        startm(NULL, false);
 }
 
 static void resetspinning(gort__m_t *m) {
@@ -414,7 +555,7 @@ static uint32_t gcd(uint32_t a, uint32_t b) {
 
 /* Four passes over the Ps in a random order (a random start and a stride
  * coprime with gomaxprocs: Go's randomOrder), runnext on the last. */
-static gort__g_t *stealwork(gort__m_t *m) {
+static gort__g_t *stealwork(gort__m_t *m, int64_t now) {
     gort__p_t *p = m->p;
     int32_t n = gort__sched.gomaxprocs;
     for (int pass = 0; pass < 4; pass++) {
@@ -431,6 +572,16 @@ static gort__g_t *stealwork(gort__m_t *m) {
                 continue;
             if (LOAD(gort__sched.stopping))
                 return NULL;
+            if (last) {
+                /* Steal its due timers with its work: they ready onto p. */
+                int64_t w = atomic_load_explicit(&v->timer0when, memory_order_acquire), next;
+                if (w && w <= now) {
+                    gort__sched_checktimers(p, v, now, &next);
+                    gort__g_t *gp = gort__sched_runqget(p);
+                    if (gp)
+                        return gp;
+                }
+            }
             gort__g_t *gp = gort__sched_runqsteal(p, v, last);
             if (gp)
                 return gp;
@@ -439,14 +590,26 @@ static gort__g_t *stealwork(gort__m_t *m) {
     return NULL;
 }
 
-/* A runnable G for m, stealing if it must, sleeping if there is none.  NULL
- * when the scheduler is stopping (m may then hold no P). */
+/* A G from the poller's list: run the first, queue the rest on m's P. */
+static gort__g_t *take_polled(gort__m_t *m, gort__g_t *list) {
+    gort__g_t *gp = list;
+    list = list->schedlink;
+    STORE(gp->status, G_RUNNABLE);
+    atomic_fetch_add_explicit(&gort__sched.netpoll_ready, 1, memory_order_relaxed);
+    gort__sched_injectglist(m, list);
+    return gp;
+}
+
+/* A runnable G for m, stealing if it must, sleeping if there is none (in the
+ * poller, if descriptors or timers are waited for).  NULL when the scheduler
+ * is stopping (m may then hold no P). */
 static gort__g_t *findrunnable(gort__m_t *m) {
 top:;
     gort__p_t *p = m->p;
     if (LOAD(gort__sched.stopping) || !p)
         return NULL;
-    /* [GC: mark work; timers: run expired ones -- later issues] */
+    int64_t polluntil;
+    int64_t now = gort__sched_checktimers(p, p, 0, &polluntil);
     gort__g_t *gp = gort__sched_runqget(p);
     if (gp)
         return gp;
@@ -457,7 +620,14 @@ top:;
         if (gp)
             return gp;
     }
-    /* [netpoll: non-blocking poll -- a later issue] */
+    /* The poller, without blocking, if anyone waits on a descriptor and no M
+     * is blocked in it already. */
+    if (gort__sched_netpoll_inited() && atomic_load(&gort__sched.netpollWaiters) > 0 &&
+        atomic_load(&gort__sched.lastpoll) != 0) {
+        gort__g_t *list = gort__sched_netpoll(0);
+        if (list)
+            return take_polled(m, list);
+    }
     int32_t procs = gort__sched.gomaxprocs;
     if (procs > 1 &&
         (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < procs - atomic_load(&gort__sched.npidle))) {
@@ -465,7 +635,7 @@ top:;
             STORE(m->spinning, true);
             atomic_fetch_add_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
         }
-        gp = stealwork(m);
+        gp = stealwork(m, now ? now : gort__nanotime());
         if (gp)
             return gp;
     }
@@ -509,9 +679,47 @@ top:;
                 break;
             }
         }
-        /* [timers, GC work: later issues] */
+        /* [GC work: a later issue] */
     }
-    /* [netpoll: blocking poll -- a later issue] */
+
+    /* Sleep in the poller if descriptors or timers are waited for and no M
+     * does already (lastpoll 0 marks the poller), until the next timer. */
+    int64_t until = gort__sched_timesleepuntil();
+    if (gort__sched_netpoll_inited() &&
+        (atomic_load(&gort__sched.netpollWaiters) > 0 || until != 0) &&
+        atomic_exchange(&gort__sched.lastpoll, 0) != 0) {
+        atomic_store(&gort__sched.pollUntil, until);
+        int64_t delay = -1;
+        if (until) {
+            now = gort__nanotime();
+            delay = until > now ? until - now : 0;
+        }
+        if (LOAD(gort__sched.stopping))
+            delay = 0;
+        gort__g_t *list = gort__sched_netpoll(delay);
+        now = gort__nanotime();
+        atomic_store(&gort__sched.pollUntil, 0);
+        atomic_store(&gort__sched.lastpoll, now);
+        p = LOAD(gort__sched.stopping) ? NULL : gort__sched_pidleget();
+        if (p) {
+            acquirep(m, p);
+            if (list)
+                return take_polled(m, list);
+            /* A timer is due (or the poll was interrupted): look again, as a
+             * spinner, so that the timers of every P are looked at. */
+            if (procs > 1) {
+                STORE(m->spinning, true);
+                atomic_fetch_add_explicit(&gort__sched.nmspinning, 1, memory_order_seq_cst);
+            }
+            goto top;
+        }
+        gort__sched_injectglist(NULL, list);
+    } else if (until && gort__sched_netpoll_inited()) {
+        /* Another M polls: make sure it wakes for our next timer. */
+        int64_t pu = atomic_load(&gort__sched.pollUntil);
+        if (pu == 0 || pu > until)
+            gort__sched_netpoll_break();
+    }
     stopm(m);
     goto top;
 }
@@ -536,6 +744,24 @@ void gort__sched_stop_begin(void) {
     unlock(&gort__sched.lock);
     if (found)
         notewakeup(&m0);
+    gort__sched_netpoll_break();   /* M0 may be the one blocked in the poller */
+}
+
+/* While stopping: Ps lent by goroutines in system calls are taken back
+ * (those goroutines are abandoned with the rest; their Ms, when the calls
+ * return, find the run over and stay out of the way). */
+static void stop_retake_syscalls(void) {
+    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
+        gort__p_t *p = gort__sched.allp[i];
+        uint32_t s = P_SYSCALL;
+        if (__atomic_compare_exchange_n(&p->status, &s, P_IDLE, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            lock(&gort__sched.lock);
+            while (gort__sched_runqget(p))
+                ;
+            pidleput_locked(p);
+            unlock(&gort__sched.lock);
+        }
+    }
 }
 
 /* At a scheduling point while stopping: give the P back.  M0 then waits for
@@ -563,9 +789,10 @@ static bool stop_self(gort__m_t *m) {
     }
     for (;;) {
         uint32_t v = atomic_load_explicit(&gort__sched.stopwait, memory_order_acquire);
+        stop_retake_syscalls();
         if (atomic_load(&gort__sched.npidle) == gort__sched.gomaxprocs)
             return true;
-        gort__futex_wait(&gort__sched.stopwait, v, 10 * 1000 * 1000);
+        gort__futex_wait(&gort__sched.stopwait, v, 1000 * 1000);
     }
 }
 
@@ -574,12 +801,20 @@ static bool stop_self(gort__m_t *m) {
 static void schedule(gort__m_t *m) {
     for (;;) {
         if (GORT_UNLIKELY(LOAD(gort__sched.stopping) || !m->p)) {
+            if (!m->p && !LOAD(gort__sched.stopping)) {
+                stopm(m);   /* its G left a system call with no P free */
+                continue;
+            }
             if (stop_self(m))
                 return;
             continue;
         }
         gort__p_t *p = m->p;
         gort__g_t *gp = NULL;
+        if (atomic_load_explicit(&p->timer0when, memory_order_relaxed)) {
+            int64_t next;
+            gort__sched_checktimers(p, p, 0, &next);
+        }
         uint32_t tick = p->schedtick + 1;
         STORE(p->schedtick, tick);
         if (tick % 61 == 0) {
@@ -678,26 +913,43 @@ int gort_main(void (*fn)(void *), void *arg) {
         m0.is_m0 = true;
         mcommoninit_locked(&m0);
     }
+    gort__sched.gen++;
+    if (!gort__sched.maxmcount)
+        gort__sched.maxmcount = gort__settings.maxthreads;
     gort__p_t *p0 = pidleget_locked();
     unlock(&gort__sched.lock);
     GORT_ASSERT(p0 == allp_store[0]);
 
     gort__sched_tls_m = &m0;
     gort__stack_thread_init();
+    m0.tid = (pid_t)syscall(SYS_gettid);
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     m0.curg = NULL;
     m0.spinning = false;
     m0.after = NULL;
     acquirep(&m0, p0);
     gort__sched.m0 = &m0;
     gort__sched.start_time = gort__nanotime();
+    atomic_store(&gort__sched.lastpoll, gort__sched.start_time);
+    atomic_store(&gort__sched.handoffs, 0);
+    atomic_store(&gort__sched.netpoll_ready, 0);
+    atomic_store(&gort__sched.pollUntil, 0);
+    gort__sched_preempt_init();
     gort__sched_trace_start();
+    gort__sched_sysmon_start();
     gort__sched.main_g = gort__sched_newmain(p0, fn, arg);
     if (!gort__sched.main_g)
         gort__fatal("gort: out of memory making the main goroutine");
 
     schedule(&m0);   /* returns once the main goroutine has returned and every P is idle */
 
+    gort__sched_sysmon_stop();
     gort__sched_trace_stop();
+    gort__sched_timers_reset();
+    gort__sched_netpoll_reset();
+    if (slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
     lock(&gort__sched.lock);
     /* Goroutines left on the global queue, and every other live one: reclaimed. */
     gort__sched.runqhead = gort__sched.runqtail = NULL;
@@ -756,6 +1008,10 @@ static void st_add(gort__pstats_t *to, const gort__pstats_t *from) {
     to->global_puts += LOAD(from->global_puts);
     to->global_gets += LOAD(from->global_gets);
     to->mparks += LOAD(from->mparks);
+    to->syscalls += LOAD(from->syscalls);
+    to->preempts += LOAD(from->preempts);
+    to->async_preempts += LOAD(from->async_preempts);
+    to->timers_fired += LOAD(from->timers_fired);
 }
 
 void gort__sched_pstats(int i, gort__pstats_t *out) {
@@ -782,6 +1038,12 @@ void gort_sched_stats(gort_sched_stats_t *out) {
     out->global_gets = s.global_gets;
     out->mparks = s.mparks;
     out->threads = atomic_load(&gort__sched.threads_made);
+    out->syscalls = s.syscalls;
+    out->handoffs = atomic_load(&gort__sched.handoffs);
+    out->preempts = s.preempts;
+    out->async_preempts = s.async_preempts;
+    out->timers_fired = s.timers_fired;
+    out->netpoll_ready = atomic_load(&gort__sched.netpoll_ready);
     out->procs = n ? n : nprocs();
     out->goroutines = (int)(s.spawned - s.exited);
 }

@@ -72,6 +72,7 @@ static void sort_by_chan(gort_select_case_t *cases, uint16_t *a, int n) {
 
 int gort_select(gort_select_case_t *cases, int n, bool block) {
     gort__g_t *gp = gort__sched_mustg("gort_select");
+    gort__sched_checkpreempt(gp);
     if (n < 0 || n > 65535)
         gort__sched_throw("gort_select: %d cases", n);
     uint16_t order_buf[2 * SELECT_STACK_CASES];

@@ -58,6 +58,7 @@ void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason
     if (cansemacquire(addr))
         return;
     gort__g_t *gp = gort__sched_mustg("semacquire");
+    gort__sched_checkpreempt(gp);
     semroot_t *root = semroot(addr);
     gort__sudog_t sg = {.g = gp, .addr = addr};
     for (;;) {

@@ -49,6 +49,7 @@ static const char *status_str(uint32_t st) {
     case G_IDLE: return "idle";
     case G_RUNNABLE: return "runnable";
     case G_RUNNING: return "running";
+    case G_SYSCALL: return "syscall";
     case G_WAITING: return "waiting";
     case G_DEAD: return "dead";
     default: return "?";
@@ -83,6 +84,8 @@ static void dump_g(gort__g_t *gp, void *arg) {
         case WAIT_RWMUTEX_W: outf(o, "\twaiting on gort_rwmutex_t %p\n", on); break;
         case WAIT_WAITGROUP: outf(o, "\twaiting on gort_waitgroup_t %p\n", on); break;
         case WAIT_COND: outf(o, "\twaiting on gort_cond_t %p\n", on); break;
+        case WAIT_SLEEP: outf(o, "\tsleeping\n"); break;
+        case WAIT_IO: outf(o, "\twaiting on fd %d\n", (int)(intptr_t)on); break;
         default: if (on) outf(o, "\twaiting on %p\n", on); break;
         }
     }
@@ -160,9 +163,10 @@ void gort__sched_schedtrace(bool detailed) {
         for (int32_t i = 0; i < procs; i++) {
             gort__p_t *p = gort__sched.allp[i];
             gort__m_t *m = LOAD(p->m);
-            outf(&o, "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d timerslen=0\n",
-                 i, LOAD(p->status), LOAD(p->schedtick), m ? (long long)m->id : -1LL,
-                 gort__sched_runqsize(p), LOAD(p->n_gfree_stack) + LOAD(p->n_gfree_nostack));
+            outf(&o, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d timerslen=%d\n",
+                 i, LOAD(p->status), LOAD(p->schedtick), LOAD(p->syscalltick), m ? (long long)m->id : -1LL,
+                 gort__sched_runqsize(p), LOAD(p->n_gfree_stack) + LOAD(p->n_gfree_nostack),
+                 LOAD(p->ntimers));
         }
         for (gort__m_t *m = gort__sched.allm; m; m = m->alllink) {
             gort__p_t *p = LOAD(m->p);
@@ -185,45 +189,14 @@ void gort__sched_schedtrace(bool detailed) {
     flush(&o);
 }
 
-/* The monitor thread (sysmon's seat; a later issue gives it retake and
- * preemption): prints schedtrace every N ms while gort_main runs. */
-static pthread_t monitor;
-static bool monitor_running;
-static _Atomic uint32_t monitor_stop;
-
-static void *monitor_main(void *arg) {
-    (void)arg;
-    int64_t period = (int64_t)gort__settings.schedtrace * 1000000;
-    int64_t next = gort__nanotime() + period;
-    while (!atomic_load(&monitor_stop)) {
-        int64_t now = gort__nanotime();
-        if (now < next) {
-            gort__futex_wait(&monitor_stop, 0, next - now);
-            continue;
-        }
-        gort__sched_schedtrace(gort__settings.scheddetail != 0);
-        next += period;
-    }
-    return NULL;
-}
-
 bool gort__sched_tracing;
 
+/* schedtrace lines are printed by sysmon (sysmon.c). */
 void gort__sched_trace_start(void) {
     gort__sched_tracing = gort__settings.trace != 0;
-    if (gort__settings.schedtrace <= 0)
-        return;
-    atomic_store(&monitor_stop, 0);
-    monitor_running = pthread_create(&monitor, NULL, monitor_main, NULL) == 0;
 }
 
 void gort__sched_trace_stop(void) {
-    if (!monitor_running)
-        return;
-    atomic_store(&monitor_stop, 1);
-    gort__futex_wake(&monitor_stop, 1);
-    pthread_join(monitor, NULL);
-    monitor_running = false;
 }
 
 /* ---- event rings ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef GORT_API
 #define GORT_API __attribute__((visibility("default")))
@@ -62,6 +63,11 @@ typedef struct gort_select_case {
  * can ever be ready (n == 0 or all channels NULL) a blocking select blocks
  * forever. */
 GORT_API int gort_select(gort_select_case_t *cases, int n, bool block);
+
+/* select with a timeout case: as gort_select(cases, n, true), but returns -1
+ * if no case was ready within timeout_ns (< 0: no timeout; 0: the default
+ * case).  The timer is gort_after's, freed before returning. */
+GORT_API int gort_select_timeout(gort_select_case_t *cases, int n, int64_t timeout_ns);
 
 #ifdef __cplusplus
 }

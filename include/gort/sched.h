@@ -9,14 +9,18 @@
  *   int main(void) { return gort_main(main_g, NULL); }
  *
  * Go's G-M-P scheduler (sched/sched.c explains it): goroutines block in
- * channels (gort/chan.h) and locks (gort/sync.h) by parking, never by blocking
- * their thread.  A goroutine that blocks in a system call blocks its processor
- * (syscall hand-off comes with a later issue), and a goroutine that loops
- * without blocking or yielding keeps its processor (no forced preemption yet).
+ * channels (gort/chan.h), locks (gort/sync.h), sleeps and timers (below) and
+ * descriptors (gort/net.h) by parking, never by blocking their thread.  A
+ * goroutine that must make a blocking system call brackets it with
+ * gort_syscall_enter/exit, so that its processor runs other goroutines
+ * meanwhile.  A goroutine that runs for more than 10 ms is preempted: at its
+ * next call into the runtime, or, if it makes none, by a signal that switches
+ * it out when it is in the program's own code (sched/preempt.c).
  *
  * GORT_MAXPROCS sets the number of processors (default: the CPU count);
- * GORT_DEBUG=schedtrace=N prints the scheduler's state every N ms, and
- * scheddetail=1 adds a line per processor, thread and goroutine. */
+ * GORT_MAXTHREADS the thread cap (default 10000, Go's); GORT_DEBUG=schedtrace=N
+ * prints the scheduler's state every N ms, scheddetail=1 adds a line per
+ * processor, thread and goroutine, asyncpreemptoff=1 turns the signal off. */
 #ifndef GORT_SCHED_H
 #define GORT_SCHED_H
 
@@ -31,6 +35,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef struct gort_chan gort_chan_t;
 
 /* Start the scheduler with GORT_MAXPROCS processors and run fn(arg) as the
  * main goroutine (goroutine 1) on the calling thread's processor.  Returns 0
@@ -49,6 +55,34 @@ GORT_API int gort_go(void (*fn)(void *), void *arg);
 /* runtime.Gosched: let the other runnable goroutines run; this one runs again
  * after them.  Returns at once when nothing else is runnable. */
 GORT_API void gort_yield(void);
+
+/* Around a call that may block in the kernel (a read of a file or a pipe, a
+ * wait for a child...): between the two, the goroutine keeps its thread but
+ * lends its processor, which sysmon hands to another thread after ~20 us if
+ * other goroutines are waiting (Go's entersyscall/exitsyscall).  Make no other
+ * gort call in between.  gort_syscall_exit returns on a processor again (maybe
+ * after waiting for one).  Outside goroutines both do nothing.  A thread is
+ * made for each processor handed off while its goroutine is blocked, up to
+ * the thread cap: past it, the program dies with "fatal error: thread
+ * exhaustion", as Go's. */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/* Go's debug.SetMaxThreads: set the thread cap (n >= 1), return the old one. */
+GORT_API int gort_set_max_threads(int n);
+
+/* Park the calling goroutine for at least ns nanoseconds (time.Sleep);
+ * ns <= 0 returns at once.  Only from a goroutine. */
+GORT_API void gort_sleep(int64_t ns);
+
+/* time.After: a channel of int64_t with capacity 1 that receives, once, the
+ * monotonic time in ns (CLOCK_MONOTONIC) at which it fired, ns from now.  The
+ * caller frees it with gort_chan_free, which cancels it if it has not fired.
+ * NULL with errno = ENOMEM. */
+GORT_API gort_chan_t *gort_after(int64_t ns);
+
+/* The monotonic clock the timers use (CLOCK_MONOTONIC), in ns. */
+GORT_API int64_t gort_nanotime(void);
 
 /* The calling goroutine's id (1 for the main goroutine), 0 outside goroutines. */
 GORT_API uint64_t gort_goid(void);
@@ -74,6 +108,12 @@ typedef struct gort_sched_stats {
     uint64_t global_gets;   /* goroutines taken from it */
     uint64_t mparks;        /* times a thread went to sleep for want of work */
     uint64_t threads;       /* OS threads created for the scheduler */
+    uint64_t syscalls;      /* gort_syscall_enter calls from goroutines */
+    uint64_t handoffs;      /* processors sysmon took from threads in system calls */
+    uint64_t preempts;      /* goroutines preempted (cooperatively or by signal) */
+    uint64_t async_preempts;/* ... of which by signal, at an arbitrary instruction */
+    uint64_t timers_fired;  /* sleeps and gort_after timers that expired */
+    uint64_t netpoll_ready; /* goroutines woken by the network poller */
     int      procs;         /* processors */
     int      goroutines;    /* live goroutines */
 } gort_sched_stats_t;

@@ -2,6 +2,8 @@
  * (sched/trace.c): every goroutine blocked, nothing can wake one. */
 #include "sched/common.h"
 
+#include "include/gort/net.h"
+
 typedef struct {
     gort_chan_t *c, *unbuf;
     gort_mutex_t *mu;
@@ -97,10 +99,50 @@ static void test_not_deadlock(void **state) {
     run_main(leave_blocked, NULL);
 }
 
+/* Timers and descriptors that are done with do not hide a deadlock: after a
+ * sleep, a gort_after that fired and a pipe read that completed, every
+ * goroutine waits on a channel with no timer or descriptor pending. */
+static void sleep_then_block(void *arg) {
+    gort_sleep(2 * 1000000);
+    gort_chan_recv(arg, NULL);
+}
+
+static void after_io_main(void *arg) {
+    (void)arg;
+    gort_chan_t *c = gort_chan_make(0, 0);
+    gort_go(sleep_then_block, c);
+    gort_chan_t *a = gort_after(1000000);
+    gort_chan_recv(a, NULL);
+    gort_chan_free(a);
+    int fds[2];
+    if (pipe(fds) != 0)
+        abort();
+    if (write(fds[1], "x", 1) != 1)
+        abort();
+    char ch;
+    if (gort_read(fds[0], &ch, 1) != 1)
+        abort();
+    gort_chan_recv(c, NULL);
+}
+
+static void after_io_child(void *arg) {
+    set_procs((int)(intptr_t)arg);
+    gort_main(after_io_main, NULL);
+}
+
+static void test_deadlock_after_timers(void **state) {
+    (void)state;
+    for (intptr_t procs = 1; procs <= 2; procs++) {
+        gort_expect_death(after_io_child, (void *)procs, "fatal error: all goroutines are asleep - deadlock!");
+        gort_expect_death(after_io_child, (void *)procs, "goroutine 2 [chan receive]:");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadlock),
         cmocka_unit_test(test_deadlock_kinds),
+        cmocka_unit_test(test_deadlock_after_timers),
         cmocka_unit_test(test_not_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,136 @@
+/* Forced preemption: sysmon's signal and its handler.  The design essay is at
+ * the top of sched/sched.c ("Preemption").
+ *
+ * sysmon sets gp->preempt on a goroutine that has run for 10 ms and sends
+ * SIGURG to its M (Go's preemptone and preemptM).  The flag alone is the
+ * cooperative request, honoured at the runtime's safe points.  The handler
+ * switches the goroutine out on the spot only where that is safe:
+ *
+ *   - the interrupted pc is in the program's own text -- the main executable's
+ *     executable segment, minus the runtime's code.  The runtime's code is
+ *     the section gort_text: sched/targets.cmake renames every .text* section
+ *     of libgort.a to it, so the linker brackets it with __start_gort_text /
+ *     __stop_gort_text.  (Linked with libgort.so, the runtime is another
+ *     object, outside the executable anyway.)  So never inside libc, the
+ *     allocator, a runtime lock or the scheduler's own unlocked one-P paths;
+ *   - the M runs that goroutine on its P (P_RUNNING, no deferred action), and
+ *     the goroutine's sp is on its own stack with room for the switch.
+ *
+ * Elsewhere the handler returns and the flag waits for the next safe point.
+ *
+ * At a safe pc the handler yields right there, on the goroutine's stack: the
+ * kernel has saved every register (general, flags, x87/SSE/AVX through
+ * xsave) in the signal frame, below the interrupted sp and its 128-byte red
+ * zone, and when the goroutine is resumed -- on this thread or another -- the
+ * handler returns and rt_sigreturn restores them all.  That is Go's injected
+ * asyncPreempt call, with the kernel doing the register saving.  The handler
+ * is installed with SA_NODEFER, so the thread's signal mask is never changed
+ * and the next goroutine on this thread runs with the usual one; fs (the
+ * thread pointer) is not part of the frame the kernel restores on x86-64, so
+ * a goroutine resumed on another thread keeps that thread's TLS.
+ *
+ * Off in sanitizer builds (TSan delivers signals late with a stale context;
+ * the sanitizer runtimes live in the executable's text, where the pc test
+ * would take them for the program's) and with GORT_DEBUG=asyncpreemptoff=1:
+ * the flag still works at safe points. */
+#include "sched/internal.h"
+
+#include <errno.h>
+#include <link.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PREEMPT_SIGNAL SIGURG
+
+extern const char __start_gort_text[] __attribute__((weak, visibility("hidden")));
+extern const char __stop_gort_text[] __attribute__((weak, visibility("hidden")));
+
+enum { MAX_RANGES = 4, STACK_ROOM = 16 * 1024 };
+static struct { uintptr_t lo, hi; } text[MAX_RANGES];
+static int ntext;
+static bool async_on;
+static struct sigaction old_action;
+static pid_t pid;
+
+static int first_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    (void)arg;
+    for (int i = 0; i < info->dlpi_phnum && ntext < MAX_RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            text[ntext].lo = info->dlpi_addr + ph->p_vaddr;
+            text[ntext].hi = text[ntext].lo + ph->p_memsz;
+            ntext++;
+        }
+    }
+    return 1;   /* the first object is the program */
+}
+
+static bool program_pc(uintptr_t pc) {
+    if (__start_gort_text && pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text)
+        return false;
+    for (int i = 0; i < ntext; i++)
+        if (pc >= text[i].lo && pc < text[i].hi)
+            return true;
+    return false;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc) {
+    int saved = errno;
+    gort__m_t *m = gort__sched_tls_m;
+    gort__g_t *gp = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+    if (!gp || !LOAD(gp->preempt)) {
+        /* Not ours: the program's own handler, if it had one. */
+        if ((old_action.sa_flags & SA_SIGINFO) && old_action.sa_sigaction)
+            old_action.sa_sigaction(sig, si, uc);
+        else if (!(old_action.sa_flags & SA_SIGINFO) && old_action.sa_handler != SIG_DFL &&
+                 old_action.sa_handler != SIG_IGN && old_action.sa_handler)
+            old_action.sa_handler(sig);
+        errno = saved;
+        return;
+    }
+    if (!async_on)
+        goto out;
+    uintptr_t pc = gort__sched_uc_pc(uc), sp = gort__sched_uc_sp(uc);
+    gort__p_t *p = m->p;
+    if (!program_pc(pc) || !p || LOAD(p->m) != m || LOAD(p->status) != P_RUNNING || m->after ||
+        LOAD(gp->status) != G_RUNNING || gp->m != m || !gp->stack.lo ||
+        sp < (uintptr_t)gp->stack.lo + STACK_ROOM || sp > (uintptr_t)gp->stack.hi)
+        goto out;
+    BUMP(p->st.async_preempts, 1);
+    gort__sched_preempt_yield(gp);   /* returns when it is resumed, maybe on another thread */
+out:
+    errno = saved;
+}
+
+void gort__sched_preempt_init(void) {
+    static bool done;
+    gort__settings_init();
+#if defined(GORT_SANITIZE_BUILD)
+    async_on = false;
+#else
+    async_on = !gort__settings.asyncpreemptoff;
+#endif
+    if (done)
+        return;
+    done = true;
+    pid = getpid();
+    dl_iterate_phdr(first_object, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(PREEMPT_SIGNAL, &sa, &old_action) != 0)
+        gort__fatal("gort: cannot install the preemption signal handler (errno %d)", errno);
+}
+
+void gort__sched_preempt_m(gort__m_t *m) {
+    if (!async_on || !m->tid)
+        return;
+    if (getpid() != pid)
+        pid = getpid();   /* a forked child that runs gort_main */
+    syscall(SYS_tgkill, pid, m->tid, PREEMPT_SIGNAL);
+}

@@ -1,0 +1,226 @@
+/* Preemption (sched/sysmon.c, sched/preempt.c): a goroutine spinning in a loop
+ * with no calls is preempted by sysmon's signal and the others run, on one P;
+ * the registers of preempted code survive (integer and vector); the
+ * cooperative flag alone works at safe points; a sleeper beside a hog wakes. */
+#include "sched/common.h"
+
+#if defined(GORT_SANITIZE_BUILD)
+#define ASYNC 0   /* sched/preempt.c: off in sanitizer builds */
+#else
+#define ASYNC 1
+#endif
+
+/* ---- a tight loop with no calls ------------------------------------------------------------------------- */
+
+static volatile int stop;
+static volatile unsigned long spins;
+
+static void spinner(void *arg) {
+    (void)arg;
+    while (!stop)   /* a load and an add: no call, no safe point */
+        spins++;
+}
+
+static void tight_main(void *arg) {
+    int *others_ran = arg;
+    stop = 0;
+    spins = 0;
+    gort_go(spinner, NULL);
+    gort_yield();   /* the spinner runs now; we come back only if it is preempted */
+    CHECK(spins > 0);
+    *others_ran = 1;
+    stop = 1;
+}
+
+static void test_tight_loop(void **state) {
+    (void)state;
+    if (!ASYNC)
+        skip();
+    int ran = 0;
+    set_procs(1);
+    run_main(tight_main, &ran);
+    assert_int_equal(ran, 1);
+    gort__pstats_t p0;   /* the per-P counters outlive the run */
+    void gort__sched_pstats(int i, gort__pstats_t *out);
+    gort__sched_pstats(0, &p0);
+    assert_true(p0.async_preempts >= 1);
+}
+
+/* ---- registers survive preemption ------------------------------------------------------------------------- */
+
+/* Integer and floating-point state spread over many registers: two of these
+ * run at once on one P, preempted into each other many times; each must get
+ * the value computed without preemption. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O2")))   /* registers, not stack slots, even in the -O0 debug build */
+#endif
+static double fp_work(long n, unsigned long *isum) {
+    double a = 1.0, b = 0.5, c = 0.25, d = 0.125, e = 1e-3, f = 2.0, g = 3.0, h = 0.75;
+    unsigned long x = 1, y = 2, z = 3, w = 4;
+    for (long i = 0; i < n; i++) {
+        a = a * 0.999999 + b;
+        b = b * 0.999998 + c * 1e-6;
+        c = c + d * e;
+        d = d * 0.9999 + h * 1e-7;
+        e = e * 1.0000001;
+        f = f * 0.5 + g * 0.25;
+        g = g * 0.75 + f * 0.125;
+        h = h + 1e-9 * a;
+        x = x * 6364136223846793005ul + 1442695040888963407ul;
+        y ^= x >> 7;
+        z += y * 31;
+        w = (w << 3) ^ z;
+    }
+    *isum = x ^ y ^ z ^ w;
+    return a + b + c + d + e + f + g + h;
+}
+
+static long fp_n;
+static double fp_want;
+static unsigned long int_want;
+
+typedef struct {
+    double got;
+    unsigned long igot;
+    gort_waitgroup_t *wg;
+} fp_job_t;
+
+static void fp_goroutine(void *arg) {
+    fp_job_t *j = arg;
+    j->got = fp_work(fp_n, &j->igot);
+    gort_wg_done(j->wg);
+}
+
+static void fp_main(void *arg) {
+    (void)arg;
+    gort_waitgroup_t wg = GORT_WAITGROUP_INIT;
+    fp_job_t jobs[3];
+    gort_wg_add(&wg, 3);
+    for (int i = 0; i < 3; i++) {
+        jobs[i].wg = &wg;
+        gort_go(fp_goroutine, &jobs[i]);
+    }
+    gort_wg_wait(&wg);
+    for (int i = 0; i < 3; i++) {
+        CHECK(jobs[i].got == fp_want);
+        CHECK(jobs[i].igot == int_want);
+    }
+}
+
+static void test_registers(void **state) {
+    (void)state;
+    if (!ASYNC)
+        skip();
+    /* Calibrate: ~100 ms of work, computed once without preemption. */
+    fp_n = 1000000;
+    int64_t t0 = gort__nanotime();
+    fp_want = fp_work(fp_n, &int_want);
+    int64_t dt = gort__nanotime() - t0;
+    if (dt < 100 * 1000000)
+        fp_n = (long)((double)fp_n * (100e6 / (double)(dt ? dt : 1)));
+    fp_want = fp_work(fp_n, &int_want);
+    set_procs(1);
+    run_main(fp_main, NULL);
+    gort__pstats_t p0;
+    void gort__sched_pstats(int i, gort__pstats_t *out);
+    gort__sched_pstats(0, &p0);
+    print_message("3 x %ld iterations on one P: %llu async preemptions\n", fp_n,
+                  (unsigned long long)p0.async_preempts);
+    assert_true(p0.async_preempts >= 2);
+}
+
+/* ---- the cooperative flag alone ------------------------------------------------------------------------- */
+
+static void chan_spinner(void *arg) {
+    gort_chan_t *c = arg;
+    long v = 0;
+    while (!stop) {   /* every send and receive is a safe point */
+        gort_chan_send(c, &v);
+        gort_chan_recv(c, &v);
+    }
+}
+
+static void coop_main(void *arg) {
+    int *others_ran = arg;
+    stop = 0;
+    gort_chan_t *c = gort_chan_make(sizeof(long), 1);
+    gort_go(chan_spinner, c);
+    gort_yield();
+    *others_ran = 1;
+    stop = 1;
+    gort_sleep(1000000);   /* let it see stop and leave the channel */
+    gort_sched_stats_t st;
+    gort_sched_stats(&st);
+    CHECK(st.preempts >= 1);
+    CHECK_EQ(st.async_preempts, 0);
+}
+
+static void test_cooperative(void **state) {
+    (void)state;
+    int ran = 0;
+    gort__settings_init();
+    int old = gort__settings.asyncpreemptoff;
+    gort__settings.asyncpreemptoff = 1;
+    set_procs(1);
+    run_main(coop_main, &ran);
+    gort__settings.asyncpreemptoff = old;
+    assert_int_equal(ran, 1);
+}
+
+/* ---- a sleeper beside a hog ------------------------------------------------------------------------------- */
+
+static void hog_sleeper_main(void *arg) {
+    (void)arg;
+    stop = 0;
+    gort_go(spinner, NULL);
+    for (int i = 0; i < 3; i++) {
+        int64_t t0 = gort_nanotime();
+        gort_sleep(1000000);
+        CHECK(gort_nanotime() - t0 >= 1000000);
+    }
+    stop = 1;
+}
+
+static void test_hog_sleeper(void **state) {
+    (void)state;
+    if (!ASYNC)
+        skip();
+    set_procs(1);
+    run_main(hog_sleeper_main, NULL);
+}
+
+/* ---- gort_main returns while a goroutine spins forever ---------------------------------------------------- */
+
+static void forever(void *arg) {
+    (void)arg;
+    for (;;)
+        spins++;
+}
+
+static void leave_spinner_main(void *arg) {
+    (void)arg;
+    gort_go(forever, NULL);
+    gort_yield();
+}
+
+static void test_leave_spinner(void **state) {
+    (void)state;
+    if (!ASYNC)
+        skip();
+    /* The main goroutine returns; the spinner is preempted so the P comes back. */
+    set_procs(1);
+    run_main(leave_spinner_main, NULL);
+    set_procs(2);
+    run_main(leave_spinner_main, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tight_loop),
+        cmocka_unit_test(test_registers),
+        cmocka_unit_test(test_cooperative),
+        cmocka_unit_test(test_hog_sleeper),
+        cmocka_unit_test(test_leave_spinner),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

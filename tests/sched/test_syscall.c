@@ -1,0 +1,214 @@
+/* System calls (sched/sysmon.c): while a goroutine blocks in the kernel
+ * between gort_syscall_enter/exit, the others keep running on its P; a
+ * thousand blocking goroutines stay under the thread cap; past the cap, a
+ * clear fatal error. */
+#include "sched/common.h"
+
+#include <errno.h>
+#include <time.h>
+
+/* ---- others progress while one blocks in read() on an empty pipe (one P) ------------------------------ */
+
+typedef struct {
+    int fds[2];
+    volatile int got;
+} pipe_t;
+
+static void blocking_reader(void *arg) {
+    pipe_t *p = arg;
+    char c = 0;
+    gort_syscall_enter();
+    ssize_t r = read(p->fds[0], &c, 1);   /* blocks this thread, not the P */
+    gort_syscall_exit();
+    CHECK_EQ(r, 1);
+    CHECK_EQ(c, 'x');
+    __atomic_store_n(&p->got, 1, __ATOMIC_SEQ_CST);
+}
+
+static long progress;
+static void worker(void *arg) {
+    gort_chan_t *c = arg;
+    long v;
+    while (gort_chan_recv(c, &v))
+        __atomic_fetch_add(&progress, 1, __ATOMIC_RELAXED);
+}
+
+static void block_main(void *arg) {
+    (void)arg;
+    pipe_t p = {.got = 0};
+    CHECK_EQ(pipe(p.fds), 0);
+    progress = 0;
+    gort_go(blocking_reader, &p);
+    gort_yield();   /* let it block */
+    /* The main goroutine and a worker exchange 10 000 values: that needs the P
+     * the reader's thread lent. */
+    gort_chan_t *c = gort_chan_make(sizeof(long), 0);
+    gort_go(worker, c);
+    for (long i = 0; i < 10000; i++)
+        gort_chan_send(c, &i);
+    gort_chan_close(c);
+    while (__atomic_load_n(&progress, __ATOMIC_RELAXED) < 10000)
+        gort_yield();
+    CHECK(!__atomic_load_n(&p.got, __ATOMIC_SEQ_CST));   /* still blocked, and we ran */
+    CHECK(write(p.fds[1], "x", 1) == 1);
+    while (!__atomic_load_n(&p.got, __ATOMIC_SEQ_CST))
+        gort_sleep(100000);
+    gort_sched_stats_t st;
+    gort_sched_stats(&st);
+    CHECK(st.syscalls >= 1);
+    close(p.fds[0]);
+    close(p.fds[1]);
+    gort_chan_free(c);
+}
+
+static void test_block_one_p(void **state) {
+    (void)state;
+    set_procs(1);
+    run_main(block_main, NULL);
+    set_procs(2);
+    run_main(block_main, NULL);
+}
+
+/* ---- the main goroutine itself blocks; the others need its P ------------------------------------------- */
+
+static volatile int ticks;
+static void ticker(void *arg) {
+    int *fd = arg;
+    for (int i = 0; i < 100; i++) {
+        __atomic_fetch_add(&ticks, 1, __ATOMIC_RELAXED);
+        gort_yield();
+    }
+    CHECK(write(*fd, "y", 1) == 1);   /* only now the main goroutine's read returns */
+}
+
+static void main_blocks(void *arg) {
+    (void)arg;
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    ticks = 0;
+    gort_go(ticker, &fds[1]);
+    char c;
+    gort_syscall_enter();
+    CHECK_EQ(read(fds[0], &c, 1), 1);
+    gort_syscall_exit();
+    CHECK_EQ(__atomic_load_n(&ticks, __ATOMIC_RELAXED), 100);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void test_main_blocks(void **state) {
+    (void)state;
+    set_procs(1);
+    run_main(main_blocks, NULL);
+    /* Outside goroutines the brackets do nothing. */
+    gort_syscall_enter();
+    gort_syscall_exit();
+}
+
+/* ---- a thousand goroutines in blocking calls ------------------------------------------------------------- */
+
+static gort_waitgroup_t bwg;
+static void short_block(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    gort_syscall_enter();
+    nanosleep(&ts, NULL);
+    gort_syscall_exit();
+    gort_wg_done(&bwg);
+}
+
+static void thousand_main(void *arg) {
+    (void)arg;
+    gort_wg_add(&bwg, 1000);
+    for (int i = 0; i < 1000; i++)
+        gort_go(short_block, NULL);
+    gort_wg_wait(&bwg);
+    gort_sched_stats_t st;
+    gort_sched_stats(&st);
+    CHECK(st.syscalls >= 1000);
+    print_message("1000 blocking goroutines: %llu threads made, %llu hand-offs\n",
+                  (unsigned long long)st.threads, (unsigned long long)st.handoffs);
+}
+
+static void test_thousand(void **state) {
+    (void)state;
+    int old = gort_set_max_threads(1100);
+    assert_true(old >= 1);
+    set_procs(2);
+    run_main(thousand_main, NULL);
+    gort_set_max_threads(old);
+}
+
+/* ---- past the cap: "thread exhaustion" ------------------------------------------------------------------ */
+
+static void block_on_pipe(void *arg) {
+    int *fds = arg;
+    char c;
+    gort_syscall_enter();
+    (void)read(fds[0], &c, 1);
+    gort_syscall_exit();
+}
+
+static void exhaust_main(void *arg) {
+    (void)arg;
+    static int fds[2];
+    if (pipe(fds) != 0)
+        abort();
+    for (int i = 0; i < 50; i++)
+        gort_go(block_on_pipe, fds);
+    gort_sleep(10LL * 1000000000);   /* never ends: the cap is hit first */
+}
+
+static void exhaust_child(void *arg) {
+    (void)arg;
+    set_procs(1);
+    gort_set_max_threads(8);
+    gort_main(exhaust_main, NULL);
+}
+
+static void test_thread_cap(void **state) {
+    (void)state;
+    gort_expect_death(exhaust_child, NULL, "fatal error: thread exhaustion: the program exceeds its 8-thread limit");
+}
+
+/* ---- GORT_MAXTHREADS: a bad value is reported ------------------------------------------------------------ */
+
+static void test_bad_env(void **state) {
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {   /* a fresh process reads the environment once, at first use */
+        dup2(fds[1], 2);
+        char *argv[] = {(char *)"test_sched_syscall", (char *)"--settings-child", NULL};
+        char *envp[] = {(char *)"GORT_MAXTHREADS=lots", NULL};
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[512];
+    ssize_t n = read(fds[0], out, sizeof out - 1);
+    out[n > 0 ? n : 0] = 0;
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_non_null(strstr(out, "gort: GORT_MAXTHREADS='lots' is not a number in 1..1000000; using 10000"));
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--settings-child") == 0) {
+        gort__settings_init();
+        return gort__settings.maxthreads == 10000 ? 0 : 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_env),
+        cmocka_unit_test(test_block_one_p),
+        cmocka_unit_test(test_main_blocks),
+        cmocka_unit_test(test_thousand),
+        cmocka_unit_test(test_thread_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
