@@ -13,5 +13,6 @@
 #include <gort/sched.h>
 #include <gort/chan.h>
 #include <gort/sync.h>
+#include <gort/net.h>
 
 #endif
