@@ -5,10 +5,14 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -106,9 +110,114 @@ func yield() float64 {
 	return float64(time.Since(t0).Nanoseconds()) / float64(2*n)
 }
 
+// ---- issue 7: sleeps, a hog, a blocked system call, echo ----
+
+func sampleSleeps(k int) float64 {
+	v := make([]int64, k)
+	for i := range v {
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		v[i] = time.Since(t0).Nanoseconds()
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	if k%2 == 1 {
+		return float64(v[k/2])
+	}
+	return float64(v[k/2-1]+v[k/2]) / 2
+}
+
+var hogStop int32
+
+func hogsleep() float64 {
+	go func() {
+		for atomic.LoadInt32(&hogStop) == 0 {
+		}
+	}()
+	runtime.Gosched()
+	ns := sampleSleeps(n)
+	atomic.StoreInt32(&hogStop, 1)
+	return ns
+}
+
+func syscallsleep() float64 {
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		panic(err)
+	}
+	go func() {
+		var b [1]byte
+		syscall.Read(p[0], b[:]) // a blocking read: entersyscall/exitsyscall
+	}()
+	time.Sleep(20 * time.Millisecond)
+	ns := sampleSleeps(n)
+	syscall.Write(p[1], []byte("x"))
+	return ns
+}
+
+func echo() float64 {
+	const conns, msg = 1000, 64
+	var rl syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	rl.Cur = rl.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for i := 0; i < conns; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				panic(err)
+			}
+			go func(c net.Conn) {
+				b := make([]byte, msg)
+				for {
+					k, err := c.Read(b)
+					if err != nil {
+						break
+					}
+					if _, err := c.Write(b[:k]); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}(c)
+		}
+	}()
+	rounds := n / conns
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(conns)
+	for i := 0; i < conns; i++ {
+		go func() {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				panic(err)
+			}
+			out := make([]byte, msg)
+			in := make([]byte, msg)
+			for r := 0; r < rounds; r++ {
+				if _, err := c.Write(out); err != nil {
+					panic(err)
+				}
+				if _, err := io.ReadFull(c, in); err != nil {
+					panic(err)
+				}
+			}
+			c.Close()
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	ln.Close()
+	return float64(d.Nanoseconds()) / float64(rounds*conns)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sched_bench_go spawn|pingpong|buf1|buf1024|skynet|yield [N]")
+		fmt.Fprintln(os.Stderr, "usage: sched_bench_go spawn|pingpong|buf1|buf1024|skynet|yield|sleep|hogsleep|syscallsleep|echo [N]")
 		os.Exit(2)
 	}
 	n = 1000000
@@ -129,6 +238,14 @@ func main() {
 		ns = sky()
 	case "yield":
 		ns = yield()
+	case "sleep":
+		ns = sampleSleeps(n)
+	case "hogsleep":
+		ns = hogsleep()
+	case "syscallsleep":
+		ns = syscallsleep()
+	case "echo":
+		ns = echo()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown workload", os.Args[1])
 		os.Exit(2)
