@@ -125,7 +125,9 @@ static void user_handler(int sig, siginfo_t *si, void *uc) {
 
 static void null_deref_fn(void *arg) {
     (void)arg;
-    volatile int *p = (volatile int *)(uintptr_t)16;
+    uintptr_t a = 16;
+    __asm__ volatile("" : "+r"(a));   /* an address the compiler cannot see */
+    volatile int *p = (volatile int *)a;
     *p = 1;
 }
 

@@ -77,15 +77,17 @@ static void assert_same_regs(const char *what, const regset_t *want, const regse
     if (!d)
         return;
     d--;
-    if (d < NGPR)
+    if (d < NGPR) {
         fail_msg("%s: %s = %#llx, want %#llx", what, gpr_names[d], (unsigned long long)got->gpr[d],
                  (unsigned long long)want->gpr[d]);
-    if (d < NGPR + NFPR)
+    } else if (d < NGPR + NFPR) {
         fail_msg("%s: d%d = %#llx, want %#llx", what, 8 + d - NGPR,
                  (unsigned long long)got->fpr[d - NGPR], (unsigned long long)want->fpr[d - NGPR]);
-    fail_msg("%s: FP control word %d = %#llx, want %#llx", what, d - NGPR - NFPR,
-             (unsigned long long)got->fpctl[d - NGPR - NFPR],
-             (unsigned long long)want->fpctl[d - NGPR - NFPR]);
+    } else {
+        unsigned k = (unsigned)(d - NGPR - NFPR);   /* regs_diff's index, past the FPRs */
+        fail_msg("%s: FP control word %u = %#llx, want %#llx", what, k,
+                 (unsigned long long)got->fpctl[k], (unsigned long long)want->fpctl[k]);
+    }
 }
 
 static void test_registers(void **state) {
