@@ -369,6 +369,8 @@ void    gort__sched_netpoll_break(void);
 void    gort__sched_wakenetpoller(int64_t when);
 /* A run ended: forget the goroutines parked on descriptors. */
 void    gort__sched_netpoll_reset(void);
+/* fork's child, outside gort_main: a poller of its own. */
+void    gort__sched_netpoll_forkchild(void);
 
 /* ---- sysmon.c: system calls, sysmon, preemption requests ------------------------------------ */
 void gort__sched_sysmon_start(void);

@@ -295,6 +295,28 @@ gort__g_t *gort__sched_netpoll(int64_t delay) {
     return list;
 }
 
+/* A child forked outside gort_main gets its own epoll instance and eventfd:
+ * the parent's are shared with it, so their events and wake-ups would cross.
+ * Every descriptor registers again on its next use. */
+void gort__sched_netpoll_forkchild(void) {
+    if (!gort__sched_netpoll_inited())
+        return;
+    close(epfd);
+    close(wakefd);
+    atomic_store(&wakesig, 0);
+    for (int c = 0; c < PD_CHUNKS; c++) {
+        gort__pd_t *chunk = atomic_load_explicit(&pdtab[c], memory_order_acquire);
+        if (!chunk)
+            continue;
+        for (int i = 0; i < PD_CHUNK; i++) {
+            atomic_store(&chunk[i].state, PD_NEW);
+            atomic_store(&chunk[i].rg, 0);
+            atomic_store(&chunk[i].wg, 0);
+        }
+    }
+    do_init();
+}
+
 void gort__sched_netpoll_reset(void) {
     for (int c = 0; c < PD_CHUNKS; c++) {
         gort__pd_t *chunk = atomic_load_explicit(&pdtab[c], memory_order_acquire);

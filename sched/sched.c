@@ -913,7 +913,7 @@ int gort_main(void (*fn)(void *), void *arg) {
         m0.is_m0 = true;
         mcommoninit_locked(&m0);
     }
-    gort__sched.gen++;
+    STORE(gort__sched.gen, gort__sched.gen + 1);   /* a lost M reads it (sysmon.c) */
     if (!gort__sched.maxmcount)
         gort__sched.maxmcount = gort__settings.maxthreads;
     gort__p_t *p0 = pidleget_locked();
@@ -981,6 +981,7 @@ static void fork_parent(void) {
 
 static void fork_child(void) {
     if (!LOAD(gort__sched.running)) {
+        gort__sched_netpoll_forkchild();
         gort__sched.midle = NULL;
         gort__sched.nmidle = 0;
         m0.alllink = NULL;

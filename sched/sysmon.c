@@ -38,7 +38,7 @@ void gort_syscall_enter(void) {
     BUMP(p->st.syscalls, 1);
     STORE(p->syscalltick, p->syscalltick + 1);
     m->oldp = p;
-    m->gen = gort__sched.gen;
+    m->gen = LOAD(gort__sched.gen);
     STORE(gp->status, G_SYSCALL);
     STORE(p->m, NULL);
     STORE(m->p, NULL);

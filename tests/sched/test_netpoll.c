@@ -233,8 +233,27 @@ static void test_not_deadlock(void **state) {
     }
 }
 
+/* ---- a child forked outside gort_main polls on its own ------------------------------------------------------ */
+
+static void fork_child_fn(void *arg) {
+    (void)arg;
+    set_procs(2);
+    check_failures = 0;
+    if (gort_main(not_dead_main, NULL) != 0 || check_failures)
+        _exit(1);
+}
+
+static void test_fork_child(void **state) {
+    (void)state;
+    set_procs(1);
+    run_main(pipe_main, NULL);   /* the parent's poller exists, with registrations */
+    capture_child(fork_child_fn, NULL);
+    run_main(not_dead_main, NULL);   /* and still works */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fork_child),
         cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_echo),
         cmocka_unit_test(test_errors),
