@@ -183,7 +183,18 @@ static void span_init_gc(mspan *s, unsigned spc) {
 static gort_mutex_t retired_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 static mspan *retired;
 
+/* A mutator that sweeps (inside a critical section) keeps the spans it empties
+ * here and releases them right after the section, still counted as a sweeper (so
+ * no mark can start before they are gone). */
+static __thread mspan *my_retired;
+static __thread int my_sweeping;   /* this thread counts in gort__gc_sweepers */
+
 static void retire(mspan *s) {
+    if (my_sweeping) {
+        s->next = my_retired;
+        my_retired = s;
+        return;
+    }
     gort__mutex_lock(&retired_lock);
     s->next = retired;
     retired = s;
@@ -223,6 +234,45 @@ static void span_release(mspan *s) {
     atomic_fetch_sub_explicit(&gort__gc_nspans, 1, memory_order_relaxed);
 }
 
+/* After a mutator's critical section: give back what it swept empty, then stop
+ * counting as a sweeper.  Returns the pages released. */
+static void release_mine(void *arg) {
+    uintptr_t *pages = arg;
+    while (my_retired) {
+        mspan *s = my_retired;
+        my_retired = s->next;
+        s->next = NULL;
+        *pages += s->npages;
+        span_release(s);
+    }
+}
+
+static uintptr_t mutator_sweep_done(void) {
+    uintptr_t pages = 0;
+    if (my_retired) {
+        gc_thread *t = gort__gc_self;
+        if (t)
+            gort__gc_blocking(t, release_mine, &pages);
+        else
+            release_mine(&pages);
+    }
+    if (my_sweeping) {
+        my_sweeping = 0;
+        atomic_fetch_sub(&gort__gc_sweepers, 1);
+    }
+    return pages;
+}
+
+static bool mutator_sweep_begin(void) {
+    if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
+        return false;
+    if (!my_sweeping) {
+        my_sweeping = 1;
+        atomic_fetch_add(&gort__gc_sweepers, 1);
+    }
+    return true;
+}
+
 /* Release every retired span (the sweeper, the coordinator). */
 void gort__gc_release_retired(void) {
     atomic_fetch_add(&gort__gc_sweepers, 1);
@@ -243,6 +293,28 @@ void gort__gc_release_retired(void) {
 static span_list *list_for(gc_central *c, const mspan *s, bool full) {
     unsigned i = (atomic_load_explicit(&s->gcsweepgen, memory_order_relaxed) / 2) % 2;
     return full ? &c->full[i] : &c->partial[i];
+}
+
+/* ---- the page heap, from a mutator -----------------------------------------------------
+ * A mutator calls the page heap (whose lock any thread may hold) as a blocked
+ * thread (gort__gc_blocking): the collector then takes it without a signal, so a
+ * thread waiting for the heap lock never has to answer one.  (Under TSan a signal
+ * reaches a thread only at an interceptor, never inside gort's futex wait.) */
+typedef struct heap_call {
+    uintptr_t npages;
+    int state;
+    mspan *span;
+} heap_call;
+
+static void heap_alloc_fn(void *arg) {
+    heap_call *c = arg;
+    c->span = gort__pageheap_alloc(c->npages, 1, c->state, true);
+}
+
+static mspan *heap_alloc(gc_thread *t, uintptr_t npages, int state) {
+    heap_call c = {npages, state, NULL};
+    gort__gc_blocking(t, heap_alloc_fn, &c);
+    return c.span;
 }
 
 static _Atomic uint32_t *count_for(gc_central *c, span_list *l) {
@@ -275,6 +347,12 @@ static mspan *central_pop(unsigned spc, bool full, bool swept) {
         gort__span_list_remove(l, s);
     atomic_store_explicit(cnt, l->n, memory_order_relaxed);
     gort__mutex_unlock(&c->lock);
+    if (s) {
+        uint32_t g = atomic_load_explicit(&s->gcsweepgen, memory_order_relaxed);
+        if (g != (swept ? sg : sg - 2))
+            gort__fatal("gort: gc: span %p (class %u) on the %s list has sweepgen %u, heap's %u",
+                        (void *)s, spc, swept ? "swept" : "unswept", g, sg);
+    }
     return s;
 }
 
@@ -330,6 +408,8 @@ static bool sweep_claim(mspan *s) {
 }
 
 static int sweep_one(void) {
+    if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
+        return 0;
     atomic_fetch_add(&gort__gc_sweepers, 1);
     uint32_t start = atomic_load_explicit(&sweep_cursor, memory_order_relaxed);
     for (uint32_t k = 0; k < GC_NSPC; k++) {
@@ -361,10 +441,42 @@ int gort__gc_sweep_one(void) {
 
 /* A registered thread sweeps inside a critical section. */
 int gort__gc_sweep_one_mutator(gc_thread *t) {
+    if (!mutator_sweep_begin())
+        return 0;
     crit_enter(t);
     int r = sweep_one();
     crit_exit(t);
+    mutator_sweep_done();
     return r;
+}
+
+/* Before the heap grows by npages: sweep (Go's mheap.reclaim), large spans first,
+ * until that many pages came back or a budget is spent.  Outside a critical
+ * section; enters one per span. */
+static void reclaim(gc_thread *t, uintptr_t npages) {
+    uintptr_t got = 0;
+    for (int budget = 0; budget < 64 && got < npages; budget++) {
+        if (!mutator_sweep_begin())
+            break;
+        crit_enter(t);
+        mspan *s = NULL;
+        unsigned spc = 0;
+        for (unsigned k = 0; k < GC_NKINDS && !s; k++) {
+            spc = k * NUM_CLASSES;
+            s = central_pop(spc, true, false);
+        }
+        int any = 1;
+        if (s) {
+            if (sweep_claim(s) && !sweep_span(s))
+                central_push(spc, s);
+        } else {
+            any = sweep_one();
+        }
+        crit_exit(t);
+        got += mutator_sweep_done();
+        if (!any)
+            break;
+    }
 }
 
 bool gort__gc_sweep_done(void) {
@@ -405,7 +517,10 @@ static mspan *central_take(unsigned spc) {
     mspan *s = central_pop(spc, false, true);
     if (s)
         return s;
-    atomic_fetch_add(&gort__gc_sweepers, 1);
+    /* Only while spans are left to sweep: counting ourselves a sweeper on every
+     * refill would keep sweep termination waiting for ever. */
+    if (!mutator_sweep_begin())
+        return NULL;
     for (int budget = 0; budget < 100; budget++) {
         bool full = false;
         s = central_pop(spc, false, false);
@@ -428,7 +543,6 @@ static mspan *central_take(unsigned spc) {
     }
     s = NULL;
 out:
-    atomic_fetch_sub(&gort__gc_sweepers, 1);
     return s;
 }
 
@@ -475,7 +589,9 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     if (!s) {
         unsigned cls = spc % NUM_CLASSES;
         crit_exit(t);
-        mspan *ns = gort__pageheap_alloc(gort__class_npages[cls], 1, SPAN_GCSMALL, true);
+        mutator_sweep_done();
+        reclaim(t, gort__class_npages[cls]);
+        mspan *ns = heap_alloc(t, gort__class_npages[cls], SPAN_GCSMALL);
         crit_enter(t);
         if (!ns)
             return NULL;
@@ -490,6 +606,7 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     p->alloc[spc] = s;
     uint64_t room = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, room, memory_order_relaxed) + room;
+    atomic_fetch_add_explicit(&gort__gc_total_alloc, room, memory_order_relaxed);
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
         p->assist_credit -= (int64_t)room;
     gort__gc_maybe_trigger(live);
@@ -505,6 +622,7 @@ GC_NOSAN static inline void mark_black(gc_p *p, mspan *s, unsigned idx) {
 static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
     uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
     mspan *s;
+    reclaim(t, npages);
     if (npages > ARENA_PAGES / 2) {
         size_t bytes = npages * PAGE_SIZE;
         gort__mutex_lock(&gort__heap.lock);
@@ -525,7 +643,7 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
         gort__arena_set_spans(base, npages, s);
         gort__mutex_unlock(&gort__heap.lock);
     } else {
-        s = gort__pageheap_alloc(npages, 1, SPAN_GCLARGE, true);
+        s = heap_alloc(t, npages, SPAN_GCLARGE);
         if (!s) {
             errno = ENOMEM;
             return NULL;
@@ -546,12 +664,17 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
     central_push(spc, s);
     uint64_t bytes = npages * PAGE_SIZE;
     uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, bytes, memory_order_relaxed) + bytes;
+    atomic_fetch_add_explicit(&gort__gc_total_alloc, bytes, memory_order_relaxed);
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
         t->p.assist_credit -= (int64_t)bytes;
     STAT_ADD(t->p.alloc_bytes, bytes);
     gort__gc_maybe_trigger(live);
+    /* The object's address must be live across the end of the section: a stop
+     * there scans this thread, and the span pointer alone keeps nothing alive. */
+    void *obj = (void *)s->base;
     crit_exit(t);
-    return (void *)s->base;
+    __asm__ volatile("" ::"r"(obj) : "memory");
+    return obj;
 }
 
 /* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED. */
@@ -586,6 +709,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
                 s = refill(t, spc);
                 if (GORT_UNLIKELY(!s)) {
                     crit_exit(t);
+                    mutator_sweep_done();
                     errno = ENOMEM;
                     return NULL;
                 }
@@ -603,6 +727,8 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             mark_black(&t->p, s, idx);
         STAT_ADD(t->p.alloc_bytes, s->elemsize);
         crit_exit(t);
+        if (GORT_UNLIKELY(my_sweeping))
+            mutator_sweep_done();
         obj = (void *)p;
     }
     if (GORT_UNLIKELY(t->p.assist_credit < 0) &&
@@ -620,7 +746,8 @@ GC_NOSAN uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp)
     mspan *s = span_of(p);
     if (!s)
         return 0;
-    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    uint8_t st = *(volatile uint8_t *)&s->state;   /* plain: see mark.c's shade_inline */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     const uint64_t *ab = __atomic_load_n(&s->gcallocbits, __ATOMIC_ACQUIRE);
     if (!ab)
         return 0;   /* not published yet */

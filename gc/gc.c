@@ -319,6 +319,17 @@ static void run_cycle(void) {
     int64_t coord_cpu = 0;
     gort__gc_finish_sweep();
     gort__gc_roots_snapshot();
+#ifdef GORT_DEBUG_CHECKS
+    {
+        uint32_t sg = atomic_load(&gort__gc_sweepgen);
+        for (unsigned spc = 0; spc < GC_NSPC; spc++) {
+            gc_central *c = &gort__gc_central[spc];
+            unsigned u = ((sg - 2) / 2) % 2;
+            if (atomic_load(&c->n[u]) || atomic_load(&c->n[2 + u]))
+                gort__fatal("gort: gc: sweep termination with unswept spans in class %u", spc);
+        }
+    }
+#endif
 
     /* 1. Sweep termination. */
     int64_t s1 = gort__nanotime();

@@ -25,8 +25,9 @@
 enum { GC_NOSCAN = 0, GC_CONS = 1, GC_TYPED = 2, GC_NKINDS = 3 };
 #define GC_NSPC (GC_NKINDS * NUM_CLASSES)   /* span classes: kind * NUM_CLASSES + size class (0 = large) */
 
-GORT_INLINE bool span_is_gc(const mspan *s) {
-    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+GC_NOSAN GORT_INLINE bool span_is_gc(const mspan *s) {
+    uint8_t st = *(const volatile uint8_t *)&s->state;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return st >= SPAN_GCSMALL && st <= SPAN_GCHUGE;
 }
 

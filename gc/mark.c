@@ -203,7 +203,10 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
     mspan *s = span_of(p);
     if (!s)
         return;
-    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    /* A plain load (the page heap writes states under its lock with plain stores;
+     * an atomic load here would be a "race" to TSan), then acquire ordering. */
+    uint8_t st = *(volatile uint8_t *)&s->state;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     uint32_t idx;
     uintptr_t base, size;
     if (GORT_LIKELY(st == SPAN_GCSMALL)) {
@@ -298,7 +301,8 @@ GC_NOSAN static void scan_typed(gcwork *w, uintptr_t b, uintptr_t n, uintptr_t o
 /* Scan the object (or oblet) at b, pushed by shade or by oblet splitting. */
 GC_NOSAN static void scan_object(gcwork *w, uintptr_t b) {
     mspan *s = span_of(b);
-    uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    uint8_t st = *(volatile uint8_t *)&s->state;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     uintptr_t n, off0 = 0;
     const gort_gc_type_t *ty = NULL;
     if (st == SPAN_GCSMALL) {

@@ -121,7 +121,8 @@ void gort__gc_pacer_mark_done(uint64_t marked, uint64_t heap_live_at_end) {
 }
 
 void gort__gc_maybe_trigger(uint64_t heap_live) {
-    if (GORT_UNLIKELY(heap_live >= atomic_load_explicit(&gort__gc_trigger, memory_order_relaxed)))
+    if (GORT_UNLIKELY(heap_live >= atomic_load_explicit(&gort__gc_trigger, memory_order_relaxed)) &&
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF)
         gort__gc_request_cycle(false);
 }
 

@@ -106,12 +106,9 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     uint64_t cpu = atomic_load(&gort__gc_bg_cpu_ns) + atomic_load(&gort__gc_assist_cpu_ns) +
                    atomic_load(&gort__gc_stw_cpu_ns);
     out->gc_cpu_fraction = wall > 0 ? (double)cpu / ((double)wall * gort__gc_ncpu) : 0;
-    uint64_t alloc = atomic_load(&gort__gc_exited_alloc);
-    gort__mutex_lock(&gort__gc_threads_lock);
-    for (gc_thread *t = gort__gc_threads; t; t = t->next)
-        alloc += STAT_READ(t->p.alloc_bytes);
-    gort__mutex_unlock(&gort__gc_threads_lock);
-    out->total_alloc = alloc;
+    /* Counted per span handed to a P (its free room) and per large object: no
+     * lock, so stats never wait for a collector that is stopping threads. */
+    out->total_alloc = atomic_load(&gort__gc_total_alloc);
     out->heap_alloc = atomic_load(&gort__gc_heap_live);
     out->num_forced = atomic_load(&gort__gc_num_forced);
     out->num_assists = atomic_load(&gort__gc_nassists);

@@ -73,12 +73,18 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
     (void)si;
     int saved = errno;
     gc_thread *t = gort__gc_self;
-    if (!t && main_thread && gettid_() == pid)
-        t = gort__gc_self = main_thread;
+    gc_thread *m = __atomic_load_n(&main_thread, __ATOMIC_ACQUIRE);
+    if (!t && m && gettid_() == pid)
+        t = gort__gc_self = m;
     /* Ignore a signal whose request was already served: TSan delivers signals
      * late, after the thread may have answered by polling.  (A thread blocked
      * inside gort that gets a signal sent before it blocked answers it here.) */
-    if (t && t->registered &&
+    /* A thread inside a blocking region (gort__gc_blocking) is not parked here:
+     * it may hold a lock the collector needs (the page heap's).  The collector
+     * takes it as held instead (wait_ack), or the thread answers by polling when
+     * the region ends. */
+    if (t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE) &&
+        atomic_load_explicit(&t->bstate, memory_order_relaxed) == TS_RUNNING &&
         atomic_load_explicit(&t->req, memory_order_acquire) != atomic_load_explicit(&t->ack, memory_order_relaxed)) {
         if (t->crit) {
             t->pending = 1;
@@ -127,12 +133,30 @@ static bool send(gc_thread *t) {
     return true;
 }
 
+/* A thread blocked inside gort is taken without a signal. */
+static bool try_hold(gc_thread *t) {
+    uint32_t b = TS_BLOCKED;
+    if (atomic_compare_exchange_strong(&t->bstate, &b, TS_HELD)) {
+        t->held = true;
+        return true;
+    }
+    return false;
+}
+
+/* Waits until t answers the signal just sent, or until it can be taken as held: a
+ * thread that entered a blocking region before its handler ran does not park
+ * there.  Taking it marks the request served, so a late handler (TSan delivers
+ * them late) and the poll at the region's end both ignore it. */
 static void wait_ack(gc_thread *t) {
     uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
     for (int spin = 0;; spin++) {
         uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
         if (a == seq)
             return;
+        if (try_hold(t)) {
+            atomic_store_explicit(&t->ack, seq, memory_order_release);
+            return;
+        }
         if (spin < 200) {
 #if defined(__x86_64__)
             __builtin_ia32_pause();
@@ -145,16 +169,6 @@ static void wait_ack(gc_thread *t) {
         if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
             gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
     }
-}
-
-/* A thread blocked inside gort is taken without a signal. */
-static bool try_hold(gc_thread *t) {
-    uint32_t b = TS_BLOCKED;
-    if (atomic_compare_exchange_strong(&t->bstate, &b, TS_HELD)) {
-        t->held = true;
-        return true;
-    }
-    return false;
 }
 
 bool gort__gc_stop_one(gc_thread *t) {
@@ -188,6 +202,11 @@ GORT_NOINLINE static void blocking_here(gc_thread *t, void (*fn)(void *), void *
             break;
         gort__futex_wait(&t->bstate, TS_HELD, -1);
     }
+    /* A signal that arrived inside the region was left unanswered (see
+     * on_signal); unless the collector took the thread as held, answer it now. */
+    if (GORT_UNLIKELY(atomic_load_explicit(&t->req, memory_order_acquire) !=
+                      atomic_load_explicit(&t->ack, memory_order_relaxed)))
+        gort__gc_park_deferred(t);
 }
 
 void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg) {
@@ -245,7 +264,7 @@ static void link_locked(gc_thread *t) {
     gort__gc_nthreads++;
     /* A thread that joins during a mark has a stack the mark has not seen. */
     t->scanned_cycle = atomic_load(&gort__gc_cycle) - 1;
-    t->registered = true;
+    __atomic_store_n(&t->registered, true, __ATOMIC_RELEASE);
 }
 
 static void thread_exit(void *arg) {
@@ -257,9 +276,10 @@ int gort_gc_register_thread(void) {
     gort__gc_init();
     if (gort__gc_self)
         return 0;
-    if (gettid_() == pid && main_thread) {
-        gort__gc_self = main_thread;
-        if (main_thread->registered)
+    gc_thread *m = __atomic_load_n(&main_thread, __ATOMIC_ACQUIRE);
+    if (gettid_() == pid && m) {
+        gort__gc_self = m;
+        if (__atomic_load_n(&m->registered, __ATOMIC_ACQUIRE))
             return 0;
     }
     uintptr_t lo, hi;
@@ -303,9 +323,14 @@ gc_thread *gort__gc_self_slow(void) {
 
 extern _Atomic uint64_t gort__gc_exited_alloc;
 
+static void lock_threads(void *arg) {
+    (void)arg;
+    gort__mutex_lock(&gort__gc_threads_lock);
+}
+
 void gort_gc_unregister_thread(void) {
     gc_thread *t = gort__gc_self;
-    if (!t || !t->registered)
+    if (!t || !__atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
         return;
     crit_enter(t);
     gcwork *w = &t->p.gcw;
@@ -317,7 +342,9 @@ void gort_gc_unregister_thread(void) {
     atomic_fetch_add(&gort__gc_exited_alloc, t->p.alloc_bytes);
     t->p.alloc_bytes = 0;
     crit_exit(t);
-    gort__mutex_lock(&gort__gc_threads_lock);
+    /* The collector holds the threads lock while it stops threads: wait for it as
+     * a blocked thread, which the collector takes without a signal. */
+    gort__gc_blocking(t, lock_threads, NULL);
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -325,15 +352,16 @@ void gort_gc_unregister_thread(void) {
     if (t->next)
         t->next->prev = t->prev;
     t->next = t->prev = NULL;
-    t->registered = false;
+    __atomic_store_n(&t->registered, false, __ATOMIC_RELEASE);
     gort__gc_nthreads--;
-    if (!t->is_main) {
+    bool is_main = t->is_main;   /* once on the free list, t may be reused at once */
+    if (!is_main) {
         t->free_next = threads_free;
         threads_free = t;
     }
     gort__mutex_unlock(&gort__gc_threads_lock);
     gort__gc_self = NULL;
-    if (!t->is_main)
+    if (!is_main)
         pthread_setspecific(exit_key, NULL);
 }
 
@@ -362,6 +390,6 @@ void gort__gc_thread_init_signals(void) {
     m->is_main = true;
     m->stack_hi = GORT_ROUND_UP((uintptr_t)__libc_stack_end, sizeof(uintptr_t));
     link_locked(m);
-    main_thread = m;
+    __atomic_store_n(&main_thread, m, __ATOMIC_RELEASE);
     gort__mutex_unlock(&gort__gc_threads_lock);
 }

@@ -54,7 +54,7 @@ typedef struct gort_gc_stats {
     /* -- beyond the minimum -- */
     uint64_t num_pauses;                  /* stop-the-world phases counted in the quantiles */
     size_t   heap_alloc;                  /* bytes of GC objects allocated now (live + not yet swept) */
-    uint64_t total_alloc;                 /* cumulative bytes of GC objects allocated */
+    uint64_t total_alloc;                 /* cumulative bytes handed to allocating threads (span room, large objects) */
     uint64_t num_forced;                  /* cycles started by gort_gc_collect */
     uint64_t num_assists;                 /* mark assists run by allocating threads */
     uint64_t finalizers_run;

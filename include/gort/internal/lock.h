@@ -18,8 +18,8 @@ typedef enum gort_lockrank {
     GORT_RANK_SCHED_GFREE,    /* the global pools of dead goroutines */
     GORT_RANK_GC,             /* collector phase state */
     GORT_RANK_GC_THREADS,     /* registered threads (held by the collector while it stops them) */
-    GORT_RANK_GC_FINQ,        /* the finalizer queue */
     GORT_RANK_GC_SPECIALS,    /* finalizer records */
+    GORT_RANK_GC_FINQ,        /* the finalizer queue (taken under the records' lock by the sweeper) */
     GORT_RANK_GC_ROOTS,       /* registered root ranges */
     GORT_RANK_GC_CENTRAL,     /* one GC span class's central lists */
     GORT_RANK_GC_POOL,        /* the global pool of mark work buffers */

@@ -1,0 +1,100 @@
+/* gc.finalizer: finalizers run exactly once, on their own thread; what the object
+ * reaches is intact when its finalizer runs; removing a finalizer works; an object
+ * whose finalizer ran is freed by a later cycle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <gort/gort.h>
+
+#include "gc/common.h"
+
+#define N 2000
+
+typedef struct obj {
+    uint64_t id;
+    struct child *child;
+} obj;
+typedef struct child {
+    uint64_t magic;
+} child;
+
+static _Atomic int runs[N];        /* per object (bss: integers only) */
+static _Atomic int total, bad;
+static _Atomic int removed_ran;
+static pthread_t main_thread;
+
+static void fin(void *p, void *arg) {
+    obj *o = p;
+    if (pthread_equal(pthread_self(), main_thread) || (uintptr_t)arg != o->id * 3 ||
+        !o->child || o->child->magic != 0xC0FFEE00 + o->id)
+        atomic_fetch_add(&bad, 1);
+    atomic_fetch_add(&runs[o->id], 1);
+    atomic_fetch_add(&total, 1);
+}
+
+static void fin_removed(void *p, void *arg) {
+    (void)p;
+    (void)arg;
+    atomic_fetch_add(&removed_ran, 1);
+}
+
+static void *make(void *arg) {
+    (void)arg;
+    for (uint64_t i = 0; i < N; i++) {
+        obj *o = gort_gc_alloc(sizeof *o);
+        o->id = i;
+        child *c = gort_gc_alloc(sizeof *c);
+        c->magic = 0xC0FFEE00 + i;
+        GORT_GC_STORE(o->child, c);
+        gort_gc_set_finalizer(o, fin, (void *)(uintptr_t)(i * 3));
+    }
+    for (int i = 0; i < 100; i++) {
+        void *o = gort_gc_alloc(32);
+        gort_gc_set_finalizer(o, fin_removed, NULL);
+        gort_gc_set_finalizer(o, NULL, NULL);
+    }
+    return NULL;
+}
+
+static int all_ran(void) { return atomic_load(&total) >= N; }
+
+static void test_exactly_once(void **state) {
+    (void)state;
+    main_thread = pthread_self();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, make, NULL), 0);
+    pthread_join(t, NULL);
+    assert_true(collect_until(all_ran, 50));
+    for (int i = 0; i < 5; i++) {
+        clear_stack();
+        gort_gc_collect();
+        for (int k = 0; k < 10000; k++)
+            gort_gc_alloc(32);
+    }
+    struct timespec nap = {0, 50 * 1000000};
+    nanosleep(&nap, NULL);
+    assert_int_equal(atomic_load(&total), N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(atomic_load(&runs[i]), 1);
+    assert_int_equal(atomic_load(&bad), 0);
+    assert_int_equal(atomic_load(&removed_ran), 0);
+    /* The finalized objects (and their children) are garbage now: reclaimed. */
+    gort_gc_stats_t st;
+    gort_gc_stats(&st);
+    assert_true(st.heap_live < (1 << 20));
+    assert_true(st.finalizers_run >= N);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exactly_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

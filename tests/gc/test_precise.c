@@ -1,0 +1,130 @@
+/* gc.precise: precise (typed) objects whose non-pointer words hold heap-looking
+ * integers retain nothing; noscan objects are never scanned; conservative objects
+ * do retain what their words point to.  Retention is observed through finalizers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <gort/gort.h>
+
+#include "gc/common.h"
+
+/* Each run counts its own victim's finalizer (a late finalizer of an earlier
+ * run must not be taken for this run's). */
+static _Atomic int counts[8];
+static _Atomic int *finalized = &counts[0];
+static int nruns;
+
+static void on_final(void *obj, void *arg) {
+    (void)obj;
+    atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+static int victims_gone(void) {
+    int n = atomic_load(finalized);
+    if (n > 1)
+        fail_msg("a finalizer ran %d times", n);
+    return n == 1;
+}
+
+typedef struct holder {
+    void *ptr;           /* a pointer word */
+    uint64_t integer;    /* an integer word that may look like a heap address */
+} holder;
+static const uint64_t holder_mask[1] = {1};
+static const gort_gc_type_t holder_t = {sizeof(holder), holder_mask, "holder"};
+
+static void *holder_slot;   /* a global root */
+
+/* Allocate a victim with a finalizer and a holder that refers to it only through
+ * the given word; runs on its own thread so that no stale copy stays on a stack. */
+enum { TYPED_INT, NOSCAN_WORD, CONS_WORD };
+static void *setup(void *arg) {
+    int how = (int)(intptr_t)arg;
+    void *victim = gort_gc_alloc(64);
+    gort_gc_set_finalizer(victim, on_final, (void *)finalized);
+    if (how == TYPED_INT) {
+        holder *h = gort_gc_alloc_typed(sizeof *h, &holder_t);
+        h->integer = (uint64_t)(uintptr_t)victim;   /* not a pointer word */
+        GORT_GC_STORE(holder_slot, h);
+    } else if (how == NOSCAN_WORD) {
+        uintptr_t *h = gort_gc_alloc_noscan(64);
+        h[3] = (uintptr_t)victim;
+        GORT_GC_STORE(holder_slot, h);
+    } else {
+        uintptr_t *h = gort_gc_alloc(64);
+        gort_gc_store((void **)&h[3], victim);
+        GORT_GC_STORE(holder_slot, h);
+    }
+    return NULL;
+}
+
+static void run(int how) {
+    finalized = &counts[nruns++ % 8];
+    atomic_store(finalized, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, setup, (void *)(intptr_t)how), 0);
+    pthread_join(t, NULL);
+}
+
+static void test_typed_integer_retains_nothing(void **state) {
+    (void)state;
+    run(TYPED_INT);
+    assert_true(collect_until(victims_gone, 20));
+    GORT_GC_STORE(holder_slot, NULL);
+}
+
+static void test_noscan_never_scanned(void **state) {
+    (void)state;
+    run(NOSCAN_WORD);
+    assert_true(collect_until(victims_gone, 20));
+    GORT_GC_STORE(holder_slot, NULL);
+}
+
+static void test_conservative_retains(void **state) {
+    (void)state;
+    run(CONS_WORD);
+    for (int i = 0; i < 5; i++) {
+        clear_stack();
+        gort_gc_collect();
+    }
+    assert_int_equal(atomic_load(finalized), 0);
+    GORT_GC_STORE(holder_slot, NULL);
+    assert_true(collect_until(victims_gone, 20));
+}
+
+static void test_typed_pointer_retains(void **state) {
+    (void)state;
+    holder *h = gort_gc_alloc_typed(4 * sizeof(holder), &holder_t);   /* an array of 4 */
+    void *v = gort_gc_alloc_noscan(100);
+    ((char *)v)[99] = 42;
+    GORT_GC_STORE(h[3].ptr, v);
+    GORT_GC_STORE(holder_slot, h);
+    h = NULL;
+    v = NULL;
+    for (int i = 0; i < 3; i++) {
+        clear_stack();
+        gort_gc_collect();
+        holder *hh = holder_slot;
+        assert_int_equal(((char *)hh[3].ptr)[99], 42);
+        for (int k = 0; k < 1000; k++)
+            memset(gort_gc_alloc_noscan(100), 0xff, 100);   /* would overwrite it if freed */
+    }
+    GORT_GC_STORE(holder_slot, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_typed_integer_retains_nothing),
+        cmocka_unit_test(test_noscan_never_scanned),
+        cmocka_unit_test(test_conservative_retains),
+        cmocka_unit_test(test_typed_pointer_retains),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
