@@ -173,8 +173,12 @@ static pthread_t sysmon_thread;
 static bool sysmon_running;
 static _Atomic uint32_t sysmon_note;   /* futex word: sysmon sleeps on it */
 static _Atomic uint32_t sysmon_stop;
+static _Atomic int64_t sysmon_until;   /* when a sleeping sysmon wakes by itself */
 
 void gort__sched_sysmon_wake(void) {
+    /* It wakes for the next timer by itself; wake it only if that is far. */
+    if (atomic_load_explicit(&sysmon_until, memory_order_relaxed) - gort__nanotime() <= SYSMON_MAX_NS)
+        return;
     uint32_t one = 1;
     if (atomic_compare_exchange_strong(&gort__sched.sysmonwait, &one, 0)) {
         atomic_fetch_add(&sysmon_note, 1);
@@ -196,8 +200,9 @@ static void preemptone(gort__p_t *p) {
 
 /* One pass over the Ps: preempt what ran too long, take Ps from system
  * calls.  Returns the Ps taken; *next is the time of the next deadline. */
-static int retake(int64_t now, int64_t *next) {
+static int retake(int64_t now, int64_t *next, int *insyscall) {
     int n = 0;
+    *insyscall = 0;
     for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
         gort__p_t *p = gort__sched.allp[i];
         uint32_t s = __atomic_load_n(&p->status, __ATOMIC_SEQ_CST);
@@ -223,6 +228,7 @@ static int retake(int64_t now, int64_t *next) {
         }
         if (s != P_SYSCALL)
             continue;
+        ++*insyscall;
         uint32_t t = LOAD(p->syscalltick);
         if (p->sm_syscalltick != t) {   /* a new system call: give it one sysmon tick */
             p->sm_syscalltick = t;
@@ -264,9 +270,15 @@ static void *sysmon_main(void *arg) {
     int64_t trace_period = (int64_t)gort__settings.schedtrace * 1000000;
     int64_t trace_next = trace_period > 0 ? gort__nanotime() + trace_period : INT64_MAX;
     int64_t delay = 0;
-    int idle = 0;
+    int idle = 0, insyscall = 0;
     while (!atomic_load(&sysmon_stop)) {
-        if (idle == 0)
+        /* Go's adaptive period (20 us, doubling after 50 quiet looks) only
+         * while a P is lent to a system call, where a quick retake matters;
+         * otherwise the longest period, and the exact deadlines below.  (On
+         * two cores a sysmon waking every 20 us costs a P=2 ping-pong 30%.) */
+        if (!insyscall)
+            delay = SYSMON_MAX_NS;
+        else if (idle == 0)
             delay = SYSMON_MIN_NS;
         else if (idle > 50)
             delay *= 2;
@@ -283,13 +295,20 @@ static void *sysmon_main(void *arg) {
 
         /* An idle process: sleep until an M takes a P (or schedtrace is due). */
         if (atomic_load(&gort__sched.npidle) == gort__sched.gomaxprocs && !LOAD(gort__sched.stopping)) {
+            /* Until the next timer (an M wakes for it too: Go's sysmon does
+             * the same) or schedtrace; an M that takes a P wakes it sooner. */
+            int64_t until = gort__sched_timesleepuntil();
+            if (!until || until > trace_next)
+                until = trace_next;
+            atomic_store(&sysmon_until, until);
             atomic_store(&gort__sched.sysmonwait, 1);
             if (atomic_load(&gort__sched.npidle) == gort__sched.gomaxprocs) {
                 uint32_t v = atomic_load(&sysmon_note);
-                if (atomic_load(&gort__sched.sysmonwait) && !atomic_load(&sysmon_stop))
-                    gort__futex_wait(&sysmon_note, v, trace_next == INT64_MAX ? -1 : trace_next - now);
+                if (atomic_load(&gort__sched.sysmonwait) && !atomic_load(&sysmon_stop) && until > now)
+                    gort__futex_wait(&sysmon_note, v, until == INT64_MAX ? -1 : until - now);
             }
             atomic_store(&gort__sched.sysmonwait, 0);
+            atomic_store(&sysmon_until, 0);
             idle = 0;
             now = gort__nanotime();
         }
@@ -308,7 +327,7 @@ static void *sysmon_main(void *arg) {
             gort__sched_wakep();
 
         int64_t next = INT64_MAX;
-        if (retake(now, &next))
+        if (retake(now, &next, &insyscall))
             idle = 0;
         else
             idle++;
