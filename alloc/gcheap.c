@@ -494,19 +494,71 @@ void gort__gc_sweep_span_stw(void) {
         ;
 }
 
-/* ---- a P's cached spans ---------------------------------------------------------------- */
-static void uncache(mspan *s) {
+/* ---- a P's cached spans ----------------------------------------------------------------
+ * Allocate-black in bulk.  While a mark runs, new objects must be marked (Go's
+ * gcmarknewobject).  Setting each one's bit as it is allocated costs a locked
+ * instruction per object on the hottest path; instead a P marks them when it lets
+ * go of the span.  A P allocates a span's free slots in increasing order from
+ * gcfreeindex, so the objects it allocated since taking the span are exactly the
+ * slots in [gcblackfrom, gcfreeindex) that were free at the last sweep (clear in
+ * gcallocbits).  Spans are let go during a mark (refill, thread exit) and, at
+ * mark termination with the world stopped, all of them (gort__gc_release_p)
+ * before the mark bits are read.  Until then a new object's bit may be clear: a
+ * marker that meets a pointer to it greys and scans it, which is only extra work.
+ * Objects a P allocated before the mark began must not be blackened this way: they
+ * were written without the barrier, so they must be scanned like any white
+ * object.  So at sweep termination, with the world stopped, every span a P holds
+ * starts its range afresh (gort__gc_mark_begin_p); p->cached lists the classes a
+ * P holds spans of, so that this and the release touch only those. */
+GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
+    unsigned from = s->gcblackfrom;
+    unsigned to = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    s->gcblackfrom = (uint16_t)to;
+    if (from >= to)
+        return;
+    unsigned n = 0;
+    for (unsigned w = from / 64; w * 64 < to; w++) {
+        uint64_t m = ~s->gcallocbits[w];
+        if (w == from / 64)
+            m &= ~(uint64_t)0 << (from % 64);
+        if ((w + 1) * 64 > to)
+            m &= ((uint64_t)1 << (to % 64)) - 1;
+        if (!m)
+            continue;
+        atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[w], m, memory_order_relaxed);
+        n += (unsigned)__builtin_popcountll(m);
+    }
+    STAT_ADD(p->gcw.bytes_marked, (uint64_t)n * s->elemsize);
+}
+
+static void uncache(mspan *s, gc_p *p) {
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
+        mark_allocated_black(s, p);
     uint64_t unused = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     atomic_fetch_sub_explicit(&gort__gc_heap_live, unused, memory_order_relaxed);
     central_push(span_spc(s), s);
 }
 
 void gort__gc_release_p(gc_p *p) {
-    for (unsigned spc = 0; spc < GC_NSPC; spc++) {
-        mspan *s = p->alloc[spc];
-        if (s != &gort__empty_span) {
-            p->alloc[spc] = &gort__empty_span;
-            uncache(s);
+    for (unsigned w = 0; w < GORT_ARRAY_LEN(p->cached); w++) {
+        for (uint64_t m = p->cached[w]; m; m &= m - 1) {
+            unsigned spc = w * 64 + (unsigned)__builtin_ctzll(m);
+            mspan *s = p->alloc[spc];
+            if (s != &gort__empty_span) {
+                p->alloc[spc] = &gort__empty_span;
+                uncache(s, p);
+            }
+        }
+        p->cached[w] = 0;
+    }
+}
+
+void gort__gc_mark_begin_p(gc_p *p) {
+    for (unsigned w = 0; w < GORT_ARRAY_LEN(p->cached); w++) {
+        for (uint64_t m = p->cached[w]; m; m &= m - 1) {
+            mspan *s = p->alloc[w * 64 + (unsigned)__builtin_ctzll(m)];
+            if (s != &gort__empty_span)
+                s->gcblackfrom = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
         }
     }
 }
@@ -583,7 +635,7 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     mspan *s = p->alloc[spc];
     if (s != &gort__empty_span) {
         p->alloc[spc] = &gort__empty_span;
-        uncache(s);
+        uncache(s, p);
     }
     s = central_take(spc);
     if (!s) {
@@ -600,10 +652,12 @@ static mspan *refill(gc_thread *t, unsigned spc) {
         if (p->alloc[spc] != &gort__empty_span) {   /* cannot happen: only we fill it */
             mspan *o = p->alloc[spc];
             p->alloc[spc] = &gort__empty_span;
-            uncache(o);
+            uncache(o, p);
         }
     }
     p->alloc[spc] = s;
+    p->cached[spc / 64] |= (uint64_t)1 << (spc % 64);
+    s->gcblackfrom = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
     uint64_t room = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, room, memory_order_relaxed) + room;
     atomic_fetch_add_explicit(&gort__gc_total_alloc, room, memory_order_relaxed);
@@ -611,12 +665,6 @@ static mspan *refill(gc_thread *t, unsigned spc) {
         p->assist_credit -= (int64_t)room;
     gort__gc_maybe_trigger(live);
     return s;
-}
-
-GC_NOSAN static inline void mark_black(gc_p *p, mspan *s, unsigned idx) {
-    atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[idx / 64], (uint64_t)1 << (idx % 64),
-                             memory_order_relaxed);
-    STAT_ADD(p->gcw.bytes_marked, s->elemsize);
 }
 
 static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
@@ -723,8 +771,6 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             memset((void *)p, 0, s->elemsize);
         if (kind == GC_TYPED)
             s->gctypes[idx] = ty;
-        if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
-            mark_black(&t->p, s, idx);
         STAT_ADD(t->p.alloc_bytes, s->elemsize);
         crit_exit(t);
         if (GORT_UNLIKELY(my_sweeping))

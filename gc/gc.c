@@ -338,8 +338,10 @@ static void run_cycle(void) {
     gort__gc_mark_prepare();
     gort__gc_pacer_mark_start();
     uint64_t heap0 = atomic_load(&gort__gc_heap_live);
-    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
         t->p.assist_credit = 0;
+        gort__gc_mark_begin_p(&t->p);
+    }
     uint64_t assist0 = atomic_load(&gort__gc_assist_cpu_ns), bg0 = atomic_load(&gort__gc_bg_cpu_ns);
     atomic_store(&gort__gc_phase, GC_MARK);
     int64_t e1 = gort__nanotime();
@@ -360,7 +362,10 @@ static void run_cycle(void) {
     atomic_store(&gort__gc_phase, GC_MARKTERM);
     if (!stw)
         gort__gc_workers_stop_async();
+    /* Every P lets go of its spans, marking what it allocated during the mark
+     * (alloc/gcheap.c, "Allocate-black in bulk") before the bits are read. */
     for (gc_thread *t = gort__gc_threads; t; t = t->next) {
+        gort__gc_release_p(&t->p);
         t->p.wbn = 0;
         gort__gc_gcw_dispose(&t->p.gcw);
     }
@@ -369,8 +374,6 @@ static void run_cycle(void) {
     uint64_t marked = gort__gc_mark_bytes();
     uint64_t heap1 = atomic_load(&gort__gc_heap_live);
     atomic_store(&gort__gc_phase, GC_OFF);
-    for (gc_thread *t = gort__gc_threads; t; t = t->next)
-        gort__gc_release_p(&t->p);
     atomic_fetch_add(&gort__gc_sweepgen, 2);
     gort__gc_sweep_begin();
     atomic_store(&gort__gc_heap_live, marked);

@@ -63,6 +63,7 @@ typedef struct gcwork {             /* a marker's local work (Go's gcWork) */
 
 typedef struct gc_p {
     mspan   *alloc[GC_NSPC];        /* current span per span class (&gort__empty_span if none); owner */
+    uint64_t cached[(GC_NSPC + 63) / 64];   /* classes whose alloc[] was set since the last release (owner) */
     uint32_t wbn;                   /* entries in wb (owner, in a critical section) */
     uintptr_t wb[WBUF_LEN];         /* shaded pointers not yet greyed (owner) */
     int64_t  assist_credit;         /* bytes of allocation paid for by mark work; < 0 is debt (owner) */
@@ -182,6 +183,7 @@ extern _Atomic uint64_t gort__gc_nspans;        /* live GC spans */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *t);
 void  gort__gc_release_retired(void);           /* emptied spans back to the page heap (collector threads) */
 void  gort__gc_release_p(gc_p *p);             /* give a P's spans back (STW or its own thread in crit) */
+void  gort__gc_mark_begin_p(gc_p *p);          /* at sweep termination (STW): see "Allocate-black in bulk" */
 int   gort__gc_sweep_one(void);                /* sweep one unswept span: 1, or 0 if none is left */
 int   gort__gc_sweep_one_mutator(gc_thread *t);   /* the same, from a registered thread */
 void  gort__gc_sweep_span_stw(void);           /* gcstoptheworld: sweep everything now */

@@ -235,8 +235,11 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit)
         return;
-    if (atomic_fetch_or_explicit(mw, bit, memory_order_relaxed) & bit)
-        return;
+    /* Go's greyobject: test, then set without asking whether we set it (an OR
+     * whose old value is unused is one locked instruction, not a compare-and-swap
+     * loop).  Two markers that race here both grey the object: it is scanned
+     * twice and its bytes counted twice, which is rare and harmless. */
+    atomic_fetch_or_explicit(mw, bit, memory_order_relaxed);
     w->bytes_marked += size;
     if (s->gckind != GC_NOSCAN)
         put(w, base);
