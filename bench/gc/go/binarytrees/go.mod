@@ -1,0 +1,3 @@
+module gcbench/binarytrees
+
+go 1.19

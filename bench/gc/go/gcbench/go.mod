@@ -1,0 +1,3 @@
+module gcbench/gcbench
+
+go 1.19

@@ -1,0 +1,3 @@
+module gcbench/stress
+
+go 1.19
