@@ -24,7 +24,7 @@ static void pipe_reader(void *arg) {
     CHECK_EQ(n, 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
     CHECK_EQ(gort_read(fds[0], buf, sizeof buf), 0);   /* end of file */
-    fds[2] = 1;
+    __atomic_store_n(&fds[2], 1, __ATOMIC_SEQ_CST);
 }
 
 static void pipe_main(void *arg) {
@@ -37,7 +37,7 @@ static void pipe_main(void *arg) {
         gort_go(pipe_reader, fds);
     for (int i = 0; i < 100; i++)
         gort_yield();   /* the reader is parked: we run, on the same P */
-    CHECK_EQ(fds[2], 0);
+    CHECK_EQ(__atomic_load_n(&fds[2], __ATOMIC_SEQ_CST), 0);
     CHECK_EQ(gort_num_goroutine(), 2);
     CHECK_EQ(gort_write(fds[1], "hello", 5), 5);
     gort_close(fds[1]);
