@@ -165,6 +165,7 @@ static void span_init_gc(mspan *s, unsigned spc) {
     s->gcobjsize = 0;
     s->gcalloccache = ~(uint64_t)0;
     atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
     s->gcnalloc = 0;
     s->gcneedzero = 0;
     s->gcqueued = 0;
@@ -378,6 +379,7 @@ GC_NOSAN static bool sweep_span(mspan *s) {
         /* Nothing allocated any more; keep the bitmaps until it is released. */
         memset(s->gcallocbits, 0, w * sizeof(uint64_t));
         atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
         s->gcnalloc = 0;
         retire(s);
         return true;
@@ -396,6 +398,7 @@ GC_NOSAN static bool sweep_span(mspan *s) {
     }
     s->gcnalloc = (uint16_t)marked;
     atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
     s->gcalloccache = ~s->gcallocbits[0];
     atomic_store_explicit(&s->gcsweepgen, sg, memory_order_release);
     return false;
@@ -503,17 +506,22 @@ void gort__gc_sweep_span_stw(void) {
  * slots in [gcblackfrom, gcfreeindex) that were free at the last sweep (clear in
  * gcallocbits).  Spans are let go during a mark (refill, thread exit) and, at
  * mark termination with the world stopped, all of them (gort__gc_release_p)
- * before the mark bits are read.  Until then a new object's bit may be clear: a
- * marker that meets a pointer to it greys and scans it, which is only extra work.
+ * before the mark bits are read.  Until then a new object's bit may be clear, so
+ * a marker that meets a pointer to an object whose bit is clear asks the span:
+ * not allocated at the last sweep yet below gcfreeindex, and at or above
+ * gcblackfrom, means allocated during this mark — black, nothing to do (mark.c's
+ * shade_inline).  gcblackfrom moves only when a P takes a span (to its
+ * gcfreeindex, where the last holder left it) and when it lets go (to its
+ * gcfreeindex, after marking), so a marker that reads it late errs towards
+ * greying a new object: extra work, never a miss.
  * Objects a P allocated before the mark began must not be blackened this way: they
  * were written without the barrier, so they must be scanned like any white
  * object.  So at sweep termination, with the world stopped, every span a P holds
  * starts its range afresh (gort__gc_mark_begin_p); p->cached lists the classes a
  * P holds spans of, so that this and the release touch only those. */
 GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
-    unsigned from = s->gcblackfrom;
+    unsigned from = atomic_load_explicit(&s->gcblackfrom, memory_order_relaxed);
     unsigned to = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
-    s->gcblackfrom = (uint16_t)to;
     if (from >= to)
         return;
     unsigned n = 0;
@@ -525,15 +533,22 @@ GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
             m &= ((uint64_t)1 << (to % 64)) - 1;
         if (!m)
             continue;
-        atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[w], m, memory_order_relaxed);
-        n += (unsigned)__builtin_popcountll(m);
+        /* Count only the bits this sets: a marker may have greyed a new object
+         * while it read an older gcblackfrom. */
+        uint64_t old = atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[w], m, memory_order_relaxed);
+        n += (unsigned)__builtin_popcountll(m & ~old);
     }
+    atomic_store_explicit(&s->gcblackfrom, (uint16_t)to, memory_order_release);
     STAT_ADD(p->gcw.bytes_marked, (uint64_t)n * s->elemsize);
+    STAT_ADD(p->gcw.bytes_black, (uint64_t)n * s->elemsize);
 }
 
 static void uncache(mspan *s, gc_p *p) {
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
         mark_allocated_black(s, p);
+    else   /* an empty range: what was allocated before a mark is white */
+        atomic_store_explicit(&s->gcblackfrom, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed),
+                              memory_order_relaxed);
     uint64_t unused = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     atomic_fetch_sub_explicit(&gort__gc_heap_live, unused, memory_order_relaxed);
     central_push(span_spc(s), s);
@@ -558,7 +573,8 @@ void gort__gc_mark_begin_p(gc_p *p) {
         for (uint64_t m = p->cached[w]; m; m &= m - 1) {
             mspan *s = p->alloc[w * 64 + (unsigned)__builtin_ctzll(m)];
             if (s != &gort__empty_span)
-                s->gcblackfrom = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+                atomic_store_explicit(&s->gcblackfrom, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed),
+                                      memory_order_relaxed);
         }
     }
 }
@@ -657,7 +673,8 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     }
     p->alloc[spc] = s;
     p->cached[spc / 64] |= (uint64_t)1 << (spc % 64);
-    s->gcblackfrom = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    atomic_store_explicit(&s->gcblackfrom, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed),
+                          memory_order_relaxed);
     uint64_t room = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, room, memory_order_relaxed) + room;
     atomic_fetch_add_explicit(&gort__gc_total_alloc, room, memory_order_relaxed);
@@ -708,6 +725,7 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF) {
         atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[0], 1, memory_order_relaxed);
         STAT_ADD(t->p.gcw.bytes_marked, npages * PAGE_SIZE);
+        STAT_ADD(t->p.gcw.bytes_black, npages * PAGE_SIZE);
     }
     central_push(spc, s);
     uint64_t bytes = npages * PAGE_SIZE;

@@ -117,8 +117,9 @@ typedef struct mspan {
     _Atomic uint32_t gcsweepgen;   /* Go's sweepgen protocol (gc/gc.c) */
     _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; markers read) */
     uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
-    uint16_t   gcblackfrom;    /* gcfreeindex when the owner took it: slots allocated from
-                                  there on are marked in bulk when it lets go (owner) */
+    _Atomic uint16_t gcblackfrom;  /* gcfreeindex when the owner took it (or the mark began):
+                                  slots allocated from there on are black, marked in bulk
+                                  when it lets go (owner writes; markers read) */
     uint8_t    gckind;         /* GC_NOSCAN, GC_CONS or GC_TYPED (gc/internal.h) */
     uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
     uint8_t    gcbitwords;     /* words per bitmap: (nelems + 63) / 64 */

@@ -377,7 +377,7 @@ static void run_cycle(void) {
     atomic_fetch_add(&gort__gc_sweepgen, 2);
     gort__gc_sweep_begin();
     atomic_store(&gort__gc_heap_live, marked);
-    gort__gc_pacer_mark_done(marked, heap1);
+    gort__gc_pacer_mark_done(marked, marked - gort__gc_black_bytes(), heap1);
     int64_t e2 = gort__nanotime();
     gort__gc_start_world();
     atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)coord_cpu);

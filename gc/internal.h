@@ -57,6 +57,7 @@ typedef struct workbuf workbuf;
 typedef struct gcwork {             /* a marker's local work (Go's gcWork) */
     workbuf *b1, *b2;               /* b1 is pushed to and popped from; b2 is a spare */
     uint64_t bytes_marked;          /* bytes of objects this marker greyed */
+    uint64_t bytes_black;           /* of which allocated during the mark (allocate-black) */
     uint64_t scan_work;             /* bytes scanned (flushed into the global count) */
     bool     active;                /* counted in the pool's active markers */
 } gcwork;
@@ -67,6 +68,8 @@ typedef struct gc_p {
     uint32_t wbn;                   /* entries in wb (owner, in a critical section) */
     uintptr_t wb[WBUF_LEN];         /* shaded pointers not yet greyed (owner) */
     int64_t  assist_credit;         /* bytes of allocation paid for by mark work; < 0 is debt (owner) */
+    int64_t  assist_budget_ns;      /* assist time this thread may still spend (owner; gc/mark.c) */
+    int64_t  assist_budget_at;      /* when the budget was last topped up (owner) */
     uint64_t alloc_bytes;           /* cumulative bytes allocated (owner; read by stats) */
     gcwork   gcw;                   /* assists' local work */
 } gc_p;
@@ -153,12 +156,13 @@ void gort__gc_workers_start(void);                          /* background worker
 void gort__gc_workers_stop(void);
 void gort__gc_workers_stop_async(void);
 uint64_t gort__gc_mark_bytes(void);                         /* bytes marked this cycle */
+uint64_t gort__gc_black_bytes(void);                        /* of which allocated during the mark */
 uint64_t gort__gc_scan_work(void);                          /* bytes scanned this cycle */
 void gort__gc_flush_wbuf(gc_p *p, gcwork *w);
 void gort__gc_scan_object_now(gcwork *w, uintptr_t obj);   /* obj's contents, not obj */
 void gort__gc_assist(gc_thread *t);                         /* pay the P's allocation debt */
 /* CPU time of marking (ns): background workers, assists. */
-extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists;
+extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
 
 /* ---- roots (gc/roots.c) --------------------------------------------------------------- */
 void gort__gc_roots_init(void);
@@ -204,7 +208,7 @@ extern _Atomic int      gort__gc_percent;
 extern _Atomic int64_t  gort__gc_memlimit;
 void   gort__gc_pacer_init(void);
 void   gort__gc_pacer_mark_start(void);         /* STW: assist ratio for this cycle */
-void   gort__gc_pacer_mark_done(uint64_t marked, uint64_t heap_live_at_end);   /* STW */
+void   gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_live_at_end);   /* STW */
 double gort__gc_assist_work_per_byte(void);     /* scan work owed per byte allocated */
 void   gort__gc_pacer_enforce_limit(void);      /* after sweeping: scavenge under the limit */
 /* A span refill or large allocation made heap_live grow: maybe start a cycle. */

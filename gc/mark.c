@@ -15,6 +15,7 @@
 #include "gc/internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -36,8 +37,8 @@ static struct {
     int active;                   /* markers holding work (lock) */
 } pool = {.lock = GORT_MUTEX_RANKED(GORT_RANK_GC_POOL)};
 
-static _Atomic uint64_t bytes_marked, scan_work;
-_Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists;
+static _Atomic uint64_t bytes_marked, bytes_black, scan_work;
+_Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
 _Atomic int64_t gort__gc_bg_credit;
 
 /* ---- the pool ----------------------------------------------------------------------- */
@@ -126,8 +127,10 @@ void gort__gc_gcw_dispose(gcwork *w) {
             put_empty(bs[i]);
     }
     atomic_fetch_add_explicit(&bytes_marked, w->bytes_marked, memory_order_relaxed);
+    atomic_fetch_add_explicit(&bytes_black, w->bytes_black, memory_order_relaxed);
     atomic_fetch_add_explicit(&scan_work, w->scan_work, memory_order_relaxed);
     w->bytes_marked = 0;
+    w->bytes_black = 0;
     w->scan_work = 0;
     if (w->active) {
         gort__mutex_lock(&pool.lock);
@@ -216,9 +219,15 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
         idx = DIV_INDEX(span_divide(s, p));
         if (idx >= s->nelems)
             return;
-        if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed) &&
-            !((ab[idx / 64] >> (idx % 64)) & 1))
-            return;
+        if (!((ab[idx / 64] >> (idx % 64)) & 1)) {
+            /* Not allocated at the last sweep: free, or allocated since. */
+            if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed))
+                return;
+            /* Allocated during this mark: black (alloc/gcheap.c, "Allocate-black in
+             * bulk"); its bit is set when its P lets go of the span. */
+            if (idx >= atomic_load_explicit(&s->gcblackfrom, memory_order_acquire))
+                return;
+        }
         base = s->base + (uintptr_t)idx * s->elemsize;
         size = s->elemsize;
     } else if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
@@ -356,11 +365,13 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
 }
 
 uint64_t gort__gc_mark_bytes(void) { return atomic_load(&bytes_marked); }
+uint64_t gort__gc_black_bytes(void) { return atomic_load(&bytes_black); }
 uint64_t gort__gc_scan_work(void) { return atomic_load(&scan_work); }
 
 /* At sweep termination (world stopped). */
 void gort__gc_mark_prepare(void) {
     atomic_store(&bytes_marked, 0);
+    atomic_store(&bytes_black, 0);
     atomic_store(&scan_work, 0);
     atomic_store(&gort__gc_bg_credit, 0);
     GORT_ASSERT(!pool.full && pool.active == 0);
@@ -378,7 +389,13 @@ void gort__gc_flush_wbuf(gc_p *p, gcwork *w) {
  * Go runs 25% of the Ps as mark workers: floor(0.25 P + 0.5) dedicated ones, or, when
  * that rounding is more than 30% off, a fractional worker for the remainder.  Here
  * workers are threads: `dedicated` threads that mark flat out, and one fractional
- * thread that keeps its own CPU time at `fraction` of the wall time of the mark. */
+ * thread that keeps its own CPU time at `fraction` of the wall time of the mark.
+ *
+ * Go also marks on idle Ps (gcMarkWorkerIdleMode).  Here the rest of the CPUs get
+ * idle workers: threads under SCHED_IDLE, which Linux runs only on a CPU nothing
+ * else wants, so they take no time from mutators yet finish the mark sooner when a
+ * CPU is free (less floating garbage, fewer assists).  GORT_DEBUG=gcidlemark=0
+ * turns them off. */
 static int dedicated;
 static double fraction;
 static _Atomic uint32_t mark_epoch;      /* futex: bumped when a mark starts or stops */
@@ -397,8 +414,16 @@ static void sleep_ns(int64_t ns) {
     nanosleep(&ts, NULL);
 }
 
+enum { W_DEDICATED, W_FRACTIONAL, W_IDLE };
+
 static void *worker_main(void *arg) {
-    bool frac = (uintptr_t)arg != 0;
+    int kind = (int)(uintptr_t)arg;
+    bool frac = kind == W_FRACTIONAL;
+    if (kind == W_IDLE) {
+        struct sched_param sp = {0};
+        if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+            return NULL;   /* not allowed here: the 25% share still marks */
+    }
     uint32_t seen = 0;
     for (;;) {
         uint32_t e = atomic_load(&mark_epoch);
@@ -453,16 +478,17 @@ static void workers_create(void) {
     if (fraction < 0.05)
         fraction = 0;
     int n = dedicated + (fraction > 0 ? 1 : 0);
+    int idle = gort__settings.gcidlemark ? gort__gc_ncpu - n : 0;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n + idle; i++) {
         pthread_t th;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        bool frac = i == dedicated;
-        if (pthread_create(&th, &attr, worker_main, (void *)(uintptr_t)frac) != 0)
+        int kind = i < dedicated ? W_DEDICATED : i < n ? W_FRACTIONAL : W_IDLE;
+        if (pthread_create(&th, &attr, worker_main, (void *)(uintptr_t)kind) != 0)
             gort__fatal("gort: cannot start a GC mark worker");
         pthread_attr_destroy(&attr);
     }
@@ -496,6 +522,26 @@ void gort__gc_workers_stop(void) {
  * most 64 KiB, each inside a critical section (so a stop waits at most one slice
  * and no stopped thread ever holds the pool lock).  When no work is left, the rest
  * of the debt is forgiven rather than stalling the mutator: the mark is about to end. */
+/* The mutator's share.  Assists are what a mutator feels of a concurrent mark,
+ * so each thread's assist time is a token bucket: it earns ASSIST_SHARE of the
+ * wall time, holds at most ASSIST_BURST_NS, and an assist stops when the bucket is
+ * empty, forgiving the rest of the debt.  In any window of w ns a thread thus
+ * assists at most ASSIST_BURST_NS + w * ASSIST_SHARE: 3.5 ms of 10 ms, 13.5 ms of
+ * 50 ms — a floor under its minimum mutator utilisation that Go's assists do not
+ * have.  The price is that a mark the background workers cannot finish in time
+ * lets the heap overshoot its goal; the pacer then starts the next cycle
+ * earlier (gort__gc_pacer_mark_done). */
+#define ASSIST_SHARE_DIV 4                  /* 1/4 of the thread's wall time */
+#define ASSIST_BURST_NS ((int64_t)1000000)  /* 1 ms */
+
+static int64_t assist_budget(gc_p *p, int64_t now) {
+    int64_t b = p->assist_budget_ns + (now - p->assist_budget_at) / ASSIST_SHARE_DIV;
+    if (p->assist_budget_at == 0 || b > ASSIST_BURST_NS)
+        b = ASSIST_BURST_NS;
+    p->assist_budget_at = now;
+    return b;
+}
+
 void gort__gc_assist(gc_thread *t) {
     gc_p *p = &t->p;
     int64_t debt = -p->assist_credit;
@@ -514,10 +560,23 @@ void gort__gc_assist(gc_thread *t) {
     int64_t work = (int64_t)((double)debt * wpb);
     if (work < (64 << 10))
         work = 64 << 10;
+    int64_t now = gort__nanotime();
+    int64_t budget = assist_budget(p, now);
+    if (budget <= 0) {
+        p->assist_budget_ns = budget;
+        p->assist_credit = 0;   /* forgiven: charged again at the next span */
+        atomic_fetch_add_explicit(&gort__gc_nassists_capped, 1, memory_order_relaxed);
+        return;
+    }
+    int64_t deadline = now + budget;
     int64_t c0 = thread_cpu_ns();
     int64_t done = 0;
-    bool dry = false;
+    bool dry = false, capped = false;
     while (done < work && !dry) {
+        if (done > 0 && gort__nanotime() >= deadline) {
+            capped = true;
+            break;
+        }
         crit_enter(t);
         if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
             gort__gc_gcw_dispose(&p->gcw);
@@ -538,8 +597,13 @@ void gort__gc_assist(gc_thread *t) {
         crit_exit(t);
     }
     p->assist_credit += wpb > 0 ? (int64_t)((double)done / wpb) : debt;
-    if (p->assist_credit < 0 && dry)
+    if (p->assist_credit < 0 && (dry || capped))
         p->assist_credit = 0;
+    int64_t end = gort__nanotime();
+    p->assist_budget_ns = budget - (end - now);
+    p->assist_budget_at = end;
+    if (capped)
+        atomic_fetch_add_explicit(&gort__gc_nassists_capped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__gc_assist_cpu_ns, (uint64_t)(thread_cpu_ns() - c0), memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__gc_nassists, 1, memory_order_relaxed);
 }

@@ -2,8 +2,15 @@
  * allocation owes during a mark, and the soft memory limit.  See "Pacing" in
  * gc/gc.c.
  *
- *   goal    = marked * (1 + GORT_GC / 100), at least 4 MiB * GORT_GC / 100 (Go's
+ *   goal    = traced * (1 + GORT_GC / 100), at least 4 MiB * GORT_GC / 100 (Go's
  *             heapMinimum); with a memory limit, at most what fits under it.
+ *             traced = the bytes the mark found reachable, not counting what was
+ *             allocated during the mark (allocated black, liveness unknown).  Go
+ *             counts those too; under a heavy churn they are mostly garbage by the
+ *             next cycle, and counting them compounds (a longer mark allocates more
+ *             black, which raises the goal, which lengthens the next mark...):
+ *             leaving them out keeps the heap near GORT_GC's promise at the price
+ *             of a cycle sooner when the heap really is growing.
  *   trigger = marked + (goal - marked) * r, where r (0.6 .. 0.95) adapts: a cycle
  *             that ended past its goal starts the next one earlier, one that ended
  *             well short of it starts the next one later (Go 1.19 solves for the
@@ -25,6 +32,7 @@
 _Atomic uint64_t gort__gc_trigger = UINT64_MAX;
 _Atomic uint64_t gort__gc_goal;
 _Atomic uint64_t gort__gc_heap_marked;
+static _Atomic uint64_t heap_traced;        /* the goal's basis (see above) */
 _Atomic int      gort__gc_percent = 100;
 _Atomic int64_t  gort__gc_memlimit = INT64_MAX;
 static double trigger_ratio = 0.7;           /* pacer lock */
@@ -102,13 +110,13 @@ double gort__gc_assist_work_per_byte(void) {
     return (double)left / (double)runway;
 }
 
-void gort__gc_pacer_mark_done(uint64_t marked, uint64_t heap_live_at_end) {
+void gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_live_at_end) {
     gort__mutex_lock(&pacer_lock);
     uint64_t goal = atomic_load(&gort__gc_goal);
     if (goal != UINT64_MAX) {
         if (heap_live_at_end > goal)
             trigger_ratio -= 0.1;
-        else if (heap_live_at_end < goal - (goal - atomic_load(&gort__gc_heap_marked)) / 4)
+        else if (heap_live_at_end < goal - (goal - atomic_load(&heap_traced)) / 4)
             trigger_ratio += 0.05;
         if (trigger_ratio < 0.5)
             trigger_ratio = 0.5;
@@ -116,7 +124,8 @@ void gort__gc_pacer_mark_done(uint64_t marked, uint64_t heap_live_at_end) {
             trigger_ratio = 0.95;
     }
     atomic_store(&gort__gc_heap_marked, marked);
-    compute_locked(marked);
+    atomic_store(&heap_traced, traced);
+    compute_locked(traced);
     gort__mutex_unlock(&pacer_lock);
 }
 
@@ -152,7 +161,7 @@ int gort_gc_set_percent(int pct) {
     int old = atomic_exchange(&gort__gc_percent, pct);
     if (t)
         crit_enter(t);
-    compute(atomic_load(&gort__gc_heap_marked));
+    compute(atomic_load(&heap_traced));
     if (t)
         crit_exit(t);
     gort__gc_maybe_trigger(atomic_load(&gort__gc_heap_live));
@@ -165,7 +174,7 @@ void gort_gc_set_memory_limit(size_t bytes) {
     atomic_store(&gort__gc_memlimit, bytes >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)bytes);
     if (t)
         crit_enter(t);
-    compute(atomic_load(&gort__gc_heap_marked));
+    compute(atomic_load(&heap_traced));
     if (t)
         crit_exit(t);
     gort__gc_maybe_trigger(atomic_load(&gort__gc_heap_live));

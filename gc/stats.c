@@ -113,6 +113,7 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     out->num_forced = atomic_load(&gort__gc_num_forced);
     out->num_assists = atomic_load(&gort__gc_nassists);
     out->finalizers_run = atomic_load(&gort__gc_finalizers_run);
+    out->num_assists_capped = atomic_load(&gort__gc_nassists_capped);
     return 0;
 }
 

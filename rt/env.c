@@ -15,6 +15,7 @@ gort_settings_t gort__settings = {
     .memlimit = INT64_MAX,
     .scavenge = 1,
     .invalidfree = 1,
+    .gcidlemark = 1,
 };
 
 /* GORT_DEBUG keys: name, where the value goes, its range. */
@@ -28,6 +29,7 @@ static const struct debug_key {
     {"gctrace", &gort__settings.gctrace, 0, 2, "one line per GC cycle"},
     {"gccheckmark", &gort__settings.gccheckmark, 0, 1, "verify each mark stop-the-world"},
     {"gcstoptheworld", &gort__settings.gcstoptheworld, 0, 2, "run whole collections stopped"},
+    {"gcidlemark", &gort__settings.gcidlemark, 0, 1, "0: no idle-priority mark workers"},
     {"schedtrace", &gort__settings.schedtrace, 0, INT_MAX, "scheduler state every N ms"},
     {"scheddetail", &gort__settings.scheddetail, 0, 1, "per-P/M/G lines in schedtrace"},
     {"scavenge", &gort__settings.scavenge, 0, 1, "background return of free pages"},

@@ -27,10 +27,11 @@ static void gc_setup(void) {}
 static void gc_report(char *buf, size_t n) {
     gort_gc_stats_t st;
     gort_gc_stats(&st);
-    snprintf(buf, n, "gcs=%llu p50_ns=%llu p99_ns=%llu max_ns=%llu npauses=%llu gc_cpu=%.4f",
+    snprintf(buf, n, "gcs=%llu p50_ns=%llu p99_ns=%llu max_ns=%llu npauses=%llu gc_cpu=%.4f assists=%llu capped=%llu",
              (unsigned long long)st.num_gc, (unsigned long long)st.pause_p50_ns,
              (unsigned long long)st.pause_p99_ns, (unsigned long long)st.pause_max_ns,
-             (unsigned long long)st.num_pauses, st.gc_cpu_fraction);
+             (unsigned long long)st.num_pauses, st.gc_cpu_fraction,
+             (unsigned long long)st.num_assists, (unsigned long long)st.num_assists_capped);
 }
 #elif defined(USE_BDWGC)
 #include <gc/gc.h>
@@ -77,6 +78,11 @@ static void gc_report(char *buf, size_t n) {
 /* Progress stamps: the mutator calls STAMP() every unit of work. */
 static int64_t *stamps;
 static size_t nstamps, stamps_cap;
+/* With STAMPS_CPU=1 each stamp also records the thread's CPU time (written to
+ * $STAMPS_FILE.cpu): a gap in which the thread ran is the runtime's doing; one in
+ * which it did not run is a wait (a lock, a stop) or the OS's scheduling. */
+static int64_t *cpu_stamps;
+
 static int64_t t_begin;
 
 static void bench_begin(void) {
@@ -86,12 +92,24 @@ static void bench_begin(void) {
 #endif
     stamps_cap = (size_t)1 << 24;
     stamps = malloc(stamps_cap * sizeof *stamps);   /* libc memory: never scanned */
+    if (getenv("STAMPS_CPU") && atoi(getenv("STAMPS_CPU")))
+        cpu_stamps = malloc(stamps_cap * sizeof *cpu_stamps);
     t_begin = now_ns();
 }
 
+
+static inline int64_t thread_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline void STAMP(void) {
-    if (nstamps < stamps_cap)
+    if (nstamps < stamps_cap) {
+        if (cpu_stamps)
+            cpu_stamps[nstamps] = thread_ns();
         stamps[nstamps++] = now_ns();
+    }
 }
 
 static void bench_end(const char *workload, const char *extra) {
@@ -103,6 +121,11 @@ static void bench_end(const char *workload, const char *extra) {
         FILE *fp = fopen(f, "wb");
         if (fp) {
             fwrite(stamps, sizeof *stamps, nstamps, fp);
+            fclose(fp);
+        }
+        char cf[4096];
+        if (cpu_stamps && snprintf(cf, sizeof cf, "%s.cpu", f) < (int)sizeof cf && (fp = fopen(cf, "wb"))) {
+            fwrite(cpu_stamps, sizeof *cpu_stamps, nstamps, fp);
             fclose(fp);
         }
     }

@@ -58,6 +58,7 @@ typedef struct gort_gc_stats {
     uint64_t num_forced;                  /* cycles started by gort_gc_collect */
     uint64_t num_assists;                 /* mark assists run by allocating threads */
     uint64_t finalizers_run;
+    uint64_t num_assists_capped;          /* assists cut short by the per-thread assist time budget (docs/gc.md) */
 } gort_gc_stats_t;
 
 GORT_API void *gort_gc_alloc(size_t n);                 /* zeroed; scanned conservatively; interior pointers keep it alive */

@@ -92,6 +92,7 @@ typedef struct gort_settings {
     int     gctrace;          /* GORT_DEBUG=gctrace=N */
     int     gccheckmark;      /* GORT_DEBUG=gccheckmark=1 */
     int     gcstoptheworld;   /* GORT_DEBUG=gcstoptheworld=1 */
+    int     gcidlemark;       /* GORT_DEBUG=gcidlemark=0: no idle-priority mark workers */
     int     schedtrace;       /* GORT_DEBUG=schedtrace=ms */
     int     scheddetail;      /* GORT_DEBUG=scheddetail=1 */
     int     scavenge;         /* GORT_DEBUG=scavenge=0 disables the background scavenger */
