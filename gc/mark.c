@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define WORKBUF_LEN 510
 #define OBLET_BYTES ((uintptr_t)128 << 10)
@@ -350,15 +352,44 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
     scan_object(w, obj);   /* a large object's other oblets are pushed */
 }
 
+/* Draining goes through a small FIFO of objects already prefetched (Cher, Hosking
+ * and Vijaykumar's prefetch-on-grey): an object taken from the work buffers is
+ * prefetched and scanned PREFETCH_DEPTH objects later, when its line has arrived.
+ * The buffers are LIFO, so without it each scan starts with a miss on the object
+ * just pushed.  Objects in the FIFO are still this marker's work (it stays active). */
+#define PREFETCH_DEPTH 8
+
 bool gort__gc_drain(gcwork *w, int64_t budget) {
     uint64_t start = w->scan_work;
+    uintptr_t fifo[PREFETCH_DEPTH];
+    unsigned head = 0, n = 0;
     for (;;) {
         uintptr_t b = try_get(w);
-        if (!b)
+        uintptr_t x;
+        if (b) {
+            __builtin_prefetch((const void *)b);
+            if (n < PREFETCH_DEPTH) {
+                fifo[(head + n++) % PREFETCH_DEPTH] = b;
+                continue;
+            }
+            x = fifo[head];
+            fifo[head] = b;
+            head = (head + 1) % PREFETCH_DEPTH;
+        } else if (n) {
+            x = fifo[head];
+            head = (head + 1) % PREFETCH_DEPTH;
+            n--;
+        } else {
             return true;
-        scan_object(w, b);
-        if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget)
+        }
+        scan_object(w, x);
+        if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) {
+            while (n--) {
+                put(w, fifo[head]);
+                head = (head + 1) % PREFETCH_DEPTH;
+            }
             return false;
+        }
         if (GORT_UNLIKELY(!atomic_load_explicit(&pool.nfull, memory_order_relaxed)))
             balance(w);
     }
@@ -416,13 +447,31 @@ static void sleep_ns(int64_t ns) {
 
 enum { W_DEDICATED, W_FRACTIONAL, W_IDLE };
 
+/* An idle worker is SCHED_IDLE only while a mark runs: the coordinator waits for
+ * every worker to leave the mark (gort__gc_workers_stop), and a SCHED_IDLE thread
+ * on a busy machine may not run for a long time — the next cycle would wait behind
+ * it (priority inversion).  So the coordinator lifts idle workers back to normal
+ * when the mark ends, and each one lowers itself again when the next one starts. */
+#define MAX_IDLE_WORKERS 64
+static _Atomic pid_t idle_tids[MAX_IDLE_WORKERS];
+static _Atomic int nidle;
+
+static bool set_policy(pid_t tid, int policy) {
+    struct sched_param sp = {0};
+    return sched_setscheduler(tid, policy, &sp) == 0;
+}
+
 static void *worker_main(void *arg) {
     int kind = (int)(uintptr_t)arg;
     bool frac = kind == W_FRACTIONAL;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
     if (kind == W_IDLE) {
-        struct sched_param sp = {0};
-        if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        if (!set_policy(tid, SCHED_IDLE) || !set_policy(tid, SCHED_OTHER))
             return NULL;   /* not allowed here: the 25% share still marks */
+        int i = atomic_fetch_add(&nidle, 1);
+        if (i >= MAX_IDLE_WORKERS)
+            return NULL;
+        atomic_store(&idle_tids[i], tid);
     }
     uint32_t seen = 0;
     for (;;) {
@@ -433,6 +482,8 @@ static void *worker_main(void *arg) {
         }
         seen = e;
         atomic_fetch_add(&workers_busy, 1);
+        if (kind == W_IDLE)
+            set_policy(tid, SCHED_IDLE);
         gcwork w;
         gort__gc_gcw_init(&w);
         int64_t cpu0 = thread_cpu_ns(), busy = 0;
@@ -508,6 +559,12 @@ void gort__gc_workers_stop_async(void) {
     atomic_store(&mark_running, 0);
     atomic_fetch_add(&mark_epoch, 1);
     gort__futex_wake(&mark_epoch, 1 << 20);
+    int n = atomic_load(&nidle);
+    for (int i = 0; i < n && i < MAX_IDLE_WORKERS; i++) {
+        pid_t tid = atomic_load(&idle_tids[i]);
+        if (tid)
+            set_policy(tid, SCHED_OTHER);
+    }
 }
 
 void gort__gc_workers_stop(void) {

@@ -4,7 +4,10 @@
  * gc/gc.c.
  *
  * The sweeper runs at a low priority (nice 10): on a machine with few CPUs it
- * takes what the program leaves.  After a sweep it applies the memory limit
+ * takes what the program leaves.  But the next cycle waits for a sweep in flight,
+ * so the coordinator lifts the sweeper to normal priority while it waits (no
+ * priority inversion: on a loaded machine a nice-10 thread can be kept off the
+ * CPU for long, and the heap would grow past its goal meanwhile).  After a sweep it applies the memory limit
  * (gc/pacer.c), and the allocator's scavenger returns the freed pages to the OS
  * over the next seconds (alloc/scavenge.c). */
 #include "gc/internal.h"
@@ -19,10 +22,20 @@
 
 static _Atomic uint32_t sweeper_wake;
 static pthread_once_t sweeper_once = PTHREAD_ONCE_INIT;
+static _Atomic pid_t sweeper_tid;
+
+#define SWEEPER_NICE 10
 
 static void *sweeper_main(void *arg) {
     (void)arg;
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    /* Low priority only where it can be lifted again (an unprivileged process
+     * may not lower a nice value): otherwise stay at the program's own. */
+    struct rlimit rl;
+    bool can_lift = geteuid() == 0 || (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur >= 20);
+    if (can_lift)
+        setpriority(PRIO_PROCESS, (id_t)tid, SWEEPER_NICE);
+    atomic_store(&sweeper_tid, can_lift ? tid : 0);
     for (;;) {
         uint32_t w = atomic_load(&sweeper_wake);
         int n = 0;
@@ -60,6 +73,7 @@ void gort__gc_sweeper_wake(void) {
 /* Sweep whatever is left and wait for sweeps in flight (the coordinator, before
  * sweep termination; gort_gc_collect, before it returns). */
 void gort__gc_finish_sweep(void) {
+    pid_t boosted = 0;
     for (;;) {
         while (gort__gc_sweep_one())
             ;
@@ -67,9 +81,15 @@ void gort__gc_finish_sweep(void) {
          * in gort__gc_sweepers before popping (Go's sweep.active). */
         if (atomic_load(&gort__gc_sweepers) == 0) {
             gort__gc_release_retired();
-            if (atomic_load(&gort__gc_sweepers) == 0)
+            if (atomic_load(&gort__gc_sweepers) == 0) {
+                if (boosted)
+                    setpriority(PRIO_PROCESS, (id_t)boosted, SWEEPER_NICE);
                 return;
+            }
         }
+        pid_t tid = atomic_load(&sweeper_tid);
+        if (!boosted && tid && setpriority(PRIO_PROCESS, (id_t)tid, 0) == 0)
+            boosted = tid;
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL);
     }
