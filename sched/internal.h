@@ -410,7 +410,7 @@ enum {
 extern bool gort__sched_tracing;
 void gort__sched_event_slow(gort__p_t *p, int ev, uint64_t goid, uint64_t arg);
 GORT_INLINE void gort__sched_event(gort__p_t *p, int ev, uint64_t goid, uint64_t arg) {
-    if (GORT_UNLIKELY(gort__sched_tracing))
+    if (GORT_UNLIKELY(LOAD(gort__sched_tracing)))
         gort__sched_event_slow(p, ev, goid, arg);
 }
 

@@ -699,10 +699,13 @@ top:;
         }
         if (LOAD(gort__sched.stopping))
             delay = 0;
+        uint32_t gen = LOAD(gort__sched.gen);
         gort__g_t *list = gort__sched_netpoll(delay);
         now = gort__nanotime();
         atomic_store(&gort__sched.pollUntil, 0);
         atomic_store(&gort__sched.lastpoll, now);
+        if (LOAD(gort__sched.stopping) || LOAD(gort__sched.gen) != gen)
+            list = NULL;   /* the run ended meanwhile: they were abandoned with it */
         p = LOAD(gort__sched.stopping) ? NULL : gort__sched_pidleget();
         if (p) {
             acquirep(m, p);

@@ -87,6 +87,8 @@ void gort_syscall_exit(void) {
         STORE(oldp->m, m);
         STORE(m->p, oldp);
         STORE(gp->status, G_RUNNING);
+        if (GORT_UNLIKELY(LOAD(gort__sched.stopping)))
+            goto park;   /* the main goroutine returned: this one stops here with the rest */
         gort__sched_checkpreempt(gp);
         return;
     }
@@ -98,6 +100,7 @@ void gort_syscall_exit(void) {
         return;
     }
     /* None: the G waits on the global queue, this M sleeps. */
+park:
     m->after = exitsyscall0;
     m->after_g = gp;
     gort__sched_switch_to(m, gp, &m->g0);

@@ -193,7 +193,7 @@ bool gort__sched_tracing;
 
 /* schedtrace lines are printed by sysmon (sysmon.c). */
 void gort__sched_trace_start(void) {
-    gort__sched_tracing = gort__settings.trace != 0;
+    STORE(gort__sched_tracing, gort__settings.trace != 0);   /* Ms of the last run may still read it */
 }
 
 void gort__sched_trace_stop(void) {

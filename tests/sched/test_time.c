@@ -156,6 +156,34 @@ static void test_after_select(void **state) {
     }
 }
 
+/* ---- cancelling races with firing ---------------------------------------------------------------------------- */
+
+static gort_waitgroup_t cwg;
+static void cancel_racer(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        gort_chan_t *a = gort_after(i % 20 * 500);   /* 0..10 us: often firing as it is freed */
+        if (i % 3 == 0)
+            gort_yield();
+        gort_chan_free(a);
+    }
+    gort_wg_done(&cwg);
+}
+
+static void cancel_main(void *arg) {
+    (void)arg;
+    gort_wg_add(&cwg, 8);
+    for (int i = 0; i < 8; i++)
+        gort_go(cancel_racer, NULL);
+    gort_wg_wait(&cwg);
+}
+
+static void test_cancel_race(void **state) {
+    (void)state;
+    set_procs(2);
+    run_main(cancel_main, NULL);
+}
+
 /* ---- a million pending timers cost memory, not CPU --------------------------------------------------- */
 
 static double cpu_seconds(void) {
@@ -195,6 +223,7 @@ int main(void) {
         cmocka_unit_test(test_sleep_order),
         cmocka_unit_test(test_hundred_thousand),
         cmocka_unit_test(test_after_select),
+        cmocka_unit_test(test_cancel_race),
         cmocka_unit_test(test_million_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
