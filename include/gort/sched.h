@@ -42,7 +42,9 @@ typedef struct gort_chan gort_chan_t;
  * main goroutine (goroutine 1) on the calling thread's processor.  Returns 0
  * when fn returns; as in Go, other goroutines are not waited for: they are
  * abandoned where they are (their stacks are reclaimed; channels and locks they
- * are blocked on must not be used again).  gort_main may be called again after
+ * are blocked on must not be used again).  One exception: a goroutine blocked
+ * in a system call (gort_syscall_enter) on the calling thread itself holds
+ * that thread, and gort_main returns when the call does.  gort_main may be called again after
  * it returns.  -1 with errno = EBUSY if the scheduler is already running (in
  * this thread or another), ENOMEM if it cannot start. */
 GORT_API int gort_main(void (*fn)(void *), void *arg);
