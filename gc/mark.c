@@ -587,7 +587,10 @@ void gort__gc_workers_stop(void) {
  * 50 ms — a floor under its minimum mutator utilisation that Go's assists do not
  * have.  The price is that a mark the background workers cannot finish in time
  * lets the heap overshoot its goal; the pacer then starts the next cycle
- * earlier (gort__gc_pacer_mark_done). */
+ * earlier (gort__gc_pacer_mark_done).  The overshoot is bounded: past the goal
+ * by 1/16 the budget no longer applies and assists are Go's, paid in full (on a
+ * loaded machine the background workers may hardly run at all, and an unbounded
+ * overshoot let binary-trees' heap reach 20x its goal). */
 #define ASSIST_SHARE_DIV 4                  /* 1/4 of the thread's wall time */
 #define ASSIST_BURST_NS ((int64_t)1000000)  /* 1 ms */
 
@@ -619,6 +622,9 @@ void gort__gc_assist(gc_thread *t) {
         work = 64 << 10;
     int64_t now = gort__nanotime();
     int64_t budget = assist_budget(p, now);
+    uint64_t goal = atomic_load_explicit(&gort__gc_goal, memory_order_relaxed);
+    if (atomic_load_explicit(&gort__gc_heap_live, memory_order_relaxed) > goal + goal / 16)
+        budget = INT64_MAX / 2;   /* over the bound: no cap */
     if (budget <= 0) {
         p->assist_budget_ns = budget;
         p->assist_credit = 0;   /* forgiven: charged again at the next span */
@@ -657,7 +663,7 @@ void gort__gc_assist(gc_thread *t) {
     if (p->assist_credit < 0 && (dry || capped))
         p->assist_credit = 0;
     int64_t end = gort__nanotime();
-    p->assist_budget_ns = budget - (end - now);
+    p->assist_budget_ns = budget >= INT64_MAX / 2 ? 0 : budget - (end - now);
     p->assist_budget_at = end;
     if (capped)
         atomic_fetch_add_explicit(&gort__gc_nassists_capped, 1, memory_order_relaxed);

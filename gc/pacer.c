@@ -2,18 +2,17 @@
  * allocation owes during a mark, and the soft memory limit.  See "Pacing" in
  * gc/gc.c.
  *
- *   goal    = traced * (1 + GORT_GC / 100), at least 4 MiB * GORT_GC / 100 (Go's
+ *   goal    = basis * (1 + GORT_GC / 100), at least 4 MiB * GORT_GC / 100 (Go's
  *             heapMinimum); with a memory limit, at most what fits under it.
- *             traced = the bytes the mark found reachable, not counting what was
- *             allocated during the mark (allocated black, liveness unknown).  Go
- *             counts those too; under a heavy churn they are mostly garbage by the
- *             next cycle, and counting them compounds (a longer mark allocates more
- *             black, which raises the goal, which lengthens the next mark...):
- *             leaving them out keeps the heap near GORT_GC's promise at the price
- *             of a cycle sooner when the heap really is growing, and of more
- *             cycles when a mark is long next to the live heap (binary-trees: 150
- *             cycles instead of 80).  GORT_DEBUG=gcgoalmarked=1 paces from every
- *             marked byte, as Go does.
+ *             basis = every byte the last mark marked (Go's heapMarked), which
+ *             includes what was allocated during the mark (black, liveness
+ *             unknown).  Under a heavy churn that is mostly garbage by the next
+ *             cycle, and it compounds (a longer mark allocates more black, which
+ *             raises the goal, which lengthens the next mark): such a heap settles
+ *             near 3x its live data, as Go's does.  GORT_DEBUG=gcgoaltraced=1
+ *             takes the traced bytes alone as the basis: the heap stays near
+ *             GORT_GC's promise, at the price of more cycles wherever marks are
+ *             long next to the live heap (binary-trees: twice as many).
  *   trigger = marked + (goal - marked) * r, where r (0.6 .. 0.95) adapts: a cycle
  *             that ended past its goal starts the next one earlier, one that ended
  *             well short of it starts the next one later (Go 1.19 solves for the
@@ -91,7 +90,7 @@ static void compute(uint64_t marked) {
 }
 
 static uint64_t goal_basis(void) {
-    return atomic_load(gort__settings.gcgoalmarked ? &gort__gc_heap_marked : &heap_traced);
+    return atomic_load(gort__settings.gcgoaltraced ? &heap_traced : &gort__gc_heap_marked);
 }
 
 void gort__gc_pacer_init(void) {
