@@ -130,15 +130,32 @@ static mspan *checked_span(const void *ptr) {
 
 /* ---- malloc ------------------------------------------------------------------------ */
 
-/* The slow path of a small allocation; a tail call from the fast path. */
-GORT_NOINLINE static void *small_alloc_slow(gort_cache *c, unsigned cls) {
-    void *p = gort__cache_refill(c, cls);
-    if (GORT_UNLIKELY(!p))
-        errno = ENOMEM;
+/* The allocation slow paths are one of the scheduler's safe points: when a
+ * goroutine that has been asked to yield refills its cache, it yields there,
+ * with every allocator structure released.  Only when the allocation came from
+ * the program's own code (ra, the public function's return address, outside the
+ * runtime's text): the runtime allocates in the middle of its own work, where
+ * yielding would not be safe.  The scheduler installs the hook (sched/preempt.c);
+ * the fast paths never look at it. */
+void (*gort__alloc_safepoint_hook)(uintptr_t ra);
+
+GORT_INLINE void *alloc_safepoint(void *p, uintptr_t ra) {
+    void (*hook)(uintptr_t) = __atomic_load_n(&gort__alloc_safepoint_hook, __ATOMIC_RELAXED);
+    if (hook)
+        hook(ra);
     return p;
 }
 
-GORT_INLINE void *small_alloc(gort_cache *c, unsigned cls) {
+/* The slow path of a small allocation; a tail call from the fast path. */
+GORT_NOINLINE static void *small_alloc_slow(gort_cache *c, unsigned cls, uintptr_t ra) {
+    void *p = gort__cache_refill(c, cls);
+    if (GORT_UNLIKELY(!p))
+        errno = ENOMEM;
+    return alloc_safepoint(p, ra);
+}
+
+/* ra: the return address of the public function (for the safe point). */
+GORT_INLINE void *small_alloc(gort_cache *c, unsigned cls, uintptr_t ra) {
     mspan *s = c->alloc[cls];
     void *p = s->free;
     if (GORT_LIKELY(p != NULL)) {
@@ -149,20 +166,22 @@ GORT_INLINE void *small_alloc(gort_cache *c, unsigned cls) {
         STAT_INC(c->nmalloc[cls]);
         return p;
     }
-    return small_alloc_slow(c, cls);
+    return small_alloc_slow(c, cls, ra);
 }
 
-GORT_NOINLINE static void *malloc_medium_or_large(size_t n) {
+GORT_NOINLINE static void *malloc_medium_or_large(size_t n, uintptr_t ra) {
     if (n <= MAX_SMALL)
-        return small_alloc(gort__tls_cache, size_to_class(n));
+        return small_alloc(gort__tls_cache, size_to_class(n), ra);
     gort__settings_init();
-    return gort__large_alloc(n, PAGE_SIZE, false);
+    return alloc_safepoint(gort__large_alloc(n, PAGE_SIZE, false), ra);
 }
+
+#define RETURN_ADDRESS() ((uintptr_t)__builtin_return_address(0))
 
 void *gort_malloc(size_t n) {
     if (GORT_LIKELY(n <= SMALL_MAX))
-        return small_alloc(gort__tls_cache, gort__size_to_class8[(n + SMALL_DIV - 1) / SMALL_DIV]);
-    return malloc_medium_or_large(n);
+        return small_alloc(gort__tls_cache, gort__size_to_class8[(n + SMALL_DIV - 1) / SMALL_DIV], RETURN_ADDRESS());
+    return malloc_medium_or_large(n, RETURN_ADDRESS());
 }
 
 /* ---- free --------------------------------------------------------------------------- */
@@ -315,7 +334,7 @@ void *gort_aligned_alloc(size_t align, size_t n) {
         size_t want = GORT_ROUND_UP(n, align);
         for (unsigned cls = size_to_class(want); cls < NUM_CLASSES; cls++)
             if (gort__class_size[cls] % align == 0)
-                return small_alloc(gort__tls_cache, cls);
+                return small_alloc(gort__tls_cache, cls, RETURN_ADDRESS());
     }
     gort__settings_init();
     if (n > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {

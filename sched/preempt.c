@@ -105,6 +105,20 @@ out:
     errno = saved;
 }
 
+/* The allocation slow paths' safe point (alloc/alloc.c): the same conditions as
+ * the signal's, with the program's call site as the pc. */
+static void alloc_safepoint(uintptr_t ra) {
+    gort__m_t *m = gort__sched_tls_m;
+    gort__g_t *gp = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+    if (GORT_LIKELY(!gp || !LOAD(gp->preempt)))
+        return;
+    gort__p_t *p = m->p;
+    if (!program_pc(ra) || !p || LOAD(p->m) != m || LOAD(p->status) != P_RUNNING || m->after ||
+        LOAD(gp->status) != G_RUNNING || gp->m != m)
+        return;
+    gort__sched_preempt_yield(gp);
+}
+
 void gort__sched_preempt_init(void) {
     static bool done;
     gort__settings_init();
@@ -118,6 +132,7 @@ void gort__sched_preempt_init(void) {
     done = true;
     pid = getpid();
     dl_iterate_phdr(first_object, NULL);
+    __atomic_store_n(&gort__alloc_safepoint_hook, alloc_safepoint, __ATOMIC_RELEASE);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;

@@ -1,7 +1,8 @@
 /* Preemption (sched/sysmon.c, sched/preempt.c): a goroutine spinning in a loop
  * with no calls is preempted by sysmon's signal and the others run, on one P;
  * the registers of preempted code survive (integer and vector); the
- * cooperative flag alone works at safe points; a sleeper beside a hog wakes. */
+ * cooperative flag alone works at safe points, the allocator's slow paths among
+ * them; a sleeper beside a hog wakes. */
 #include "sched/common.h"
 
 #if defined(GORT_SANITIZE_BUILD)
@@ -167,6 +168,51 @@ static void test_cooperative(void **state) {
     assert_int_equal(ran, 1);
 }
 
+/* ---- the allocation slow path as a safe point ----------------------------------------------------------------- */
+
+#define HELD 4096
+static void *held[HELD];
+static volatile unsigned long rounds;
+
+static void alloc_spinner(void *arg) {
+    (void)arg;
+    while (!stop) {   /* no channel, lock or yield: only gort_malloc's refills are safe points */
+        for (int i = 0; i < HELD; i++)
+            held[i] = gort_malloc(256);   /* 4096 x 256 B: refills every 32 objects */
+        for (int i = 0; i < HELD; i++)
+            gort_free(held[i]);
+        rounds++;
+    }
+}
+
+static void alloc_main(void *arg) {
+    int *others_ran = arg;
+    stop = 0;
+    rounds = 0;
+    gort_go(alloc_spinner, NULL);
+    gort_yield();   /* back only if the spinner yields at an allocation */
+    CHECK(rounds > 0);
+    *others_ran = 1;
+    stop = 1;
+    gort_sleep(1000000);   /* let it see stop */
+    gort_sched_stats_t st;
+    gort_sched_stats(&st);
+    CHECK(st.preempts >= 1);
+    CHECK_EQ(st.async_preempts, 0);
+}
+
+static void test_alloc_safepoint(void **state) {
+    (void)state;
+    int ran = 0;
+    gort__settings_init();
+    int old = gort__settings.asyncpreemptoff;
+    gort__settings.asyncpreemptoff = 1;
+    set_procs(1);
+    run_main(alloc_main, &ran);
+    gort__settings.asyncpreemptoff = old;
+    assert_int_equal(ran, 1);
+}
+
 /* ---- a sleeper beside a hog ------------------------------------------------------------------------------- */
 
 static void hog_sleeper_main(void *arg) {
@@ -219,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_tight_loop),
         cmocka_unit_test(test_registers),
         cmocka_unit_test(test_cooperative),
+        cmocka_unit_test(test_alloc_safepoint),
         cmocka_unit_test(test_hog_sleeper),
         cmocka_unit_test(test_leave_spinner),
     };

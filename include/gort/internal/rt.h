@@ -80,6 +80,11 @@ size_t gort__os_page_size(void);
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
 
+/* The scheduler's safe point in the allocation slow paths (alloc/alloc.c): called
+ * with the public allocation function's return address, all allocator state
+ * released.  NULL until the scheduler starts. */
+extern void (*gort__alloc_safepoint_hook)(uintptr_t ra);
+
 /* ---- settings (rt/env.c) -----------------------------------------------------------
  * Every GORT_* variable and GORT_DEBUG key is declared once in rt/env.c's
  * table and parsed once, on first use. */
