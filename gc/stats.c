@@ -74,6 +74,23 @@ static uint64_t quantile(const uint64_t *h, uint64_t total, double q, uint64_t m
     return max;
 }
 
+static uint64_t bucket_lo(unsigned b) {
+    return b == 0 ? 0 : bucket_hi(b - 1);
+}
+
+int gort_gc_pause_histogram(gort_gc_pause_bucket_t *out, int max) {
+    int n = 0;
+    for (unsigned b = 0; b < NBUCKETS; b++) {
+        uint64_t c = atomic_load_explicit(&hist[b], memory_order_relaxed);
+        if (!c)
+            continue;
+        if (out && n < max)
+            out[n] = (gort_gc_pause_bucket_t){bucket_lo(b), bucket_hi(b), c};
+        n++;
+    }
+    return n;
+}
+
 void gort_gc_stats_reset(void) {
     for (unsigned b = 0; b < NBUCKETS; b++)
         atomic_store(&hist[b], 0);

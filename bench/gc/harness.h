@@ -24,6 +24,14 @@ static inline int64_t now_ns(void) {
 #define GC_ALLOC_ATOMIC(n) gort_gc_alloc_noscan(n)
 #define GC_SET(lv, v) GORT_GC_STORE(lv, v)
 static void gc_setup(void) {}
+/* $PAUSES_FILE: the pause histogram, one "lo_ns hi_ns count" line per bucket. */
+static void gc_pauses(FILE *fp) {
+    gort_gc_pause_bucket_t b[1024];
+    int n = gort_gc_pause_histogram(b, 1024);
+    for (int i = 0; i < n && i < 1024; i++)
+        fprintf(fp, "%llu %llu %llu\n", (unsigned long long)b[i].lo_ns, (unsigned long long)b[i].hi_ns,
+                (unsigned long long)b[i].count);
+}
 static void gc_report(char *buf, size_t n) {
     gort_gc_stats_t st;
     gort_gc_stats(&st);
@@ -61,6 +69,10 @@ static int cmp64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 static int64_t t_start_bdw;
+static void gc_pauses(FILE *fp) {   /* every pause: "ns ns 1" */
+    for (size_t i = 0; i < npauses; i++)
+        fprintf(fp, "%lld %lld 1\n", (long long)pauses[i], (long long)pauses[i]);
+}
 static void gc_report(char *buf, size_t n) {
     qsort(pauses, npauses, sizeof *pauses, cmp64);
     int64_t p50 = npauses ? pauses[(npauses - 1) / 2] : 0;
@@ -116,6 +128,12 @@ static void bench_end(const char *workload, const char *extra) {
     int64_t wall = now_ns() - t_begin;
     char buf[512];
     gc_report(buf, sizeof buf);
+    const char *pf = getenv("PAUSES_FILE");
+    FILE *pfp;
+    if (pf && (pfp = fopen(pf, "w"))) {
+        gc_pauses(pfp);
+        fclose(pfp);
+    }
     const char *f = getenv("STAMPS_FILE");
     if (f) {
         FILE *fp = fopen(f, "wb");

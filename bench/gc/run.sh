@@ -7,7 +7,7 @@
 # p50/p99/max, GC CPU fraction, and the mutator's view (largest gap between its
 # progress stamps, MMU at 10 and 50 ms; bench/gc/mmu.py).  Go runs at its default
 # GOMAXPROCS and, for pause-stress, also at GOMAXPROCS=2 as the issue's reference.
-# Writes bench/results/gc.md, gc-mmu.png and gc-pauses.png.
+# Writes bench/results/gc.md, gc-mmu.png, gc-pause-hist.png and gc-pauses.png.
 set -euo pipefail
 build=$(cd "${1:?usage: bench/gc/run.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +29,7 @@ done
 run() {
     local name=$1 coll=$2 wl=$3; shift 3
     echo "bench/gc: $name" >&2
-    STAMPS_FILE="$tmp/$name.stamps" /usr/bin/time -f "TIME user=%U sys=%S maxrss_kb=%M" \
+    PAUSES_FILE="$tmp/$name.pauses" STAMPS_FILE="$tmp/$name.stamps" /usr/bin/time -f "TIME user=%U sys=%S maxrss_kb=%M" \
         "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; echo "bench/gc: $name failed" >&2; return 0; }
     local res tm mm
     res=$(grep '^RESULT' "$tmp/$name.out" | sed 's/^RESULT //')
@@ -137,8 +137,24 @@ for r in [r for r in runs if r["name"].startswith("stress-") and (r["name"].ends
          f"peak RSS {rss:.0f} MiB = {rss/live:.2f}x live (≤ 2.2) {'✅' if rss/live <= 2.2 else '❌'}")
 w("")
 w("![MMU curves](gc-mmu.png)\n")
+w("![pause histogram](gc-pause-hist.png)\n")
 w("![pauses](gc-pauses.png)\n")
 open(os.path.join(results, "gc.md"), "w").write("\n".join(L) + "\n")
+# pause histograms: every collector's buckets re-binned to 4 bins per octave
+import math
+for r in runs:
+    pf = os.path.join(tmp, r["name"] + ".pauses")
+    if not os.path.exists(pf):
+        continue
+    bins = {}
+    for l in open(pf):
+        lo, hi, c = (int(x) for x in l.split())
+        mid = math.sqrt(max(lo, 1) * max(hi, 1))
+        k = int(math.floor(4 * math.log2(max(mid, 1))))
+        bins[k] = bins.get(k, 0) + c
+    with open(os.path.join(tmp, r["name"] + ".hist"), "w") as fh:
+        for k in sorted(bins):
+            fh.write("%g %d\n" % (2 ** ((k + 0.5) / 4) / 1e6, bins[k]))
 # pause bars data
 with open(os.path.join(tmp, "pauses.dat"), "w") as fh:
     for r in runs:
@@ -153,6 +169,13 @@ if command -v gnuplot >/dev/null; then
         echo "set title 'pause-stress, ${big} MiB live: minimum mutator utilisation'"
         echo "set logscale x; set xlabel 'window (ms)'; set ylabel 'MMU'; set yrange [0:1.05]; set grid; set key right bottom"
         echo "plot '$tmp/stress-$big-gort.mmu' with lines lw 2 title 'gort', '$tmp/stress-$big-bdwgc.mmu' with lines lw 2 title 'bdwgc', '$tmp/stress-$big-go.mmu' with lines lw 2 title 'Go', '$tmp/stress-$big-go-P2.mmu' with lines lw 2 title 'Go P=2'"
+    } | gnuplot || true
+    {
+        echo "set terminal pngcairo size 900,560 noenhanced font ',10'"
+        echo "set output '$results/gc-pause-hist.png'"
+        echo "set title 'pause-stress, ${big} MiB live: stop-the-world pause histogram (4 bins per octave)'"
+        echo "set logscale xy; set xlabel 'pause (ms)'; set ylabel 'pauses'; set grid; set key right top"
+        echo "plot '$tmp/stress-$big-gort.hist' with linespoints lw 2 title 'gort', '$tmp/stress-$big-bdwgc.hist' with linespoints lw 2 title 'bdwgc', '$tmp/stress-$big-go.hist' with linespoints lw 2 title 'Go', '$tmp/stress-$big-go-P2.hist' with linespoints lw 2 title 'Go P=2'"
     } | gnuplot || true
     {
         echo "set terminal pngcairo size 1100,560 noenhanced font ',9'"

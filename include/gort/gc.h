@@ -61,6 +61,15 @@ typedef struct gort_gc_stats {
     uint64_t num_assists_capped;          /* assists cut short by the per-thread assist time budget (docs/gc.md) */
 } gort_gc_stats_t;
 
+/* The pause histogram behind gort_gc_stats: buckets of 1/16 octave, [lo_ns, hi_ns).
+ * gort_gc_pause_histogram fills at most max non-empty buckets, lowest first, and
+ * returns how many non-empty buckets there are (which may exceed max). */
+typedef struct gort_gc_pause_bucket {
+    uint64_t lo_ns, hi_ns;
+    uint64_t count;
+} gort_gc_pause_bucket_t;
+GORT_API int gort_gc_pause_histogram(gort_gc_pause_bucket_t *out, int max);
+
 GORT_API void *gort_gc_alloc(size_t n);                 /* zeroed; scanned conservatively; interior pointers keep it alive */
 GORT_API void *gort_gc_alloc_noscan(size_t n);          /* zeroed; never scanned */
 GORT_API void *gort_gc_alloc_typed(size_t n, const gort_gc_type_t *t);  /* zeroed; scanned precisely by t->ptrmask */

@@ -209,6 +209,23 @@ static void test_stats_and_settings(void **state) {
     assert_true(st.pause_max_ns > 0);
     assert_true(st.pause_p50_ns <= st.pause_p99_ns && st.pause_p99_ns <= st.pause_max_ns);
     assert_true(st.gc_cpu_fraction >= 0 && st.gc_cpu_fraction < 1);
+    /* The histogram behind the quantiles: its counts add up to num_pauses, its
+     * buckets are ordered and disjoint, and the maximum falls in the last one. */
+    gort_gc_pause_bucket_t hb[64];
+    int nb = gort_gc_pause_histogram(hb, 64);
+    assert_true(nb >= 1 && nb <= 64);
+    assert_int_equal(gort_gc_pause_histogram(NULL, 0), nb);
+    uint64_t cnt = 0;
+    for (int i = 0; i < nb; i++) {
+        assert_true(hb[i].lo_ns < hb[i].hi_ns && hb[i].count > 0);
+        if (i)
+            assert_true(hb[i - 1].hi_ns <= hb[i].lo_ns);
+        cnt += hb[i].count;
+    }
+    gort_gc_stats_t st2;   /* a cycle may run in between: bound by both snapshots */
+    assert_int_equal(gort_gc_stats(&st2), 0);
+    assert_true(st.num_pauses <= cnt && cnt <= st2.num_pauses);
+    assert_true(st.pause_max_ns < hb[nb - 1].hi_ns && hb[nb - 1].lo_ns <= st2.pause_max_ns);
     int old = gort_gc_set_percent(50);
     assert_int_equal(gort_gc_set_percent(-1), 50);
     assert_int_equal(gort_gc_set_percent(old), -1);
@@ -216,6 +233,7 @@ static void test_stats_and_settings(void **state) {
     assert_int_equal(gort_gc_stats(&st), 0);
     assert_int_equal(st.pause_max_ns, 0);
     assert_int_equal(st.num_pauses, 0);
+    assert_int_equal(gort_gc_pause_histogram(hb, 64), 0);
 }
 
 static void free_gc_object(void *arg) {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	_ "strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -146,6 +147,15 @@ func report(workload, extra string) {
 	}
 	if p50 > max {
 		p50 = max
+	}
+	if f := os.Getenv("PAUSES_FILE"); f != "" {
+		var sb strings.Builder
+		for i, c := range h.Counts {
+			if c > 0 {
+				fmt.Fprintf(&sb, "%d %d %d\n", int64(h.Buckets[i]*1e9), int64(h.Buckets[i+1]*1e9), c)
+			}
+		}
+		os.WriteFile(f, []byte(sb.String()), 0o644)
 	}
 	if f := os.Getenv("STAMPS_FILE"); f != "" {
 		buf := make([]byte, 8*len(stamps))
