@@ -352,8 +352,7 @@ static void run_cycle(void) {
         mark_stopped(&w, cycle);
         s2 = gort__nanotime();
     } else {
-        gort__gc_start_world();
-        e1 = gort__nanotime();
+        e1 = gort__gc_start_world();
         gort__gc_workers_start();
         mark_concurrent(&w, cycle, &s2, &coord_cpu);
     }
@@ -378,8 +377,7 @@ static void run_cycle(void) {
     gort__gc_sweep_begin();
     atomic_store(&gort__gc_heap_live, marked);
     gort__gc_pacer_mark_done(marked, marked - gort__gc_black_bytes(), heap1);
-    int64_t e2 = gort__nanotime();
-    gort__gc_start_world();
+    int64_t e2 = gort__gc_start_world();
     atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)coord_cpu);
 
     /* 5. Sweep. */

@@ -141,7 +141,7 @@ extern int gort__gc_nthreads;
 bool gort__gc_stop_one(gc_thread *t);
 void gort__gc_resume_one(gc_thread *t);
 void gort__gc_stop_world(void);               /* takes the threads lock; times the pause */
-void gort__gc_start_world(void);              /* releases it */
+int64_t gort__gc_start_world(void);           /* releases it; returns when (the end of the pause) */
 void gort__gc_thread_init_signals(void);
 
 /* ---- marking (gc/mark.c) ------------------------------------------------------------ */

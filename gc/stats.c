@@ -1,5 +1,6 @@
 /* Collector statistics: the pause histogram (every stop-the-world phase, timed
- * from the request to stop until the world runs again), gort_gc_stats, and the
+ * from the request to stop until the collector releases the world; see
+ * gort__gc_start_world), gort_gc_stats, and the
  * GORT_DEBUG=gctrace=1 line per cycle.  See "Observability" in gc/gc.c.
  *
  * The histogram has 16 buckets per power of two (each bucket's bounds within
