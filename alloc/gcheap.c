@@ -647,6 +647,7 @@ static unsigned next_free_index(mspan *s) {
 /* Replace p's span of class spc with one that has room.  In a critical section;
  * may leave it (and re-enter) to get pages.  Returns the span or NULL (ENOMEM). */
 static mspan *refill(gc_thread *t, unsigned spc) {
+    gort__gc_check_not_goroutine("gort_gc_alloc");
     gc_p *p = &t->p;
     mspan *s = p->alloc[spc];
     if (s != &gort__empty_span) {
@@ -685,6 +686,7 @@ static mspan *refill(gc_thread *t, unsigned spc) {
 }
 
 static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
+    gort__gc_check_not_goroutine("gort_gc_alloc");
     uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
     mspan *s;
     reclaim(t, npages);

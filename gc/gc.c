@@ -194,6 +194,7 @@ static void nap_blocked(void *arg) {
 
 /* runtime.GC: wait for a cycle that starts after the call, then help sweep. */
 void gort_gc_collect(void) {
+    gort__gc_check_not_goroutine("gort_gc_collect");
     gc_thread *t = gc_self();
     if (!t)
         gort__fatal("gort: gc: gort_gc_collect: cannot register the calling thread");

@@ -5,6 +5,7 @@
 
 #include "alloc/types.h"
 #include "include/gort/gc.h"
+#include "include/gort/sched.h"
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -134,6 +135,11 @@ void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg);
 
 /* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
 void gort__gc_init(void);                     /* idempotent; everything on first use */
+/* Dies if the caller is a goroutine: goroutine stacks are not scanned yet, so a
+ * GC object held only there would be freed under it.  Called on the collector's
+ * slow paths (a thread's registration, a span refill, a large object, a forced
+ * cycle), which every goroutine that uses the collector reaches early. */
+void gort__gc_check_not_goroutine(const char *what);
 extern gort_mutex_t gort__gc_threads_lock;
 extern gc_thread *gort__gc_threads;           /* registered threads (threads lock) */
 extern int gort__gc_nthreads;

@@ -323,7 +323,17 @@ int gort_gc_register_thread(void) {
     return 0;
 }
 
+void gort__gc_check_not_goroutine(const char *what) {
+    uint64_t id = gort_goid();
+    if (GORT_UNLIKELY(id != 0))
+        gort__fatal("gort: gc: %s called on goroutine %llu: goroutines are not the collector's mutators yet "
+                    "(their stacks are not scanned, so GC objects they hold could be freed); "
+                    "use the collector from OS threads",
+                    what, (unsigned long long)id);
+}
+
 gc_thread *gort__gc_self_slow(void) {
+    gort__gc_check_not_goroutine("a collector call (gort_gc_*)");
     if (gort_gc_register_thread() != 0)
         return NULL;
     return gort__gc_self;
