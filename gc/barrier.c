@@ -9,11 +9,12 @@
  * two thread-local stores and one load, a load of the phase, and the store.  While
  * one runs, the old and the new value, if they fall inside the GC heap's bounds,
  * are appended to the P's buffer; a full buffer is greyed by its own thread (Go's
- * wbBufFlush), and the collector greys the rest at the ragged barrier and at mark
- * termination, with the thread parked. */
+ * wbBufFlush) after the store, in chunks (flush_chunked), and the collector greys
+ * the rest at the ragged barrier and at mark termination, with the thread parked. */
 #include "gc/internal.h"
 
-GC_NOSAN static void store_marking(gc_thread *t, void **slot, void *ptr) {
+/* Returns whether the buffer is full (flushed by the caller, after the section). */
+GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
     gc_p *p = &t->p;
     uintptr_t old = (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED);
     uintptr_t lo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
@@ -22,11 +23,37 @@ GC_NOSAN static void store_marking(gc_thread *t, void **slot, void *ptr) {
         p->wb[p->wbn++] = old;
     if (GC_MAYBE_HEAP(ptr, lo, n))
         p->wb[p->wbn++] = (uintptr_t)ptr;
-    if (GORT_UNLIKELY(p->wbn > WBUF_LEN - 2)) {
-        gort__gc_flush_wbuf(p, &p->gcw);
-        gort__gc_gcw_dispose(&p->gcw);
-    }
     *slot = ptr;
+    return GORT_UNLIKELY(p->wbn > WBUF_LEN - 2);
+}
+
+/* A full buffer is greyed a chunk at a time, each chunk its own critical section:
+ * a stop never waits for more than one chunk (greying a whole buffer in one section
+ * had made some stops wait ~0.1 ms).  Between chunks the collector may stop the
+ * thread and grey the rest itself (the ragged barrier, mark termination), or the
+ * mark may end: each chunk rereads the count and the phase. */
+#define WB_CHUNK 64
+
+GORT_NOINLINE static void flush_chunked(gc_thread *t) {
+    gc_p *p = &t->p;
+    for (;;) {
+        crit_enter(t);
+        if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
+            crit_exit(t);
+            return;   /* the mark ended: termination greyed or dropped the rest */
+        }
+        uint32_t n = p->wbn;
+        if (n == 0) {
+            gort__gc_gcw_dispose(&p->gcw);
+            crit_exit(t);
+            return;
+        }
+        uint32_t k = n < WB_CHUNK ? n : WB_CHUNK;
+        for (uint32_t i = n - k; i < n; i++)
+            gort__gc_shade(&p->gcw, p->wb[i]);
+        p->wbn = n - k;
+        crit_exit(t);
+    }
 }
 
 void gort_gc_store(void **slot, void *ptr) {
@@ -35,9 +62,12 @@ void gort_gc_store(void **slot, void *ptr) {
         gort__fatal("gort: gc: gort_gc_store: cannot register the calling thread");
     }
     crit_enter(t);
+    bool full = false;
     if (GORT_LIKELY(atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF))
         *slot = ptr;
     else
-        store_marking(t, slot, ptr);
+        full = store_marking(t, slot, ptr);
     crit_exit(t);
+    if (GORT_UNLIKELY(full))
+        flush_chunked(t);
 }
