@@ -162,18 +162,27 @@ static inline gort__g_t *recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep
     return sg->g;
 }
 
-void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self) {
-    (void)self;
+/* Inline into send and receive: at one P, readying is a few stores. */
+static inline __attribute__((always_inline)) void send_to(gort_chan_t *c, gort__sudog_t *sg,
+                                                          const void *ep, gort__g_t *self) {
     gort__g_t *gp = send_locked(c, sg, ep);
     chan_unlock(c);
-    gort__sched_ready(gp);
+    gort__sched_ready_from(self, gp);
+}
+
+static inline __attribute__((always_inline)) void recv_from(gort_chan_t *c, gort__sudog_t *sg,
+                                                            void *ep, gort__g_t *self) {
+    gort__g_t *gp = recv_locked(c, sg, ep);
+    chan_unlock(c);
+    gort__sched_ready_from(self, gp);
+}
+
+void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self) {
+    send_to(c, sg, ep, self);
 }
 
 void gort__sched_chan_recv_from(gort_chan_t *c, gort__sudog_t *sg, void *ep, gort__g_t *self) {
-    (void)self;
-    gort__g_t *gp = recv_locked(c, sg, ep);
-    chan_unlock(c);
-    gort__sched_ready(gp);
+    recv_from(c, sg, ep, self);
 }
 
 void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp) {
@@ -201,7 +210,7 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
     }
     gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
     if (sg) {
-        gort__sched_chan_send_to(c, sg, ep, gp);
+        send_to(c, sg, ep, gp);
         return;
     }
     if (c->qcount < c->dataqsiz) {
@@ -239,7 +248,7 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
     }
     gort__sudog_t *sg = gort__sched_waitq_dequeue(c, true);
     if (sg) {
-        gort__sched_chan_recv_from(c, sg, ep, gp);
+        recv_from(c, sg, ep, gp);
         return true;
     }
     if (c->qcount > 0) {

@@ -26,12 +26,9 @@ const char *const gort__sched_waitreason_str[WAIT_N] = {
     [WAIT_IO] = "IO wait",
 };
 
-gort__g_t *gort__sched_mustg(const char *what) {
-    gort__g_t *gp = gort__sched_getg();
-    if (GORT_UNLIKELY(!gp))
-        gort__fatal("%s called outside a goroutine (only goroutines started by gort_main or "
-                    "gort_go may block in the scheduler)", what);
-    return gp;
+void gort__sched_notg(const char *what) {
+    gort__fatal("%s called outside a goroutine (only goroutines started by gort_main or "
+                "gort_go may block in the scheduler)", what);
 }
 
 /* ---- G structs: slabs, never freed (a dump walks them all) --------------------------------- */
@@ -323,8 +320,8 @@ static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
 static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global) {
     gort__m_t *m = gp->m;
     gort__p_t *p = m->p;
-    if (gort__sched_runqempty(p) && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) &&
-        !LOAD(gort__sched.stopping))
+    if ((gort__sched_single() ? gort__sched_runqempty_single(p) : gort__sched_runqempty(p)) &&
+        !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !LOAD(gort__sched.stopping))
         return;   /* nothing else to run here: we would be picked again */
     BUMP(p->st.yields, 1);
     gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
@@ -336,14 +333,46 @@ static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool glob
 }
 
 void gort_yield(void) {
-    gort__g_t *gp = gort__sched_mustg("gort_yield");
+    /* m from the thread, not through gp->m (the same M at entry): one load
+     * less on the chain everything below waits for. */
+    gort__m_t *m = gort__sched_tls_m;
+    gort__g_t *gp = m ? m->curg : NULL;
+    if (GORT_UNLIKELY(!gp))
+        gort__sched_notg("gort_yield");
     if (GORT_UNLIKELY(LOAD(gp->preempt))) {
         gort__sched_preempt_yield(gp);
         return;
     }
-    if (GORT_UNLIKELY(atomic_load_explicit(&gp->m->p->timer0when, memory_order_relaxed))) {
+    gort__p_t *p = m->p;
+    if (GORT_UNLIKELY(atomic_load_explicit(&p->timer0when, memory_order_relaxed))) {
         int64_t next;   /* a yielder gives due timers their turn too */
-        gort__sched_checktimers(gp->m->p, gp->m->p, 0, &next);
+        gort__sched_checktimers(p, p, 0, &next);
+    }
+    if (gort__sched_single()) {
+        /* One P: yield's work in one pass -- take the next G as
+         * gort__sched_next_direct does; no other M can take gp from the
+         * queue before it is off its stack, so after_requeue's usual choice
+         * (the oldest end of the local queue) is made before the switch, and
+         * the switch needs no deferred action. */
+        uint32_t tick = p->schedtick + 1;
+        gort__g_t *next;
+        if (GORT_LIKELY(tick % 61 != 0 && !LOAD(gort__sched.stopping)) &&
+            (next = gort__sched_runqget_single(p))) {
+            STORE(p->schedtick, tick);
+            BUMP(p->st.yields, 1);
+            gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
+            STORE(gp->status, G_RUNNABLE);
+            if ((gort__sched_runqempty_single(p) &&
+                 atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) ||
+                !gort__sched_runqput_head_single(p, gp)) {
+                m->after = after_requeue;
+                m->after_g = gp;
+                m->after_arg = NULL;
+            }
+            gort__sched_switch_to(m, gp, next);
+            gort__sched_after_switch(gp->m);
+            return;
+        }
     }
     yield(gp, false);
 }

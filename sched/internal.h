@@ -257,8 +257,15 @@ GORT_INLINE gort__g_t *gort__sched_getg(void) {
     gort__m_t *m = gort__sched_tls_m;
     return m ? m->curg : NULL;
 }
-/* The calling goroutine, or a fatal error naming `what` outside one. */
-gort__g_t *gort__sched_mustg(const char *what);
+/* The calling goroutine, or a fatal error naming `what` outside one (inline:
+ * every channel operation starts with it). */
+GORT_NORETURN GORT_COLD void gort__sched_notg(const char *what);
+GORT_INLINE gort__g_t *gort__sched_mustg(const char *what) {
+    gort__g_t *gp = gort__sched_getg();
+    if (GORT_UNLIKELY(!gp))
+        gort__sched_notg(what);
+    return gp;
+}
 
 /* ---- sched.c ------------------------------------------------------------------------------ */
 void gort__sched_wakep(void);
@@ -329,6 +336,43 @@ gort__g_t *gort__sched_runqsteal(gort__p_t *p, gort__p_t *victim, bool stealnext
 void       gort__sched_globrunqput_locked(gort__g_t *gp);
 void       gort__sched_globrunqputbatch_locked(gort__g_t *head, gort__g_t *tail, int32_t n);
 gort__g_t *gort__sched_globrunqget_locked(gort__p_t *p, int32_t max);
+
+/* One P (sched.c, "One P"): the owner's operations on its own queue, plain
+ * loads and stores, inline on the channel and yield paths (runq.c has the
+ * layout; the queue's head and tail share runqw). */
+#define RQ_TAIL(w) ((uint16_t)(w))
+#define RQ_HEAD(w) ((uint16_t)((w) >> 16))
+#define RQ_TAG(w)  ((uint32_t)((w) >> 32))
+#define RQ_MAKE(tag, h, t) (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)(uint16_t)(h) << 16) | (uint16_t)(t))
+#define RQ_SLOT(p, i) (&(p)->runq[(uint16_t)(i) % RUNQ_SIZE])
+/* runnext, else the newest. */
+GORT_INLINE gort__g_t *gort__sched_runqget_single(gort__p_t *p) {
+    gort__g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next) {
+        atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+        return next;
+    }
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+    uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+    if (h == t)
+        return NULL;
+    atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h, t - 1), memory_order_relaxed);
+    return atomic_load_explicit(RQ_SLOT(p, t - 1), memory_order_relaxed);
+}
+GORT_INLINE bool gort__sched_runqempty_single(gort__p_t *p) {
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+    return RQ_HEAD(w) == RQ_TAIL(w) && !atomic_load_explicit(&p->runnext, memory_order_relaxed);
+}
+/* gp to the oldest end; false if the queue is full. */
+GORT_INLINE bool gort__sched_runqput_head_single(gort__p_t *p, gort__g_t *gp) {
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
+    uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+    if ((uint16_t)(t - h) >= RUNQ_SIZE)
+        return false;
+    atomic_store_explicit(RQ_SLOT(p, h - 1), gp, memory_order_relaxed);
+    atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h - 1, t), memory_order_relaxed);
+    return true;
+}
 
 /* ---- time.c: timers ---------------------------------------------------------------------- */
 enum { TIMER_IDLE = 0, TIMER_QUEUED = 1, TIMER_RUNNING = 2 };
@@ -430,7 +474,7 @@ void gort__sched_after_unlock(gort__m_t *m, gort__g_t *prev, void *arg);
  * M's deferred action (m->after) is set by the caller; the context resumed
  * runs it.  Returns when something switches back to `from`, possibly on
  * another M. */
-GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
+GORT_INLINE void gort__sched_switch_prep(gort__m_t *m, gort__g_t *to) {
     if (to != &m->g0) {
         if (GORT_UNLIKELY(!to->started))
             gort__sched_take_stack(m->p, to);
@@ -443,6 +487,9 @@ GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t 
     } else {
         STORE(m->curg, NULL);
     }
+}
+GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
+    gort__sched_switch_prep(m, to);
     gort_ctx_switch(&from->ctx, &to->ctx);
 }
 
@@ -455,7 +502,7 @@ GORT_INLINE gort__g_t *gort__sched_next_direct(gort__m_t *m) {
     uint32_t tick = p->schedtick + 1;
     if (GORT_UNLIKELY(tick % 61 == 0 || LOAD(gort__sched.stopping)))
         return NULL;
-    gort__g_t *gp = gort__sched_runqget(p);
+    gort__g_t *gp = gort__sched_single() ? gort__sched_runqget_single(p) : gort__sched_runqget(p);
     if (gp)
         STORE(p->schedtick, tick);
     return gp;
@@ -488,6 +535,24 @@ GORT_INLINE void gort__sched_park(gort__g_t *gp, gort__waitreason_t reason, cons
     gort__sched_switch_away(m, gp);
     gp->waiting_on = NULL;
 }
+/* gort__sched_ready(gp) from the running goroutine self: at one P, inline --
+ * gp into runnext, the old runnext to the queue, and no wakep (the one P is
+ * self's: no P is idle). */
+GORT_INLINE void gort__sched_ready_from(gort__g_t *self, gort__g_t *gp) {
+    if (!gort__sched_single()) {
+        gort__sched_ready(gp);
+        return;
+    }
+    gort__p_t *p = self->m->p;
+    GORT_DASSERT(LOAD(gp->status) == G_WAITING);
+    STORE(gp->status, G_RUNNABLE);
+    gort__sched_event(p, EV_GO_UNBLOCK, gp->goid, self->goid);
+    gort__g_t *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    atomic_store_explicit(&p->runnext, gp, memory_order_relaxed);
+    if (old)
+        gort__sched_runqput(p, old, false);
+}
+
 /* ---- sema.c: the runtime's semaphores (for sync.c) ---------------------------------------- */
 void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason, const void *obj);
 void gort__sched_semrelease(uint32_t *addr, bool handoff);

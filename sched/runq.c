@@ -27,11 +27,9 @@
  * window to fool it.  Go's runqput needs no locked instruction (a store-release
  * of tail); ours costs one CAS, uncontended in the common case. */
 
-#define RQ_TAIL(w) ((uint16_t)(w))
-#define RQ_HEAD(w) ((uint16_t)((w) >> 16))
-#define RQ_TAG(w)  ((uint32_t)((w) >> 32))
-#define RQ_MAKE(tag, h, t) (((uint64_t)(uint32_t)(tag) << 32) | ((uint64_t)(uint16_t)(h) << 16) | (uint16_t)(t))
-#define SLOT(p, i) (&(p)->runq[(uint16_t)(i) % RUNQ_SIZE])
+/* RQ_TAIL/RQ_HEAD/RQ_TAG/RQ_MAKE/RQ_SLOT are in internal.h (the one-P inline
+ * operations use them). */
+#define SLOT(p, i) RQ_SLOT(p, i)
 
 /* Every change is seq_cst: a readier's push followed by its load of
  * sched.nmspinning (wakep), against a spinning M's decrement of nmspinning
@@ -44,10 +42,8 @@ static inline bool rq_cas(gort__p_t *p, uint64_t *old, uint64_t new, int order) 
 }
 
 bool gort__sched_runqempty(gort__p_t *p) {
-    if (gort__sched_single() && LOAD(p->m) == gort__sched_tls_m) {   /* the owner, alone */
-        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
-        return RQ_HEAD(w) == RQ_TAIL(w) && !atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    }
+    if (gort__sched_single() && LOAD(p->m) == gort__sched_tls_m)   /* the owner, alone */
+        return gort__sched_runqempty_single(p);
     /* Go's version rechecks runnext against a concurrent runqput moving it to the
      * queue; with runnext exchanged before the push, read runnext last. */
     for (;;) {
@@ -104,19 +100,6 @@ static inline bool put_single(gort__p_t *p, gort__g_t *gp, bool next) {
     return runqputslow(p, gp, w);   /* its CAS cannot fail: no thieves */
 }
 
-static inline gort__g_t *get_single(gort__p_t *p) {
-    gort__g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    if (next) {
-        atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
-        return next;
-    }
-    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
-    uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
-    if (h == t)
-        return NULL;
-    atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h, t - 1), memory_order_relaxed);
-    return atomic_load_explicit(SLOT(p, t - 1), memory_order_relaxed);
-}
 
 bool gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
     if (gort__sched_single())
@@ -142,15 +125,8 @@ bool gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
 }
 
 void gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp) {
-    if (gort__sched_single()) {
-        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
-        uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
-        if ((uint16_t)(t - h) < RUNQ_SIZE) {
-            atomic_store_explicit(SLOT(p, h - 1), gp, memory_order_relaxed);
-            atomic_store_explicit(&p->runqw, RQ_MAKE(RQ_TAG(w) + 1, h - 1, t), memory_order_relaxed);
-            return;
-        }
-    }
+    if (gort__sched_single() && gort__sched_runqput_head_single(p, gp))
+        return;
     for (;;) {
         uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
         uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
@@ -169,7 +145,7 @@ void gort__sched_runqput_head(gort__p_t *p, gort__g_t *gp) {
 
 gort__g_t *gort__sched_runqget(gort__p_t *p) {
     if (gort__sched_single())
-        return get_single(p);
+        return gort__sched_runqget_single(p);
     gort__g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
                                                         memory_order_acquire, memory_order_relaxed))

@@ -121,6 +121,15 @@
  * without a P queues what it found on the global queue, under sched.lock;
  * sysmon never runs timers and never touches a local queue.
  *
+ * The same invariant makes the rest of the P=1 paths short, and they are
+ * inline in the channel and yield code: readying a woken G is three stores
+ * into runnext (gort__sched_ready_from; no wakep, since no P can be idle), the
+ * direct switch's pick is a plain pop, and gort_yield requeues the yielder at
+ * the oldest end of the queue *before* the switch (no other M can take it
+ * from there while it is still on its stack), so its switch carries no
+ * deferred action.  Together: a P=1 ping-pong round trip from 52 to 38 ns, a
+ * yield from 19.5 to 16.3 ns (~650 to ~480 and ~215 to ~160 instructions).
+ *
  * Finding work, spinning, sleeping
  * --------------------------------
  * schedule() (on g0): the P's due timers; every 61st tick the global queue,
