@@ -86,7 +86,7 @@
  *   holding work, kept under the pool lock, plus the ragged barrier above.
  *   Assists: a thread that caches a span during a mark owes its bytes times the
  *   pacer's scan-work-per-byte; it spends background credit first, then scans in
- *   slices of 64 KiB.
+ *   slices of 16 KiB of scan work, each a critical section.
  *
  * PACING (gc/pacer.c)
  *

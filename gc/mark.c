@@ -576,7 +576,7 @@ void gort__gc_workers_stop(void) {
 /* ---- assists ------------------------------------------------------------------------------
  * A mutator that allocates during a mark owes scan work in proportion (the pacer's
  * work per byte).  It first spends background credit, then scans in slices of at
- * most 64 KiB, each inside a critical section (so a stop waits at most one slice
+ * most ASSIST_SLICE (16 KiB), each inside a critical section (so a stop waits at most one slice
  * and no stopped thread ever holds the pool lock).  When no work is left, the rest
  * of the debt is forgiven rather than stalling the mutator: the mark is about to end. */
 /* The mutator's share.  Assists are what a mutator feels of a concurrent mark,
@@ -593,6 +593,7 @@ void gort__gc_workers_stop(void) {
  * overshoot let binary-trees' heap reach 20x its goal). */
 #define ASSIST_SHARE_DIV 4                  /* 1/4 of the thread's wall time */
 #define ASSIST_BURST_NS ((int64_t)1000000)  /* 1 ms */
+#define ASSIST_SLICE ((int64_t)16 << 10)     /* scan work per critical section: what a stop may wait for */
 
 static int64_t assist_budget(gc_p *p, int64_t now) {
     int64_t b = p->assist_budget_ns + (now - p->assist_budget_at) / ASSIST_SHARE_DIV;
@@ -647,7 +648,7 @@ void gort__gc_assist(gc_thread *t) {
             break;
         }
         uint64_t sw = p->gcw.scan_work;
-        int64_t slice = work - done < (64 << 10) ? work - done : (64 << 10);
+        int64_t slice = work - done < ASSIST_SLICE ? work - done : ASSIST_SLICE;
         dry = gort__gc_drain(&p->gcw, slice);
         done += (int64_t)(p->gcw.scan_work - sw);
         if (dry)
