@@ -68,6 +68,16 @@
  * empty (findrunnable may steal or sleep), on every 61st schedule (fairness,
  * below) and when the scheduler stops.
  *
+ * The switch is entered with a jump, not a call (gort__sched_ctx_switch): the
+ * return address is pushed by hand, so the CPU's return-stack predictor gets
+ * no entry for it.  gort_ctx_switch resumes the other context with an indirect
+ * jump, so a call's entry would never be popped: the resumed goroutine's next
+ * return would be predicted to it, and every later return one entry off.
+ * Kept in step, a goroutine resumed by one that switched from the same call
+ * site (two yielders; the two ends of a channel parking in the same
+ * operation) returns where the predictor says: a P=1 yield went from 15.5 to
+ * 8.4 ns, a cap-1 buffered message at P=1 from 15 to 14.5 ns.
+ *
  * After a switch returns, a goroutine may be on another thread: it finds its
  * M through g->m (set by whoever resumed it), never through the thread-local
  * gort__sched_tls_m it read before (a compiler may keep the thread pointer in
