@@ -800,6 +800,8 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     if (GORT_UNLIKELY(t->p.assist_credit < 0) &&
         atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
         gort__gc_assist(t);
+    if (GORT_UNLIKELY(t->p.overdue))
+        gort__gc_wait_overdue(t);
     return obj;
 }
 

@@ -71,6 +71,7 @@ typedef struct gc_p {
     int64_t  assist_credit;         /* bytes of allocation paid for by mark work; < 0 is debt (owner) */
     int64_t  assist_budget_ns;      /* assist time this thread may still spend (owner; gc/mark.c) */
     int64_t  assist_budget_at;      /* when the budget was last topped up (owner) */
+    bool     overdue;               /* the heap passed its goal with no mark running (owner; gc/pacer.c) */
     uint64_t alloc_bytes;           /* cumulative bytes allocated (owner; read by stats) */
     gcwork   gcw;                   /* assists' local work */
 } gc_p;
@@ -209,6 +210,7 @@ const char *gort__gc_kind_name(int kind);
 /* ---- pacer (gc/pacer.c) ----------------------------------------------------------------- */
 extern _Atomic uint64_t gort__gc_trigger;       /* heap_live at which the next cycle starts */
 extern _Atomic uint64_t gort__gc_goal;
+extern _Atomic uint64_t gort__gc_overdue_waits;
 extern _Atomic uint64_t gort__gc_heap_marked;   /* live bytes after the last mark */
 extern _Atomic int      gort__gc_percent;
 extern _Atomic int64_t  gort__gc_memlimit;
@@ -222,6 +224,7 @@ void   gort__gc_maybe_trigger(uint64_t heap_live);
 
 /* ---- cycles (gc/gc.c) ------------------------------------------------------------------- */
 void gort__gc_request_cycle(bool forced);
+void gort__gc_wait_overdue(gc_thread *t);    /* outside any critical section (gc/pacer.c) */
 extern _Atomic int64_t gort__gc_bg_credit;      /* background scan credit, in bytes of allocation */
 
 /* ---- finalizers (gc/finalizer.c) ---------------------------------------------------- */

@@ -603,6 +603,25 @@ static int64_t assist_budget(gc_p *p, int64_t now) {
     return b;
 }
 
+/* Go's gcParkAssist: an assist that owes work past the goal's bound but finds
+ * none (the markers hold it in their own buffers, and on a loaded machine they may
+ * not be running) waits, as a blocked thread, until work appears in the pool, the
+ * mark ends or 100 ms pass — rather than allocating on while the heap grows
+ * without bound. */
+static void wait_markers(void *arg) {
+    (void)arg;
+    int64_t until = gort__nanotime() + 100000000;
+    while (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK &&
+           !atomic_load_explicit(&pool.nfull, memory_order_relaxed) && gort__nanotime() < until)
+        sleep_ns(50000);
+}
+
+static void park_assist(void) {
+    gc_thread *t = gort__gc_self;
+    if (t)
+        gort__gc_blocking(t, wait_markers, NULL);
+}
+
 void gort__gc_assist(gc_thread *t) {
     gc_p *p = &t->p;
     int64_t debt = -p->assist_credit;
@@ -661,6 +680,8 @@ void gort__gc_assist(gc_thread *t) {
         crit_exit(t);
     }
     p->assist_credit += wpb > 0 ? (int64_t)((double)done / wpb) : debt;
+    if (dry && p->assist_credit < 0 && budget >= INT64_MAX / 2)
+        park_assist();   /* past the bound with nothing to scan: wait for the markers */
     if (p->assist_credit < 0 && (dry || capped))
         p->assist_credit = 0;
     int64_t end = gort__nanotime();

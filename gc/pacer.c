@@ -30,10 +30,12 @@
 #include "gc/internal.h"
 
 #include <limits.h>
+#include <time.h>
 
 _Atomic uint64_t gort__gc_trigger = UINT64_MAX;
 _Atomic uint64_t gort__gc_goal;
 _Atomic uint64_t gort__gc_heap_marked;
+_Atomic uint64_t gort__gc_overdue_waits;
 static _Atomic uint64_t heap_traced;        /* the goal's basis (see above) */
 _Atomic int      gort__gc_percent = 100;
 _Atomic int64_t  gort__gc_memlimit = INT64_MAX;
@@ -138,8 +140,37 @@ void gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_li
 
 void gort__gc_maybe_trigger(uint64_t heap_live) {
     if (GORT_UNLIKELY(heap_live >= atomic_load_explicit(&gort__gc_trigger, memory_order_relaxed)) &&
-        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF)
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF) {
         gort__gc_request_cycle(false);
+        /* A quarter past the goal and still no mark: the collector's thread is not
+         * getting the CPU (a loaded machine).  Go starts the cycle on the
+         * allocating goroutine; here the allocating thread waits for it
+         * (gort__gc_wait_overdue, when the allocation is done), instead of letting
+         * the heap grow without bound meanwhile. */
+        uint64_t goal = atomic_load_explicit(&gort__gc_goal, memory_order_relaxed);
+        gc_thread *t = gort__gc_self;
+        if (t && goal != UINT64_MAX && heap_live > goal + goal / 4)
+            t->p.overdue = true;
+    }
+}
+
+static void wait_cycle(void *arg) {
+    uint32_t c0 = *(uint32_t *)arg;
+    int64_t until = gort__nanotime() + 100000000;   /* never more than 100 ms */
+    while (atomic_load(&gort__gc_phase) == GC_OFF && atomic_load(&gort__gc_cycle) == c0 &&
+           gort__nanotime() < until) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void gort__gc_wait_overdue(gc_thread *t) {
+    t->p.overdue = false;
+    uint32_t c0 = atomic_load(&gort__gc_cycle);
+    if (atomic_load(&gort__gc_phase) != GC_OFF)
+        return;
+    atomic_fetch_add_explicit(&gort__gc_overdue_waits, 1, memory_order_relaxed);
+    gort__gc_blocking(t, wait_cycle, &c0);
 }
 
 /* After a sweep: give idle pages back while the process is over its limit. */
