@@ -503,17 +503,27 @@ GORT_INLINE void gort__sched_switch_prep(gort__m_t *m, gort__g_t *to) {
  * architectures use the call. */
 GORT_INLINE void gort__sched_ctx_switch(gort_ctx_t *from, gort_ctx_t *to) {
 #if defined(__x86_64__) && !GORT_STACK_SANITIZED
+    /* sp as an operand (the Linux kernel's ASM_CALL_CONSTRAINT) tells the
+     * compiler that the asm calls: its frame is set up, the stack aligned as
+     * at a call site, before it. */
+    register uintptr_t sp __asm__("rsp");
     __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
                      "leaq 1f(%%rip), %%rax\n\t"
                      "pushq %%rax\n\t"
                      "jmp gort_ctx_switch@PLT\n"
                      "1:\n\t"
                      "leaq 128(%%rsp), %%rsp"
-                     : "+D"(from), "+S"(to)
+                     : "+D"(from), "+S"(to), "+r"(sp)
                      :
                      : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc",
                        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#ifdef __AVX512F__
+                       , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
+                       "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",
+                       "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#endif
+                     );
 #else
     gort_ctx_switch(from, to);
 #endif
