@@ -10,7 +10,6 @@
 #include <valgrind/valgrind.h>
 #define GORT_HAVE_VALGRIND 1
 #endif
-#include <signal.h>
 #include <time.h>
 
 #define TICK_NS (1000 * 1000000LL)   /* the scavenger's period while it has work */
@@ -53,19 +52,8 @@ static void scavenger_start(void) {
     int z = 0;
     if (!atomic_compare_exchange_strong(&started, &z, 1))
         return;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    /* Block every signal in the scavenger: it must never run a program's handler. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    if (pthread_create(&t, &attr, scavenger_main, NULL) != 0)
+    if (gort__os_thread_start(scavenger_main, NULL, 64 * 1024) != 0)
         atomic_store(&started, 0);   /* try again on a later kick */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
 }
 
 void gort__scavenger_kick(void) {

@@ -142,7 +142,6 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -431,17 +430,8 @@ static void init(void) {
     gort__gc_roots_init();
     gort__gc_pacer_init();
     gort__gc_thread_init_signals();
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    if (pthread_create(&t, &attr, coordinator_main, NULL) != 0)
+    if (gort__os_thread_start(coordinator_main, NULL, 0) != 0)
         gort__fatal("gort: gc: cannot start the collector thread");
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void gort__gc_init(void) {

@@ -16,7 +16,6 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <sys/syscall.h>
@@ -530,20 +529,11 @@ static void workers_create(void) {
         fraction = 0;
     int n = dedicated + (fraction > 0 ? 1 : 0);
     int idle = gort__settings.gcidlemark ? gort__gc_ncpu - n : 0;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < n + idle; i++) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         int kind = i < dedicated ? W_DEDICATED : i < n ? W_FRACTIONAL : W_IDLE;
-        if (pthread_create(&th, &attr, worker_main, (void *)(uintptr_t)kind) != 0)
+        if (gort__os_thread_start(worker_main, (void *)(uintptr_t)kind, 0) != 0)
             gort__fatal("gort: cannot start a GC mark worker");
-        pthread_attr_destroy(&attr);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void gort__gc_workers_start(void) {

@@ -14,7 +14,6 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -51,17 +50,8 @@ static void *sweeper_main(void *arg) {
 }
 
 static void sweeper_start(void) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    if (pthread_create(&t, &attr, sweeper_main, NULL) != 0)
+    if (gort__os_thread_start(sweeper_main, NULL, 0) != 0)
         gort__fatal("gort: gc: cannot start the background sweeper");
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void gort__gc_sweeper_wake(void) {

@@ -77,6 +77,11 @@ void  gort__os_unmap(void *p, size_t len);
 void  gort__os_release(void *p, size_t len);
 size_t gort__os_page_size(void);
 
+/* Start a detached runtime thread (a collector worker, the sweeper, the scavenger)
+ * with every signal blocked, so it never runs a program's handler or answers a
+ * stop; stack 0 means the default size.  0, or an errno value. */
+int gort__os_thread_start(void *(*fn)(void *), void *arg, size_t stack);
+
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
 
