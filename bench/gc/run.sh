@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$results"
 
 for d in binarytrees gcbench stress; do
-    (cd "$here/go/$d" && go build -o "$tmp/go_$d" .)
+    (cd "$here/go" && go build -o "$tmp/go_$d" "./$d")
 done
 
 # run NAME COLLECTOR WORKLOAD CMD...: one measured run, appended to $tmp/runs.txt

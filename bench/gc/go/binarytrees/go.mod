@@ -1,3 +1,0 @@
-module gcbench/binarytrees
-
-go 1.19

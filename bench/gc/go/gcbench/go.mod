@@ -1,3 +1,0 @@
-module gcbench/gcbench
-
-go 1.19

@@ -1,3 +1,0 @@
-module gcbench/stress
-
-go 1.19
