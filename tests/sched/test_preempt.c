@@ -141,31 +141,41 @@ static void chan_spinner(void *arg) {
     }
 }
 
-static void coop_main(void *arg) {
-    int *others_ran = arg;
-    stop = 0;
-    gort_chan_t *c = gort_chan_make(sizeof(long), 1);
-    gort_go(chan_spinner, c);
-    gort_yield();
+/* Back on the P after the spinner yielded at a safe point: stop it, and check the
+ * yield was a cooperative preemption (the signal is off). */
+static void spinner_yielded(int *others_ran) {
     *others_ran = 1;
     stop = 1;
-    gort_sleep(1000000);   /* let it see stop and leave the channel */
+    gort_sleep(1000000);   /* let it see stop (and leave the channel) */
     gort_sched_stats_t st;
     gort_sched_stats(&st);
     CHECK(st.preempts >= 1);
     CHECK_EQ(st.async_preempts, 0);
 }
 
-static void test_cooperative(void **state) {
-    (void)state;
+static void coop_main(void *arg) {
+    stop = 0;
+    gort_chan_t *c = gort_chan_make(sizeof(long), 1);
+    gort_go(chan_spinner, c);
+    gort_yield();
+    spinner_yielded(arg);
+}
+
+/* Runs fn on one P with the preemption signal off: only safe points can yield. */
+static void run_one_p_cooperative(void (*fn)(void *)) {
     int ran = 0;
     gort__settings_init();
     int old = gort__settings.asyncpreemptoff;
     gort__settings.asyncpreemptoff = 1;
     set_procs(1);
-    run_main(coop_main, &ran);
+    run_main(fn, &ran);
     gort__settings.asyncpreemptoff = old;
     assert_int_equal(ran, 1);
+}
+
+static void test_cooperative(void **state) {
+    (void)state;
+    run_one_p_cooperative(coop_main);
 }
 
 /* ---- the allocation slow path as a safe point ----------------------------------------------------------------- */
@@ -186,31 +196,17 @@ static void alloc_spinner(void *arg) {
 }
 
 static void alloc_main(void *arg) {
-    int *others_ran = arg;
     stop = 0;
     rounds = 0;
     gort_go(alloc_spinner, NULL);
     gort_yield();   /* back only if the spinner yields at an allocation */
     CHECK(rounds > 0);
-    *others_ran = 1;
-    stop = 1;
-    gort_sleep(1000000);   /* let it see stop */
-    gort_sched_stats_t st;
-    gort_sched_stats(&st);
-    CHECK(st.preempts >= 1);
-    CHECK_EQ(st.async_preempts, 0);
+    spinner_yielded(arg);
 }
 
 static void test_alloc_safepoint(void **state) {
     (void)state;
-    int ran = 0;
-    gort__settings_init();
-    int old = gort__settings.asyncpreemptoff;
-    gort__settings.asyncpreemptoff = 1;
-    set_procs(1);
-    run_main(alloc_main, &ran);
-    gort__settings.asyncpreemptoff = old;
-    assert_int_equal(ran, 1);
+    run_one_p_cooperative(alloc_main);
 }
 
 /* ---- a sleeper beside a hog ------------------------------------------------------------------------------- */
