@@ -5,7 +5,7 @@ set -euo pipefail
 build=$(cd "${1:-build/release}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/results"
-for module in alloc stack gc sched compare; do
+for module in alloc stack gc gcg sched compare; do
     if [ -x "$here/$module/run.sh" ]; then
         echo "== bench/$module"
         "$here/$module/run.sh" "$build"
