@@ -647,8 +647,7 @@ static unsigned next_free_index(mspan *s) {
 /* Replace p's span of class spc with one that has room.  In a critical section;
  * may leave it (and re-enter) to get pages.  Returns the span or NULL (ENOMEM). */
 static mspan *refill(gc_thread *t, unsigned spc) {
-    gort__gc_check_not_goroutine("gort_gc_alloc");
-    gc_p *p = &t->p;
+    gc_p *p = t->p;
     mspan *s = p->alloc[spc];
     if (s != &gort__empty_span) {
         p->alloc[spc] = &gort__empty_span;
@@ -686,7 +685,6 @@ static mspan *refill(gc_thread *t, unsigned spc) {
 }
 
 static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
-    gort__gc_check_not_goroutine("gort_gc_alloc");
     uintptr_t npages = GORT_ROUND_UP(n, PAGE_SIZE) >> PAGE_SHIFT;
     mspan *s;
     reclaim(t, npages);
@@ -726,16 +724,16 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
     atomic_store_explicit(&s->gcfreeindex, 1, memory_order_relaxed);
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF) {
         atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[0], 1, memory_order_relaxed);
-        STAT_ADD(t->p.gcw.bytes_marked, npages * PAGE_SIZE);
-        STAT_ADD(t->p.gcw.bytes_black, npages * PAGE_SIZE);
+        STAT_ADD(t->p->gcw.bytes_marked, npages * PAGE_SIZE);
+        STAT_ADD(t->p->gcw.bytes_black, npages * PAGE_SIZE);
     }
     central_push(spc, s);
     uint64_t bytes = npages * PAGE_SIZE;
     uint64_t live = atomic_fetch_add_explicit(&gort__gc_heap_live, bytes, memory_order_relaxed) + bytes;
     atomic_fetch_add_explicit(&gort__gc_total_alloc, bytes, memory_order_relaxed);
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
-        t->p.assist_credit -= (int64_t)bytes;
-    STAT_ADD(t->p.alloc_bytes, bytes);
+        t->p->assist_credit -= (int64_t)bytes;
+    STAT_ADD(t->p->alloc_bytes, bytes);
     gort__gc_maybe_trigger(live);
     /* The object's address must be live across the end of the section: a stop
      * there scans this thread, and the span pointer alone keeps nothing alive. */
@@ -761,7 +759,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
         unsigned cls = size_to_class(n ? n : 1);
         unsigned spc = (unsigned)kind * NUM_CLASSES + cls;
         crit_enter(t);
-        mspan *s = t->p.alloc[spc];
+        mspan *s = t->p->alloc[spc];
         unsigned idx;
         /* Fast path (Go's nextFreeFast): a set bit in the cache is a free slot. */
         uint64_t cache = s->gcalloccache;
@@ -791,16 +789,17 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             memset((void *)p, 0, s->elemsize);
         if (kind == GC_TYPED)
             s->gctypes[idx] = ty;
-        STAT_ADD(t->p.alloc_bytes, s->elemsize);
+        STAT_ADD(t->p->alloc_bytes, s->elemsize);
         crit_exit(t);
         if (GORT_UNLIKELY(my_sweeping))
             mutator_sweep_done();
         obj = (void *)p;
     }
-    if (GORT_UNLIKELY(t->p.assist_credit < 0) &&
+    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
         atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
         gort__gc_assist(t);
-    if (GORT_UNLIKELY(t->p.overdue))
+    t = gort__gc_self;   /* an assist may park a goroutine, which may come back on another M */
+    if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
     return obj;
 }
@@ -857,8 +856,8 @@ void gort__gc_each_span(void (*fn)(mspan *s, void *arg), void *arg) {
         }
         gort__mutex_unlock(&c->lock);
     }
-    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+    for (gc_p *p = gort__gc_ps; p; p = p->allnext)
         for (unsigned spc = 0; spc < GC_NSPC; spc++)
-            if (t->p.alloc[spc] != &gort__empty_span)
-                fn(t->p.alloc[spc], arg);
+            if (p->alloc[spc] != &gort__empty_span)
+                fn(p->alloc[spc], arg);
 }

@@ -2,6 +2,9 @@
  * value, Dijkstra's insertion barrier shading the new one), buffered per P.  See
  * "The write barrier" in gc/gc.c.
  *
+ * The store is a release store (a plain one on x86-64): a thread that loads the
+ * pointer with acquire sees the object as its writer left it.
+ *
  * gort_gc_store(slot, ptr) runs as a critical section, so the phase it reads
  * cannot change before its store lands: a thread is never stopped between the
  * check and the store (the one window a compiler-inserted barrier closes by having
@@ -13,9 +16,11 @@
  * the rest at the ragged barrier and at mark termination, with the thread parked. */
 #include "gc/internal.h"
 
+#include <string.h>
+
 /* Returns whether the buffer is full (flushed by the caller, after the section). */
 GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
-    gc_p *p = &t->p;
+    gc_p *p = t->p;
     uintptr_t old = (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED);
     uintptr_t lo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
     uintptr_t n = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
@@ -23,7 +28,7 @@ GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
         p->wb[p->wbn++] = old;
     if (GC_MAYBE_HEAP(ptr, lo, n))
         p->wb[p->wbn++] = (uintptr_t)ptr;
-    *slot = ptr;
+    __atomic_store_n(slot, ptr, __ATOMIC_RELEASE);
     return GORT_UNLIKELY(p->wbn > WBUF_LEN - 2);
 }
 
@@ -35,7 +40,7 @@ GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
 #define WB_CHUNK 64
 
 GORT_NOINLINE static void flush_chunked(gc_thread *t) {
-    gc_p *p = &t->p;
+    gc_p *p = t->p;
     for (;;) {
         crit_enter(t);
         if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
@@ -64,9 +69,62 @@ void gort_gc_store(void **slot, void *ptr) {
     crit_enter(t);
     bool full = false;
     if (GORT_LIKELY(atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF))
-        *slot = ptr;
+        __atomic_store_n(slot, ptr, __ATOMIC_RELEASE);
     else
         full = store_marking(t, slot, ptr);
+    crit_exit(t);
+    if (GORT_UNLIKELY(full))
+        flush_chunked(t);
+}
+
+/* ---- copies the scheduler makes (channel elements, goroutine arguments) ----------------
+ * Values a channel carries are opaque bytes: during a mark, every word of what was
+ * copied that falls inside the GC heap's bounds is shaded (Go's sendDirect and
+ * typedmemmove barriers, done conservatively).  The copy and the phase check are one
+ * critical section, for the reason gort_gc_store is.  So a pointer moved from a
+ * stack not yet scanned into one already scanned (or into a channel buffer already
+ * scanned) is never lost. */
+GC_NOSAN static void shade_words_p(gc_p *p, const void *src, size_t n) {
+    uintptr_t lo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
+    uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
+    const char *b = (const char *)GORT_ROUND_UP((uintptr_t)src, sizeof(uintptr_t));
+    const char *e = (const char *)src + n;
+    bool direct = false;
+    for (; b + sizeof(uintptr_t) <= e; b += sizeof(uintptr_t)) {
+        uintptr_t v = __atomic_load_n((const uintptr_t *)(const void *)b, __ATOMIC_RELAXED);
+        if (!GC_MAYBE_HEAP(v, lo, an))
+            continue;
+        if (p->wbn < WBUF_LEN) {
+            p->wb[p->wbn++] = v;
+        } else {
+            gort__gc_shade(&p->gcw, v);
+            direct = true;
+        }
+    }
+    if (direct)
+        gort__gc_gcw_dispose(&p->gcw);
+}
+
+void gort__gc_shade_words(const void *src, size_t n) {
+    gc_thread *t = gort__gc_self;
+    if (t && atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
+        shade_words_p(t->p, src, n);
+}
+
+void gort__gc_copy_shaded(void *dst, const void *src, size_t n) {
+    gc_thread *t = gc_self();
+    if (GORT_UNLIKELY(!t))
+        gort__fatal("gort: gc: cannot register the calling thread");
+    crit_enter(t);
+    if (src)
+        memcpy(dst, src, n);
+    else
+        memset(dst, 0, n);
+    bool full = false;
+    if (src && atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
+        shade_words_p(t->p, dst, n);
+        full = t->p->wbn > WBUF_LEN - 2;
+    }
     crit_exit(t);
     if (GORT_UNLIKELY(full))
         flush_chunked(t);

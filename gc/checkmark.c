@@ -191,6 +191,16 @@ static void global_cb(uintptr_t lo, uintptr_t hi, const char *what, void *arg) {
     drain();
 }
 
+/* The scheduler's roots: goroutine stacks are stacks (see from_stack). */
+static void sched_cb(uintptr_t lo, uintptr_t hi, const char *what, void *arg) {
+    (void)arg;
+    from_stack = strstr(what, "stack") != NULL;
+    root_what = what;
+    scan_words(lo, hi);
+    drain();
+    from_stack = false;
+}
+
 static void fin_cb(uintptr_t obj, uintptr_t arg, bool queued, void *ctx) {
     (void)ctx;
     root_what = "a finalizer record";
@@ -219,11 +229,15 @@ void gort__gc_checkmark(void) {
         from_stack = true;
         for (unsigned i = 0; i < t->nregs; i++)
             grey(t->regs[i], ((uintptr_t)t->tid << 16) | ((uintptr_t)i << 1) | 1);
-        if (t->sp < t->stack_hi && (t->stack_lo == 0 || t->sp >= t->stack_lo))
+        if (t->m)
+            gort__sched_gc_m_ranges(t->m, t->sp, t->stack_hi, 0, sched_cb, NULL);
+        else if (t->sp < t->stack_hi && (t->stack_lo == 0 || t->sp >= t->stack_lo))
             scan_words(t->sp, t->stack_hi);
         from_stack = false;
+        root_what = "a thread's stack";
         drain();
     }
+    gort__sched_gc_each_root(sched_cb, NULL);
     gort__gc_finalizer_each(fin_cb, NULL);
     drain();
     gort__os_unmap(table, GORT_ROUND_UP(table_cap * sizeof *table, 4096));

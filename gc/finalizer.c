@@ -114,9 +114,9 @@ void gort_gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *ar
     gort__mutex_unlock(&specials_lock);
     /* A mark may already have passed the records: retain what obj reaches now. */
     if (fn && atomic_load(&gort__gc_phase) != GC_OFF) {
-        gort__gc_scan_object_now(&t->p.gcw, base);
-        gort__gc_shade(&t->p.gcw, (uintptr_t)arg);
-        gort__gc_gcw_dispose(&t->p.gcw);
+        gort__gc_scan_object_now(&t->p->gcw, base);
+        gort__gc_shade(&t->p->gcw, (uintptr_t)arg);
+        gort__gc_gcw_dispose(&t->p->gcw);
     }
     crit_exit(t);
 }
@@ -209,9 +209,9 @@ static void *finalizer_main(void *arg) {
             fn = r->fn;
             /* Off the queue (a root) onto this thread's stack: a barrier. */
             if (atomic_load(&gort__gc_phase) != GC_OFF) {
-                gort__gc_shade(&t->p.gcw, obj);
-                gort__gc_shade(&t->p.gcw, farg);
-                gort__gc_gcw_dispose(&t->p.gcw);
+                gort__gc_shade(&t->p->gcw, obj);
+                gort__gc_shade(&t->p->gcw, farg);
+                gort__gc_gcw_dispose(&t->p->gcw);
             }
             gort__mutex_lock(&specials_lock);
             r->next = rec_free;

@@ -39,9 +39,10 @@
  *
  * STOPPING THREADS (gc/thread.c)
  *
- *   Mutators in this issue are OS threads, each with a P of its own (gc_p: its
- *   cached spans, barrier buffer, assist work and credit) — the structure a
- *   scheduler P will own.  A registered thread is stopped by a signal handshake
+ *   Mutators are registered OS threads and the scheduler's Ms (every M registers
+ *   itself when it starts).  Each uses a gc_p (cached spans, barrier buffer,
+ *   assist work and credit): a plain thread its own, an M the one of the
+ *   scheduler P it holds (see GOROUTINES).  A registered thread is stopped by a signal handshake
  *   (bdwgc's pthread_stop_world.c): SIGPWR, the handler saves the registers and
  *   the stack pointer, acks, and waits on a futex until released.  The world is
  *   stopped by doing that to every thread at once; stacks are scanned by doing it
@@ -72,10 +73,48 @@
  *   seen (gccheckmark catches exactly this: a chain of new objects ending in an
  *   old, unmarked one).
  *
+ * GOROUTINES (sched/gcscan.c, include/gort/internal/gcsched.h)
+ *
+ *   Goroutines are mutators too: they allocate from the gc_p of their M's P (each
+ *   scheduler P owns one for good; an M switches its pointer when it takes or
+ *   lends a P, outside any critical section), assist on their own stack, and
+ *   their stacks are roots scanned concurrently, once per cycle each:
+ *     - with the world stopped at sweep termination, each goroutine an M is
+ *       running is marked GS_SELF: its saved context is stale, only its M may
+ *       scan it — when it next switches away, or when the coordinator stops that
+ *       M to scan the M's own stack (the M's sp is then on the goroutine's stack);
+ *     - every other goroutine is scanned by the coordinator, which takes it with
+ *       a CAS on g->gcscan (a goroutine being scanned cannot be resumed; an M
+ *       about to resume one it did not see taken scans it itself, before it
+ *       runs: Dekker's pair of fences on status and gcscan), and gives the
+ *       pages well below a parked goroutine's sp back (Go's shrinkstack);
+ *     - a goroutine made during the mark has an empty stack: black; its start
+ *       argument is shaded.
+ *   So a pause never scans a goroutine: its length does not depend on how many
+ *   there are.  Every switch is a critical section, so a stopped M is never
+ *   half-way between two stacks.  Values the scheduler holds are roots as well:
+ *   start arguments of goroutines not yet started, and the buffers of buffered
+ *   channels (a list, scanned once per cycle, slots cleared when received
+ *   from).  What a waiting sender offers sits in its own frame; sudogs and
+ *   select cases live on their goroutines' stacks.  Channel elements are opaque
+ *   bytes, so their copies are barriers of their own: during a mark every
+ *   heap-looking word copied is shaded (gort__gc_copy_shaded, Go's sendDirect
+ *   and typedmemmove barriers) — a pointer moved from an unscanned stack into a
+ *   scanned one, or into a buffer already scanned, is never lost.
+ *
+ *   Stopping the world stops every M: the request is a flag checked at the end
+ *   of every critical section (allocation, barrier, goroutine switch: the
+ *   runtime's safe points) and a signal that stops the thread at once anywhere
+ *   else — Go's preemptall, which also asks both ways at once.  An idle M, or one
+ *   blocked in the poller, sleeps in a blocking region and is taken as stopped
+ *   without a signal.  The time from the request until the last thread stopped
+ *   is recorded apart (gort_gc_stats: ttsp_max_ns, ttsp_p99_ns).
+ *
  * ROOTS (gc/roots.c)
  *
  *   Data and bss of the executable and of every shared object; registered ranges;
- *   stacks and registers of registered threads; finalizer records and the
+ *   stacks and registers of registered threads; goroutine stacks, start
+ *   arguments and channel buffers (GOROUTINES); finalizer records and the
  *   finalizer queue.  Memory from gort_malloc (or libc) is not a root unless
  *   registered, and neither are __thread variables.
  *
@@ -147,6 +186,8 @@
 #include <unistd.h>
 
 _Atomic int gort__gc_phase;
+_Atomic int gort__gc_gscan_on;
+_Atomic int gort__gc_inited;
 _Atomic uint32_t gort__gc_sweepgen = 4;
 _Atomic uint32_t gort__gc_cycle;
 int gort__gc_ncpu = 1;
@@ -193,13 +234,13 @@ static void nap_blocked(void *arg) {
 
 /* runtime.GC: wait for a cycle that starts after the call, then help sweep. */
 void gort_gc_collect(void) {
-    gort__gc_check_not_goroutine("gort_gc_collect");
     gc_thread *t = gc_self();
     if (!t)
         gort__fatal("gort: gc: gort_gc_collect: cannot register the calling thread");
     uint32_t target = atomic_load(&gort__gc_cycle) + 1;
     gort__gc_request_cycle(true);
-    gort__gc_blocking(t, wait_done, &target);
+    gort__gc_wait(t, wait_done, &target);
+    t = gort__gc_self;
     for (;;) {
         while (gort__gc_sweep_one_mutator(t))
             ;
@@ -230,12 +271,34 @@ static void scan_stacks(gcwork *w, uint32_t cycle) {
             continue;
         if (!gort__gc_stop_one(t))
             continue;
-        gort__gc_scan_thread(w, t);
-        gort__gc_flush_wbuf(&t->p, w);
+        gort__gc_scan_thread(w, t, cycle);
+        gort__gc_flush_wbuf(t->p, w);
         t->scanned_cycle = cycle;
         gort__gc_resume_one(t);
     }
     gort__mutex_unlock(&gort__gc_threads_lock);
+}
+
+/* The coordinator's ranges: work goes to the markers as it comes. */
+static void scan_cb_dispose(uintptr_t lo, uintptr_t hi, const char *what, void *arg) {
+    gcwork *w = arg;
+    gort__gc_scan_cb(lo, hi, what, w);
+    if (w->b2)
+        gort__gc_gcw_dispose(w);
+}
+
+/* Goroutines (see "Goroutines" above): every one not running is scanned here;
+ * one that runs is scanned by its M (at its next switch, or when the M's own
+ * stack is scanned).  Loops until none is left unscanned: those still pending
+ * are being switched to, which scans them. */
+static void scan_goroutines(gcwork *w, uint32_t cycle) {
+    while (!gort__sched_gc_scan_gs(cycle, scan_cb_dispose, w)) {
+        gort__gc_gcw_dispose(w);
+        nap(20000);
+    }
+    gort__gc_gcw_dispose(w);
+    gort__sched_gc_scan_chans(scan_cb_dispose, w);
+    gort__gc_gcw_dispose(w);
 }
 
 /* Flush every thread's barrier buffer, one thread at a time; true if it greyed
@@ -246,10 +309,10 @@ static bool ragged_barrier(gcwork *w, uint32_t cycle) {
         if (!gort__gc_stop_one(t))
             continue;
         if (t->scanned_cycle != cycle) {
-            gort__gc_scan_thread(w, t);
+            gort__gc_scan_thread(w, t, cycle);
             t->scanned_cycle = cycle;
         }
-        gort__gc_flush_wbuf(&t->p, w);
+        gort__gc_flush_wbuf(t->p, w);
         gort__gc_resume_one(t);
     }
     gort__mutex_unlock(&gort__gc_threads_lock);
@@ -265,11 +328,16 @@ static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int6
         if (w->b2)
             gort__gc_gcw_dispose(w);   /* hand work to the workers as it comes */
     gort__gc_gcw_dispose(w);
+    gort__sched_gc_enlist();
     scan_stacks(w, cycle);
     gort__gc_gcw_dispose(w);
+    scan_goroutines(w, cycle);
     for (;;) {
-        while (!gort__gc_mark_idle())
+        while (!gort__gc_mark_idle()) {
+            if (gort__gc_mark_work_available())
+                gort__sched_gc_enlist();   /* goroutine programs: an idle P marks */
             nap(50000);
+        }
         if (ragged_barrier(w, cycle)) {
             gort__gc_gcw_dispose(w);
             continue;
@@ -281,11 +349,12 @@ static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int6
         gort__gc_stop_world();
         for (gc_thread *t = gort__gc_threads; t; t = t->next) {
             if (t->scanned_cycle != cycle) {
-                gort__gc_scan_thread(w, t);
+                gort__gc_scan_thread(w, t, cycle);
                 t->scanned_cycle = cycle;
             }
-            gort__gc_flush_wbuf(&t->p, w);
         }
+        for (gc_p *p = gort__gc_ps; p; p = p->allnext)
+            gort__gc_flush_wbuf(p, w);
         if (w->active || !gort__gc_mark_idle()) {
             gort__gc_gcw_dispose(w);
             gort__gc_start_world();
@@ -302,9 +371,12 @@ static void mark_stopped(gcwork *w, uint32_t cycle) {
     while (gort__gc_roots_scan_globals(w))
         ;
     for (gc_thread *t = gort__gc_threads; t; t = t->next) {
-        gort__gc_scan_thread(w, t);
+        gort__gc_scan_thread(w, t, cycle);
         t->scanned_cycle = cycle;
     }
+    if (!gort__sched_gc_scan_gs(cycle, gort__gc_scan_cb, w))
+        gort__fatal("gort: gc: a goroutine was left unscanned with the world stopped");
+    gort__sched_gc_scan_chans(gort__gc_scan_cb, w);
     gort__gc_drain(w, -1);
     gort__gc_gcw_dispose(w);
     GORT_ASSERT(gort__gc_mark_idle());
@@ -338,10 +410,12 @@ static void run_cycle(void) {
     gort__gc_mark_prepare();
     gort__gc_pacer_mark_start();
     uint64_t heap0 = atomic_load(&gort__gc_heap_live);
-    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
-        t->p.assist_credit = 0;
-        gort__gc_mark_begin_p(&t->p);
+    for (gc_p *p = gort__gc_ps; p; p = p->allnext) {
+        p->assist_credit = 0;
+        gort__gc_mark_begin_p(p);
     }
+    gort__sched_gc_mark_start();
+    atomic_store(&gort__gc_gscan_on, 1);
     uint64_t assist0 = atomic_load(&gort__gc_assist_cpu_ns), bg0 = atomic_load(&gort__gc_bg_cpu_ns);
     atomic_store(&gort__gc_phase, GC_MARK);
     int64_t e1 = gort__nanotime();
@@ -363,10 +437,11 @@ static void run_cycle(void) {
         gort__gc_workers_stop_async();
     /* Every P lets go of its spans, marking what it allocated during the mark
      * (alloc/gcheap.c, "Allocate-black in bulk") before the bits are read. */
-    for (gc_thread *t = gort__gc_threads; t; t = t->next) {
-        gort__gc_release_p(&t->p);
-        t->p.wbn = 0;
-        gort__gc_gcw_dispose(&t->p.gcw);
+    atomic_store(&gort__gc_gscan_on, 0);
+    for (gc_p *p = gort__gc_ps; p; p = p->allnext) {
+        gort__gc_release_p(p);
+        p->wbn = 0;
+        gort__gc_gcw_dispose(&p->gcw);
     }
     gort__gc_gcw_dispose(&w);
     gort__gc_checkmark();
@@ -432,6 +507,7 @@ static void init(void) {
     gort__gc_thread_init_signals();
     if (gort__os_thread_start(coordinator_main, NULL, 0) != 0)
         gort__fatal("gort: gc: cannot start the collector thread");
+    atomic_store(&gort__gc_inited, 1);
 }
 
 void gort__gc_init(void) {

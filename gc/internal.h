@@ -6,6 +6,7 @@
 #include "alloc/types.h"
 #include "include/gort/gc.h"
 #include "include/gort/sched.h"
+#include "include/gort/internal/gcsched.h"
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -48,10 +49,11 @@ extern uintptr_t gort__gc_arena_lo, gort__gc_arena_n;
 #define GC_MAYBE_HEAP(p, lo, n) (((uintptr_t)(p) >> ARENA_SHIFT) - (lo) < (n))
 extern int gort__gc_ncpu;
 
-/* ---- per-thread state: the M (a registered OS thread) and its P -------------------
- * In this issue every mutator is an OS thread with a P of its own.  The P holds what
- * a scheduler P will own later: the cached GC spans, the write-barrier buffer, the
- * mark-work buffers of assists and the assist credit. */
+/* ---- per-thread state: a registered thread and the P it uses -----------------------
+ * A gc_p holds a mutator's cached GC spans, write-barrier buffer, assist work and
+ * credit.  A plain registered thread uses its own; a scheduler M uses the gc_p of
+ * the P it holds (each P owns one for good): goroutines allocate from their P's.
+ * See GOROUTINES in gc/gc.c. */
 #define WBUF_LEN 512
 typedef struct workbuf workbuf;
 
@@ -74,15 +76,29 @@ typedef struct gc_p {
     bool     overdue;               /* the heap passed its goal with no mark running (owner; gc/pacer.c) */
     uint64_t alloc_bytes;           /* cumulative bytes allocated (owner; read by stats) */
     gcwork   gcw;                   /* assists' local work */
+    /* Background marking on a scheduler P (gc/mark.c, "Workers on Ps"), owner: */
+    uint32_t mw_cycle;              /* the cycle mw_* are for */
+    bool     mw_dedicated;          /* this P is a dedicated worker this cycle */
+    int64_t  mw_ns;                 /* its background mark time this cycle */
+    struct gc_p *allnext, *allprev; /* every live gc_p (threads lock): see gort__gc_ps */
 } gc_p;
+/* Every gc_p in use: each registered thread's own, and each scheduler P's (those
+ * for good).  Walked with the world stopped (threads lock held). */
+extern gc_p *gort__gc_ps;
 
 typedef struct gc_thread {
-    gc_p     p;
+    /* The header the scheduler sees (include/gort/internal/gcsched.h): */
+    volatile int crit;              /* > 0: in a critical section, a stop is deferred (own thread) */
+    volatile int pending;           /* a stop arrived during a critical section (own thread) */
     /* handshakes (gc/thread.c): the collector writes req, then signals; the thread
      * acks with ack = req once parked; the collector releases it with resume = req. */
     _Atomic uint32_t req, ack, resume;
-    volatile int crit;              /* > 0: in a critical section, a stop is deferred (own thread) */
-    volatile int pending;           /* a stop arrived during a critical section (own thread) */
+    /* The P whose spans, barrier buffer and assist state the thread uses: its own,
+     * or, for an M holding a scheduler P, that P's (changed by the thread itself,
+     * outside critical sections). */
+    gc_p    *p;
+    gc_p     own;
+    void    *m;                     /* the scheduler's M it is, or NULL (own thread) */
     _Atomic uint32_t bstate;        /* TS_RUNNING / TS_BLOCKED (own thread) / TS_HELD (collector) */
     bool      held;                 /* the collector holds it blocked (collector, threads lock) */
     uintptr_t sp;                   /* parked: lowest stack address to scan (own thread, before ack) */
@@ -133,14 +149,12 @@ GORT_INLINE void crit_exit(gc_thread *t) {
  * signal; when fn returns, the thread waits if the collector holds it. */
 enum { TS_RUNNING = 0, TS_BLOCKED = 1, TS_HELD = 2 };
 void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg);
+/* The same for a wait that may be long (a goroutine lends its P meanwhile, and
+ * may return on another thread: re-read gort__gc_self after). */
+void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg);
 
 /* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
 void gort__gc_init(void);                     /* idempotent; everything on first use */
-/* Dies if the caller is a goroutine: goroutine stacks are not scanned yet, so a
- * GC object held only there would be freed under it.  Called on the collector's
- * slow paths (a thread's registration, a span refill, a large object, a forced
- * cycle), which every goroutine that uses the collector reaches early. */
-void gort__gc_check_not_goroutine(const char *what);
 extern gort_mutex_t gort__gc_threads_lock;
 extern gc_thread *gort__gc_threads;           /* registered threads (threads lock) */
 extern int gort__gc_nthreads;
@@ -175,7 +189,8 @@ extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nas
 void gort__gc_roots_init(void);
 void gort__gc_roots_snapshot(void);          /* collect data/bss/registered ranges (world running) */
 bool gort__gc_roots_scan_globals(gcwork *w); /* scan a chunk; false when none is left */
-void gort__gc_scan_thread(gcwork *w, gc_thread *t);   /* t parked: its stack and registers */
+void gort__gc_scan_thread(gcwork *w, gc_thread *t, uint32_t cycle);   /* t parked: its stack and registers */
+void gort__gc_scan_cb(uintptr_t lo, uintptr_t hi, const char *what, void *arg);   /* a gort__gc_range_fn into a gcwork */
 typedef void (*gc_root_fn)(uintptr_t lo, uintptr_t hi, const char *what, void *arg);
 void gort__gc_roots_each_global(gc_root_fn fn, void *arg);   /* snapshot's ranges */
 
@@ -250,6 +265,7 @@ void gort__gc_checkmark(void);                  /* world stopped, mark complete 
 
 /* ---- statistics (gc/stats.c) ------------------------------------------------------------ */
 void gort__gc_pause_record(int64_t ns);
+void gort__gc_ttsp_record(int64_t ns);
 int64_t gort__gc_start_ns(void);
 void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, int64_t stw2,
                           uint64_t cpu_assist, uint64_t cpu_bg, uint64_t heap0, uint64_t heap1,

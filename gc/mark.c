@@ -431,7 +431,7 @@ static double fraction;
 static _Atomic uint32_t mark_epoch;      /* futex: bumped when a mark starts or stops */
 static _Atomic int mark_running;
 static _Atomic int workers_busy;         /* workers inside a mark (not parked between marks) */
-static int64_t mark_start_ns;
+static _Atomic int64_t mark_start_ns;   /* read by the Ps (relaxed: set before gort__gc_pmark) */
 
 static int64_t thread_cpu_ns(void) {
     struct timespec ts;
@@ -536,9 +536,129 @@ static void workers_create(void) {
     }
 }
 
+/* ---- workers on Ps ---------------------------------------------------------------------------
+ * While gort_main runs, the background share comes from its Ps instead of the
+ * threads above (which would compete with the Ms for the CPUs): Go's rule picks
+ * floor(0.25 P + 0.5) dedicated Ps, or a fractional goal per P when that is more
+ * than 30% off.  schedule() calls gort__gc_p_background on every pass through g0
+ * (forced every 8th switch during a mark, gort__sched_next_direct): the first Ps
+ * to come claim the dedicated slots and mark until the pool runs dry (10 ms at a
+ * time, so that their goroutines still run); the others mark while their own
+ * mark time is under the fractional goal times the mark's wall time.  A P with
+ * nothing to run marks instead of sleeping (Go's idle workers).  All of it runs
+ * on the M's g0, in critical sections of 64 KiB of scan work, with the P's work
+ * buffers. */
+_Atomic int gort__gc_pmark;
+static _Atomic int sched_procs;
+static _Atomic int ded_left;
+static _Atomic int64_t pfraction_ppm;   /* each P's fractional goal, in millionths */
+
+void gort__gc_sched_procs(int nprocs) {
+    atomic_store(&sched_procs, nprocs);
+}
+
+#define PSLICE ((int64_t)64 << 10)
+
+/* One critical section of marking with t's P's buffers (assists, workers on Ps):
+ * scan at most budget bytes.  Returns -1 if the mark is over, 1 if the work ran
+ * out, 0 otherwise; *scanned gets the bytes scanned. */
+static int mark_slice(gc_thread *t, int64_t budget, int64_t *scanned) {
+    gc_p *p = t->p;
+    crit_enter(t);
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
+        gort__gc_gcw_dispose(&p->gcw);
+        crit_exit(t);
+        *scanned = 0;
+        return -1;
+    }
+    uint64_t sw = p->gcw.scan_work;
+    bool dry = gort__gc_drain(&p->gcw, budget);
+    *scanned = (int64_t)(p->gcw.scan_work - sw);
+    if (dry)
+        gort__gc_gcw_dispose(&p->gcw);
+    crit_exit(t);
+    return dry;
+}
+
+/* Mark on t's P until deadline (ns) or no work; returns the time spent. */
+static int64_t p_mark(gc_thread *t, int64_t deadline, bool (*stop)(void *), void *arg) {
+    gc_p *p = t->p;
+    int64_t t0 = gort__nanotime(), now = t0;
+    for (;;) {
+        int64_t scanned;
+        int r = mark_slice(t, PSLICE, &scanned);
+        if (r < 0)
+            break;
+        double wpb = gort__gc_assist_work_per_byte();
+        if (wpb > 0)   /* background work earns credit assists can spend */
+            atomic_fetch_add(&gort__gc_bg_credit, (int64_t)((double)scanned / wpb));
+        now = gort__nanotime();
+        if (r > 0 || now >= deadline || (stop && stop(arg)))
+            break;
+    }
+    crit_enter(t);
+    gort__gc_gcw_dispose(&p->gcw);
+    crit_exit(t);
+    atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)(now - t0));
+    return now - t0;
+}
+
+bool gort__gc_p_background(gort__gcm_hdr_t *h) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    gc_p *p = t->p;
+    if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
+        return false;
+    uint32_t cyc = atomic_load_explicit(&gort__gc_cycle, memory_order_relaxed);
+    if (p->mw_cycle != cyc) {
+        p->mw_cycle = cyc;
+        p->mw_ns = 0;
+        int d = atomic_load(&ded_left);
+        while (d > 0 && !atomic_compare_exchange_weak(&ded_left, &d, d - 1))
+            ;
+        p->mw_dedicated = d > 0;
+    }
+    int64_t now = gort__nanotime(), deadline;
+    if (p->mw_dedicated) {
+        deadline = now + 10000000;
+    } else {
+        double frac = (double)atomic_load_explicit(&pfraction_ppm, memory_order_relaxed) * 1e-6;
+        double allowed = frac * (double)(now - atomic_load_explicit(&mark_start_ns, memory_order_relaxed)) -
+                         (double)p->mw_ns;
+        if (allowed < 20000)
+            return false;
+        deadline = now + (allowed > 2e6 ? 2000000 : (int64_t)allowed);
+    }
+    p->mw_ns += p_mark(t, deadline, NULL, NULL);
+    return true;
+}
+
+bool gort__gc_mark_work_available(void) {
+    return atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed) &&
+           atomic_load_explicit(&pool.nfull, memory_order_relaxed);
+}
+
+bool gort__gc_p_idle(gort__gcm_hdr_t *h, bool (*runnable)(void *), void *arg) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
+        return false;
+    p_mark(t, INT64_MAX, runnable, arg);
+    return true;
+}
+
 void gort__gc_workers_start(void) {
-    pthread_once(&workers_once, workers_create);
     mark_start_ns = gort__nanotime();
+    int np = atomic_load(&sched_procs);
+    if (np > 0) {
+        double goal = 0.25 * np;
+        int ded = (int)(goal + 0.5);
+        if (ded > 0 && (double)ded / goal - 1 > 0.3)
+            ded--;
+        atomic_store(&ded_left, ded);
+        atomic_store(&pfraction_ppm, (int64_t)((goal - ded) / np * 1e6));
+        atomic_store(&gort__gc_pmark, 1);
+        return;
+    }
+    pthread_once(&workers_once, workers_create);
     atomic_store(&mark_running, 1);
     atomic_fetch_add(&mark_epoch, 1);
     gort__futex_wake(&mark_epoch, 1 << 20);
@@ -546,6 +666,7 @@ void gort__gc_workers_start(void) {
 
 /* Tell the workers the mark is over (with the world stopped: no waiting). */
 void gort__gc_workers_stop_async(void) {
+    atomic_store(&gort__gc_pmark, 0);
     atomic_store(&mark_running, 0);
     atomic_fetch_add(&mark_epoch, 1);
     gort__futex_wake(&mark_epoch, 1 << 20);
@@ -609,11 +730,11 @@ static void wait_markers(void *arg) {
 static void park_assist(void) {
     gc_thread *t = gort__gc_self;
     if (t)
-        gort__gc_blocking(t, wait_markers, NULL);
+        gort__gc_wait(t, wait_markers, NULL);
 }
 
 void gort__gc_assist(gc_thread *t) {
-    gc_p *p = &t->p;
+    gc_p *p = t->p;
     int64_t debt = -p->assist_credit;
     if (debt <= 0)
         return;
@@ -650,19 +771,12 @@ void gort__gc_assist(gc_thread *t) {
             capped = true;
             break;
         }
-        crit_enter(t);
-        if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_MARK) {
-            gort__gc_gcw_dispose(&p->gcw);
-            crit_exit(t);
+        int64_t scanned;
+        int r = mark_slice(t, work - done < ASSIST_SLICE ? work - done : ASSIST_SLICE, &scanned);
+        if (r < 0)
             break;
-        }
-        uint64_t sw = p->gcw.scan_work;
-        int64_t slice = work - done < ASSIST_SLICE ? work - done : ASSIST_SLICE;
-        dry = gort__gc_drain(&p->gcw, slice);
-        done += (int64_t)(p->gcw.scan_work - sw);
-        if (dry)
-            gort__gc_gcw_dispose(&p->gcw);
-        crit_exit(t);
+        done += scanned;
+        dry = r > 0;
     }
     if (!dry) {
         crit_enter(t);
@@ -670,8 +784,11 @@ void gort__gc_assist(gc_thread *t) {
         crit_exit(t);
     }
     p->assist_credit += wpb > 0 ? (int64_t)((double)done / wpb) : debt;
-    if (dry && p->assist_credit < 0 && budget >= INT64_MAX / 2)
+    if (dry && p->assist_credit < 0 && budget >= INT64_MAX / 2) {
         park_assist();   /* past the bound with nothing to scan: wait for the markers */
+        t = gort__gc_self;   /* a goroutine may be back on another M, with another P */
+        p = t->p;
+    }
     if (p->assist_credit < 0 && (dry || capped))
         p->assist_credit = 0;
     int64_t end = gort__nanotime();

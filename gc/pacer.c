@@ -150,7 +150,7 @@ void gort__gc_maybe_trigger(uint64_t heap_live) {
         uint64_t goal = atomic_load_explicit(&gort__gc_goal, memory_order_relaxed);
         gc_thread *t = gort__gc_self;
         if (t && goal != UINT64_MAX && heap_live > goal + goal / 4)
-            t->p.overdue = true;
+            t->p->overdue = true;
     }
 }
 
@@ -165,12 +165,12 @@ static void wait_cycle(void *arg) {
 }
 
 void gort__gc_wait_overdue(gc_thread *t) {
-    t->p.overdue = false;
+    t->p->overdue = false;
     uint32_t c0 = atomic_load(&gort__gc_cycle);
     if (atomic_load(&gort__gc_phase) != GC_OFF)
         return;
     atomic_fetch_add_explicit(&gort__gc_overdue_waits, 1, memory_order_relaxed);
-    gort__gc_blocking(t, wait_cycle, &c0);
+    gort__gc_wait(t, wait_cycle, &c0);
 }
 
 /* After a sweep: give idle pages back while the process is over its limit. */

@@ -132,12 +132,24 @@ void gort__gc_roots_each_global(gc_root_fn fn, void *arg) {
         fn(reg[i].lo, reg[i].hi, reg[i].what, arg);
 }
 
-/* t is parked: scan its stack from where it stopped, and its registers. */
-void gort__gc_scan_thread(gcwork *w, gc_thread *t) {
+/* A range the scheduler reports (a goroutine's stack, a channel buffer), into w. */
+void gort__gc_scan_cb(uintptr_t lo, uintptr_t hi, const char *what, void *arg) {
+    (void)what;
+    gcwork *w = arg;
+    gort__gc_scan_range(w, lo, hi);
+    w->scan_work += hi - lo;
+}
+
+/* t is parked: scan its stack from where it stopped, and its registers.  An M's
+ * stack pointer may be on the goroutine it runs: the scheduler says what to scan
+ * (its g0 part and that goroutine's stack, which counts as scanned for cycle). */
+void gort__gc_scan_thread(gcwork *w, gc_thread *t, uint32_t cycle) {
     for (unsigned i = 0; i < t->nregs; i++)
         gort__gc_shade(w, t->regs[i]);
     uintptr_t sp = t->sp, hi = t->stack_hi;
-    if (sp < hi && (t->stack_lo == 0 || sp >= t->stack_lo)) {
+    if (t->m) {
+        gort__sched_gc_m_ranges(t->m, sp, hi, cycle, gort__gc_scan_cb, w);
+    } else if (sp < hi && (t->stack_lo == 0 || sp >= t->stack_lo)) {
         gort__gc_scan_range(w, sp, hi);
         w->scan_work += hi - sp;
     } else {
@@ -165,8 +177,8 @@ void gort_gc_add_roots(void *lo, void *hi) {
     /* Pointers stored there before the call went through no barrier: during a mark,
      * the range is scanned now (it may be past the coordinator's cursor). */
     if (atomic_load(&gort__gc_phase) != GC_OFF) {
-        gort__gc_scan_range(&t->p.gcw, (uintptr_t)lo, (uintptr_t)hi);
-        gort__gc_gcw_dispose(&t->p.gcw);
+        gort__gc_scan_range(&t->p->gcw, (uintptr_t)lo, (uintptr_t)hi);
+        gort__gc_gcw_dispose(&t->p->gcw);
     }
     crit_exit(t);
 }
@@ -190,4 +202,14 @@ void gort_gc_remove_roots(void *lo, void *hi) {
     }
     gort__mutex_unlock(&roots_lock);
     crit_exit(t);
+}
+
+/* A goroutine's stack, scanned by its own M at a switch (inside the switch's
+ * critical section), into the M's P work, handed to the markers at once. */
+void gort__gc_scan_self_range(uintptr_t lo, uintptr_t hi) {
+    gc_thread *t = gort__gc_self;
+    gcwork *w = &t->p->gcw;
+    gort__gc_scan_range(w, lo, hi);
+    w->scan_work += hi - lo;
+    gort__gc_gcw_dispose(w);
 }

@@ -20,6 +20,9 @@
 
 static _Atomic uint64_t hist[NBUCKETS];
 static _Atomic uint64_t pause_total, pause_max, pause_count;
+/* Time to safe point: from the request to stop until the last thread stopped. */
+static _Atomic uint64_t ttsp_hist[NBUCKETS];
+static _Atomic uint64_t ttsp_max;
 _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
 _Atomic uint64_t gort__gc_stw_cpu_ns;
 _Atomic uint64_t gort__gc_exited_alloc;
@@ -55,6 +58,15 @@ void gort__gc_pause_record(int64_t ns) {
     atomic_fetch_add_explicit(&gort__gc_stw_cpu_ns, (uint64_t)ns * (uint64_t)gort__gc_ncpu, memory_order_relaxed);
     uint64_t m = atomic_load(&pause_max);
     while ((uint64_t)ns > m && !atomic_compare_exchange_weak(&pause_max, &m, (uint64_t)ns))
+        ;
+}
+
+void gort__gc_ttsp_record(int64_t ns) {
+    if (ns < 0)
+        ns = 0;
+    atomic_fetch_add_explicit(&ttsp_hist[bucket_of((uint64_t)ns)], 1, memory_order_relaxed);
+    uint64_t m = atomic_load(&ttsp_max);
+    while ((uint64_t)ns > m && !atomic_compare_exchange_weak(&ttsp_max, &m, (uint64_t)ns))
         ;
 }
 
@@ -98,6 +110,9 @@ void gort_gc_stats_reset(void) {
     atomic_store(&pause_max, 0);
     atomic_store(&pause_total, 0);
     atomic_store(&pause_count, 0);
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        atomic_store(&ttsp_hist[b], 0);
+    atomic_store(&ttsp_max, 0);
 }
 
 int gort_gc_stats(gort_gc_stats_t *out) {
@@ -132,6 +147,12 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     out->num_assists = atomic_load(&gort__gc_nassists);
     out->finalizers_run = atomic_load(&gort__gc_finalizers_run);
     out->num_assists_capped = atomic_load(&gort__gc_nassists_capped);
+    total = 0;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        total += h[b] = atomic_load(&ttsp_hist[b]);
+    max = atomic_load(&ttsp_max);
+    out->ttsp_max_ns = max;
+    out->ttsp_p99_ns = quantile(h, total, 0.99, max);
     return 0;
 }
 

@@ -27,6 +27,37 @@ gort_mutex_t gort__gc_threads_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_THREADS);
 gc_thread *gort__gc_threads;
 int gort__gc_nthreads;
 static gc_thread *threads_free;       /* recycled records (threads lock) */
+gc_p *gort__gc_ps;
+
+_Static_assert(offsetof(gc_thread, crit) == offsetof(gort__gcm_hdr_t, crit) &&
+                   offsetof(gc_thread, pending) == offsetof(gort__gcm_hdr_t, pending) &&
+                   offsetof(gc_thread, req) == offsetof(gort__gcm_hdr_t, req) &&
+                   offsetof(gc_thread, ack) == offsetof(gort__gcm_hdr_t, ack),
+               "gc_thread must begin with gort__gcm_hdr_t's fields");
+
+static void p_link_locked(gc_p *p) {
+    p->allprev = NULL;
+    p->allnext = gort__gc_ps;
+    if (gort__gc_ps)
+        gort__gc_ps->allprev = p;
+    gort__gc_ps = p;
+}
+
+static void p_unlink_locked(gc_p *p) {
+    if (p->allprev)
+        p->allprev->allnext = p->allnext;
+    else
+        gort__gc_ps = p->allnext;
+    if (p->allnext)
+        p->allnext->allprev = p->allprev;
+    p->allnext = p->allprev = NULL;
+}
+
+static void p_init(gc_p *p) {
+    memset(p, 0, sizeof *p);
+    for (unsigned i = 0; i < GC_NSPC; i++)
+        p->alloc[i] = &gort__empty_span;
+}
 static gc_thread *main_thread;        /* the main thread's record (set once at init) */
 static pid_t pid;
 static pthread_key_t exit_key;
@@ -111,6 +142,10 @@ GORT_NOINLINE static void park_here(gc_thread *t) {
     t->nregs = 0;
     park(t);
     __asm__ volatile("" ::: "memory");
+}
+
+void gort__gc_park_deferred_hdr(gort__gcm_hdr_t *h) {
+    gort__gc_park_deferred((gc_thread *)(void *)h);
 }
 
 GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
@@ -209,6 +244,15 @@ GORT_NOINLINE static void blocking_here(gc_thread *t, void (*fn)(void *), void *
         gort__gc_park_deferred(t);
 }
 
+/* A goroutine that waits for the collector lends its P meanwhile (as a system
+ * call does): the P's other goroutines run, and so does the mark work on Ps the
+ * wait may be for.  It may come back on another M: callers re-read gort__gc_self. */
+void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg) {
+    gort_syscall_enter();
+    gort__gc_blocking(t, fn, arg);
+    gort_syscall_exit();
+}
+
 void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg) {
     __builtin_unwind_init();   /* the callers' callee-saved registers, on this frame */
     blocking_here(t, fn, arg);
@@ -226,6 +270,7 @@ void gort__gc_stop_world(void) {
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!t->held)
             wait_ack(t);
+    gort__gc_ttsp_record(gort__nanotime() - stw_start);
 }
 
 /* Returns when the world was released.  A pause ends when the collector lets the
@@ -258,8 +303,8 @@ static gc_thread *record_new(void) {
     atomic_store(&t->req, req);
     atomic_store(&t->ack, req);
     atomic_store(&t->resume, req);
-    for (unsigned i = 0; i < GC_NSPC; i++)
-        t->p.alloc[i] = &gort__empty_span;
+    p_init(&t->own);
+    t->p = &t->own;
     return t;
 }
 
@@ -270,6 +315,7 @@ static void link_locked(gc_thread *t) {
         gort__gc_threads->prev = t;
     gort__gc_threads = t;
     gort__gc_nthreads++;
+    p_link_locked(&t->own);
     /* A thread that joins during a mark has a stack the mark has not seen. */
     t->scanned_cycle = atomic_load(&gort__gc_cycle) - 1;
     __atomic_store_n(&t->registered, true, __ATOMIC_RELEASE);
@@ -323,17 +369,7 @@ int gort_gc_register_thread(void) {
     return 0;
 }
 
-void gort__gc_check_not_goroutine(const char *what) {
-    uint64_t id = gort_goid();
-    if (GORT_UNLIKELY(id != 0))
-        gort__fatal("gort: gc: %s called on goroutine %llu: goroutines are not the collector's mutators yet "
-                    "(their stacks are not scanned, so GC objects they hold could be freed); "
-                    "use the collector from OS threads",
-                    what, (unsigned long long)id);
-}
-
 gc_thread *gort__gc_self_slow(void) {
-    gort__gc_check_not_goroutine("a collector call (gort_gc_*)");
     if (gort_gc_register_thread() != 0)
         return NULL;
     return gort__gc_self;
@@ -350,15 +386,18 @@ void gort_gc_unregister_thread(void) {
     gc_thread *t = gort__gc_self;
     if (!t || !__atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
         return;
+    if (t->m)
+        gort__fatal("gort: gc: gort_gc_unregister_thread called on an M of the scheduler");
     crit_enter(t);
-    gcwork *w = &t->p.gcw;
+    gc_p *op = &t->own;
+    gcwork *w = &op->gcw;
     if (atomic_load(&gort__gc_phase) != GC_OFF)
-        gort__gc_flush_wbuf(&t->p, w);
-    t->p.wbn = 0;
+        gort__gc_flush_wbuf(op, w);
+    op->wbn = 0;
     gort__gc_gcw_dispose(w);
-    gort__gc_release_p(&t->p);
-    atomic_fetch_add(&gort__gc_exited_alloc, t->p.alloc_bytes);
-    t->p.alloc_bytes = 0;
+    gort__gc_release_p(op);
+    atomic_fetch_add(&gort__gc_exited_alloc, op->alloc_bytes);
+    op->alloc_bytes = 0;
     crit_exit(t);
     /* The collector holds the threads lock while it stops threads: wait for it as
      * a blocked thread, which the collector takes without a signal. */
@@ -370,6 +409,7 @@ void gort_gc_unregister_thread(void) {
     if (t->next)
         t->next->prev = t->prev;
     t->next = t->prev = NULL;
+    p_unlink_locked(&t->own);
     __atomic_store_n(&t->registered, false, __ATOMIC_RELEASE);
     gort__gc_nthreads--;
     bool is_main = t->is_main;   /* once on the free list, t may be reused at once */
@@ -381,6 +421,85 @@ void gort_gc_unregister_thread(void) {
     gort__gc_self = NULL;
     if (!is_main)
         pthread_setspecific(exit_key, NULL);
+}
+
+/* ---- the scheduler's Ms and Ps (include/gort/internal/gcsched.h) -------------------------- */
+gort__gcm_hdr_t *gort__gc_m_register(void *m) {
+    if (gort_gc_register_thread() != 0)
+        return NULL;
+    gc_thread *t = gort__gc_self;
+    t->m = m;
+    return (gort__gcm_hdr_t *)(void *)t;
+}
+
+void gort__gc_m_unregister(gort__gcm_hdr_t *h) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    if (!t)
+        return;
+    GORT_ASSERT(t->p == &t->own);
+    t->m = NULL;
+}
+
+/* Take the threads lock from any thread: a registered one waits for it as a
+ * blocked thread (the collector holds it while it stops threads). */
+static void threads_lock_any(void) {
+    gc_thread *t = gort__gc_self;
+    if (t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
+        gort__gc_blocking(t, lock_threads, NULL);
+    else
+        gort__mutex_lock(&gort__gc_threads_lock);
+}
+
+void *gort__gc_p_new(void) {
+    gort__gc_init();
+    gc_p *p = gort__meta_alloc(sizeof *p);
+    if (!p)
+        return NULL;
+    p_init(p);
+    threads_lock_any();
+    p_link_locked(p);
+    gort__mutex_unlock(&gort__gc_threads_lock);
+    return p;
+}
+
+void gort__gc_m_acquirep(gort__gcm_hdr_t *h, void *gcp) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    GORT_DASSERT(t == gort__gc_self && t->crit == 0);
+    t->p = gcp;
+}
+
+/* The P's barrier buffer and assist work go to the markers before another M
+ * may take it (a P left idle holds nothing the termination check waits for). */
+void gort__gc_m_releasep(gort__gcm_hdr_t *h) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    GORT_DASSERT(t == gort__gc_self && t->crit == 0);
+    crit_enter(t);
+    gc_p *p = t->p;
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
+        gort__gc_flush_wbuf(p, &p->gcw);
+        gort__gc_gcw_dispose(&p->gcw);
+    }
+    t->p = &t->own;
+    crit_exit(t);
+}
+
+gort__gcm_hdr_t *gort__gc_self_hdr(void) {
+    gc_thread *t = gort__gc_self;
+    return t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE) ? (gort__gcm_hdr_t *)(void *)t : NULL;
+}
+
+void gort__gc_m_lendp(gort__gcm_hdr_t *h) {
+    gc_thread *t = (gc_thread *)(void *)h;
+    GORT_DASSERT(t == gort__gc_self && t->crit == 0);
+    t->p = &t->own;
+}
+
+void gort__gc_blocking_self(void (*fn)(void *), void *arg) {
+    gc_thread *t = gort__gc_self;
+    if (t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
+        gort__gc_blocking(t, fn, arg);
+    else
+        fn(arg);
 }
 
 /* ---- set-up (from gort__gc_init, once) ----------------------------------------------------- */

@@ -3,6 +3,7 @@
 #include "include/gort/internal/rt.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -39,7 +40,15 @@ void gort__mutex_lock_slow(gort_mutex_t *m) {
     }
     uint32_t c = atomic_exchange_explicit(&m->state, 2, memory_order_acquire);
     while (c != 0) {
+#if defined(GORT_TSAN)
+        /* TSan hands a thread its signals only at an interceptor: a thread asleep
+         * here would never answer the collector's stop while the holder may be
+         * stopped already (gc/thread.c).  Wake up every millisecond and pass one. */
+        gort__futex_wait(&m->state, 2, 1000000);
+        sched_yield();
+#else
         gort__futex_wait(&m->state, 2, -1);
+#endif
         c = atomic_exchange_explicit(&m->state, 2, memory_order_acquire);
     }
 }

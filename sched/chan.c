@@ -38,6 +38,8 @@ gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     c->buf = (char *)(c + 1);
+    if (cap && elem_size >= sizeof(void *))
+        gort__sched_gc_chan_add(c);
     return c;
 }
 
@@ -53,6 +55,8 @@ void gort_chan_free(gort_chan_t *c) {
     unlock(&c->lock);
     if (busy)
         gort__sched_throw("gort_chan_free: goroutines are blocked on chan %p", (void *)c);
+    if (c->dataqsiz && c->elemsize >= sizeof(void *))
+        gort__sched_gc_chan_remove(c);
     gort_free(c);
 }
 
@@ -68,6 +72,12 @@ void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
     size_t n = c->elemsize;
     if (!dst)
         return;
+    /* Once the collector runs, an element may be a GC pointer: the copy shades
+     * it during a mark (gc/barrier.c, Go's sendDirect/typedmemmove barriers). */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)) && n >= sizeof(void *)) {
+        gort__gc_copy_shaded(dst, src, n);
+        return;
+    }
     if (!src) {
         memset(dst, 0, n);
         return;
@@ -252,7 +262,9 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         return true;
     }
     if (c->qcount > 0) {
-        gort__sched_chan_copy(c, ep, gort__sched_chanbuf(c, c->recvx));
+        void *qp = gort__sched_chanbuf(c, c->recvx);
+        gort__sched_chan_copy(c, ep, qp);
+        gort__sched_chan_clear(c, qp);
         if (++c->recvx == c->dataqsiz)
             c->recvx = 0;
         STORE(c->qcount, c->qcount - 1);

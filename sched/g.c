@@ -33,11 +33,6 @@ void gort__sched_notg(const char *what) {
 
 /* ---- G structs: slabs, never freed (a dump walks them all) --------------------------------- */
 
-enum { GSLAB_N = 64 };
-typedef struct gort__gslab {
-    struct gort__gslab *next;
-    gort__g_t g[GSLAB_N];
-} gort__gslab_t;
 
 static gort__g_t *galloc(gort__p_t *p) {
     if (p->gslab_n == 0) {
@@ -46,7 +41,7 @@ static gort__g_t *galloc(gort__p_t *p) {
             return NULL;
         lock(&gort__sched.glock);
         s->next = gort__sched.gslabs;
-        gort__sched.gslabs = s;
+        __atomic_store_n(&gort__sched.gslabs, s, __ATOMIC_RELEASE);   /* read without the lock (gcscan.c) */
         unlock(&gort__sched.glock);
         p->gslab = s->g;
         p->gslab_n = GSLAB_N;
@@ -216,6 +211,8 @@ int gort_go(void (*fn)(void *), void *arg) {
         errno = ENOMEM;
         return -1;
     }
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)))
+        gort__sched_gc_newg(self->m, gp);
     bool overflowed = gort__sched_runqput(p, gp, true);
     gort__sched_wakep();
     /* Back-pressure: a goroutine that has filled its P's queue (256 runnable
@@ -257,6 +254,7 @@ void gort__sched_execute(gort__m_t *m, gort__g_t *gp) {
 static GORT_NORETURN void goexit(gort__g_t *gp);
 static void g_entry(void *arg) {
     gort__g_t *gp = arg;
+    gort__gcm_exit(gp->m->gct);   /* the switch's critical section (gort__sched_switch_to) */
     gort__sched_after_switch(gp->m);
     gp->fn(gp->arg);
     goexit(gp);

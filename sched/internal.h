@@ -13,6 +13,7 @@
 #undef gort_mutex_t
 
 #include "include/gort/internal/rt.h"
+#include "include/gort/internal/gcsched.h"
 #include "include/gort/alloc.h"
 #include "include/gort/chan.h"
 #include "include/gort/sched.h"
@@ -93,7 +94,19 @@ struct gort__g {
     gort__g_t    *schedlink;    /* global run queue, free lists: under their lock */
     gort__m_t    *m;            /* the M running it; set by whoever switches to it */
     gort__sudog_t *param;       /* the sudog that woke it (select); set by the waker */
+    /* The collector (sched/gcscan.c): who may scan its stack now (GS_*), and the
+     * last cycle its stack was scanned in. */
+    _Atomic uint32_t gcscan;
+    uint32_t      scancycle;    /* atomic builtins */
 };
+
+/* G structs are carved from slabs, never freed (g.c; a dump or the collector
+ * walks them all, sched.gslabs, under sched.glock). */
+enum { GSLAB_N = 64 };
+typedef struct gort__gslab {
+    struct gort__gslab *next;
+    gort__g_t g[GSLAB_N];
+} gort__gslab_t;
 
 /* A goroutine waiting on a channel or a semaphore: Go's sudog.  It lives on
  * the waiting goroutine's own stack (a C stack never moves), so blocking
@@ -181,6 +194,7 @@ struct gort__m {
     pthread_t   thread;
     pid_t       tid;                /* for sysmon's preemption signal (set at start) */
     gort__p_t  *oldp;               /* the P it held when its G entered a system call (own) */
+    gort__gcm_hdr_t *gct;           /* its record as a thread registered with the collector */
     uint32_t    gen;                /* sched.gen of the run its syscall G belongs to (own) */
     uint64_t    rand;               /* fastrand state, owner only */
     /* Deferred action run by whatever context the M switches to next, once the
@@ -211,7 +225,7 @@ typedef struct gort__sched {
     int32_t      n_gfree_stack, n_gfree_nostack;
 
     gort__lock_t glock;             /* GORT_RANK_SCHED_ALLG: the slabs of G structs */
-    struct gort__gslab *gslabs;
+    gort__gslab_t *gslabs;
 
     int32_t      gomaxprocs;        /* set by gort_main, constant while it runs */
     bool         single;            /* gomaxprocs == 1: see "One P" in sched.c */
@@ -477,8 +491,6 @@ void gort__sched_after_unlock(gort__m_t *m, gort__g_t *prev, void *arg);
  * another M. */
 GORT_INLINE void gort__sched_switch_prep(gort__m_t *m, gort__g_t *to) {
     if (to != &m->g0) {
-        if (GORT_UNLIKELY(!to->started))
-            gort__sched_take_stack(m->p, to);
         to->m = m;
         STORE(to->status, G_RUNNING);
         STOREREL(m->curg, to);   /* sysmon reads it (acquire) to flag the G */
@@ -528,9 +540,26 @@ GORT_INLINE void gort__sched_ctx_switch(gort_ctx_t *from, gort_ctx_t *to) {
     gort_ctx_switch(from, to);
 #endif
 }
+/* The collector's part of a switch while goroutine stacks are being scanned
+ * (sched/gcscan.c). */
+void gort__sched_gc_switch(gort__m_t *m, gort__g_t *from, gort__g_t *to);
+/* gp was just made by a goroutine on m: during a mark its start argument is
+ * shaded and its (empty) stack counts as scanned. */
+void gort__sched_gc_newg(gort__m_t *m, gort__g_t *gp);
+uint64_t gort__sched_gc_shrunk_bytes(void);
+/* A switch is one critical section of the collector's (include/gort/internal/
+ * gcsched.h): an M is never stopped half-way through one, so a stopped M's
+ * stack pointer is on the stack of m->curg, or on its own when that is NULL.
+ * The section is left on the resumed side, on whatever M resumed it. */
 GORT_INLINE void gort__sched_switch_to(gort__m_t *m, gort__g_t *from, gort__g_t *to) {
+    if (GORT_UNLIKELY(to != &m->g0 && !to->started))
+        gort__sched_take_stack(m->p, to);   /* allocates: before the critical section */
+    gort__gcm_enter(m->gct);
     gort__sched_switch_prep(m, to);
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_gscan_on, memory_order_relaxed)))
+        gort__sched_gc_switch(m, from, to);
     gort__sched_ctx_switch(&from->ctx, &to->ctx);
+    gort__gcm_exit(from->m->gct);   /* from->m: set by whoever resumed it (g0's is its M) */
 }
 
 /* The next G this M may switch to directly from a goroutine, without a trip
@@ -541,6 +570,10 @@ GORT_INLINE gort__g_t *gort__sched_next_direct(gort__m_t *m) {
     gort__p_t *p = m->p;
     uint32_t tick = p->schedtick + 1;
     if (GORT_UNLIKELY(tick % 61 == 0 || LOAD(gort__sched.stopping)))
+        return NULL;
+    /* During a mark, every 8th switch goes through schedule() too: it is where a
+     * P takes its share of the background marking (gc/mark.c). */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)) && tick % 8 == 0)
         return NULL;
     gort__g_t *gp = gort__sched_single() ? gort__sched_runqget_single(p) : gort__sched_runqget(p);
     if (gp)
@@ -613,7 +646,17 @@ struct gort_chan {
     char         *buf;              /* dataqsiz * elemsize bytes, after the struct */
     struct { gort__sudog_t *first, *last; } recvq, sendq;
     gort__timer_t *timer;           /* gort_after's channel: its timer (cancelled by gort_chan_free) */
+    struct gort_chan *gcnext, *gcprev;   /* buffered: the collector's list (sched/gcscan.c) */
 };
+/* Buffered channels are roots: their buffers are scanned once per cycle. */
+void gort__sched_gc_chan_add(gort_chan_t *c);
+void gort__sched_gc_chan_remove(gort_chan_t *c);
+/* A buffer slot just received from: cleared once the collector runs, so that
+ * it keeps nothing alive (Go's typedmemclr). */
+GORT_INLINE void gort__sched_chan_clear(gort_chan_t *c, void *qp) {
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)))
+        gort__gc_copy_shaded(qp, NULL, c->elemsize);
+}
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
 void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);
 /* The parts of send and receive select shares (c locked; they unlock it). */

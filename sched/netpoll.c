@@ -238,6 +238,43 @@ static gort__g_t *netpollunblock(_Atomic uintptr_t *gpp) {
     }
 }
 
+struct poll_args {
+    struct epoll_event *evs;
+    int nevs;
+    int64_t delay;
+    int n, err;
+};
+
+static void poll_wait(void *arg) {
+    struct poll_args *a = arg;
+    struct epoll_event *evs = a->evs;
+    int64_t delay = a->delay;
+    int n;
+    for (;;) {
+        if (has_pwait2) {
+            struct timespec ts, *tp = NULL;
+            if (delay >= 0) {
+                ts.tv_sec = delay / 1000000000;
+                ts.tv_nsec = delay % 1000000000;
+                tp = &ts;
+            }
+            n = (int)syscall(SYS_epoll_pwait2, epfd, evs, a->nevs, tp, NULL, (size_t)8);
+            if (n < 0 && errno == ENOSYS) {
+                has_pwait2 = false;
+                continue;
+            }
+        } else {
+            int ms = delay < 0 ? -1 : delay == 0 ? 0 : delay < 1000000 ? 1
+                   : delay > 1000000000000LL ? 1000000000 : (int)(delay / 1000000);
+            n = epoll_wait(epfd, evs, a->nevs, ms);
+        }
+        if (n >= 0 || errno != EINTR || delay > 0)
+            break;   /* a timed poll interrupted returns: the caller looks at its timers again */
+    }
+    a->n = n;
+    a->err = errno;
+}
+
 gort__g_t *gort__sched_netpoll(int64_t delay) {
     if (!gort__sched_netpoll_inited())
         return NULL;
@@ -255,27 +292,15 @@ gort__g_t *gort__sched_netpoll(int64_t delay) {
             slack0 = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
         prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     }
-    for (;;) {
-        if (has_pwait2) {
-            struct timespec ts, *tp = NULL;
-            if (delay >= 0) {
-                ts.tv_sec = delay / 1000000000;
-                ts.tv_nsec = delay % 1000000000;
-                tp = &ts;
-            }
-            n = (int)syscall(SYS_epoll_pwait2, epfd, evs, (int)GORT_ARRAY_LEN(evs), tp, NULL, (size_t)8);
-            if (n < 0 && errno == ENOSYS) {
-                has_pwait2 = false;
-                continue;
-            }
-        } else {
-            int ms = delay < 0 ? -1 : delay == 0 ? 0 : delay < 1000000 ? 1
-                   : delay > 1000000000000LL ? 1000000000 : (int)(delay / 1000000);
-            n = epoll_wait(epfd, evs, (int)GORT_ARRAY_LEN(evs), ms);
-        }
-        if (n >= 0 || errno != EINTR || delay > 0)
-            break;   /* a timed poll interrupted returns: the caller looks at its timers again */
-    }
+    /* A blocking poll is a blocking region of the collector's: an M asleep in the
+     * kernel is taken as stopped without a signal. */
+    struct poll_args a = {evs, (int)GORT_ARRAY_LEN(evs), delay, 0, 0};
+    if (delay != 0)
+        gort__gc_blocking_self(poll_wait, &a);
+    else
+        poll_wait(&a);
+    n = a.n;
+    errno = a.err;
     if (delay > 0)
         prctl(PR_SET_TIMERSLACK, (unsigned long)(slack0 > 0 ? slack0 : 50000), 0, 0, 0);
     if (n < 0) {

@@ -327,7 +327,7 @@ static void mcommoninit_locked(gort__m_t *m) {
     m->id = gort__sched.mnext++;
     m->rand = (uint64_t)gort__nanotime() ^ ((uint64_t)m->id << 32) ^ (uintptr_t)m;
     m->alllink = gort__sched.allm;
-    gort__sched.allm = m;
+    __atomic_store_n(&gort__sched.allm, m, __ATOMIC_RELEASE);   /* the collector reads it unlocked (gcscan.c) */
     gort__sched.mcount++;
 }
 
@@ -335,6 +335,7 @@ static void mcommoninit_locked(gort__m_t *m) {
 
 static void acquirep(gort__m_t *m, gort__p_t *p) {
     GORT_ASSERT(!m->p && !p->m && LOAD(p->status) == P_IDLE);
+    gort__gc_m_acquirep(m->gct, p->mcache);
     STORE(m->p, p);
     STORE(p->m, m);
     __atomic_store_n(&p->status, P_RUNNING, __ATOMIC_SEQ_CST);
@@ -353,6 +354,7 @@ static gort__p_t *releasep(gort__m_t *m) {
     STORE(p->m, NULL);
     STORE(p->status, P_IDLE);
     STORE(m->p, NULL);
+    gort__gc_m_releasep(m->gct);
     return p;
 }
 
@@ -391,9 +393,16 @@ gort__p_t *gort__sched_pidleget(void) {
 
 /* ---- Ms: sleeping and waking --------------------------------------------------------------- */
 
-static void notesleep(gort__m_t *m) {
+static void notesleep_blocked(void *arg) {
+    gort__m_t *m = arg;
     while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
         gort__futex_wait(&m->park, 0, -1);
+}
+
+/* An idle M sleeps as a thread blocked inside gort: the collector takes it as
+ * stopped without a signal. */
+static void notesleep(gort__m_t *m) {
+    gort__gc_blocking_self(notesleep_blocked, m);
 }
 
 static void notewakeup(gort__m_t *m) {
@@ -463,6 +472,10 @@ static void *mstart(void *arg) {
     gort__m_t *m = arg;
     gort__sched_tls_m = m;
     m->tid = (pid_t)syscall(SYS_gettid);
+    m->g0.m = m;
+    m->gct = gort__gc_m_register(m);
+    if (!m->gct)
+        gort__fatal("gort: M%lld cannot register with the collector", (long long)m->id);
     gort__stack_thread_init();
     gort__p_t *p = m->nextp;
     m->nextp = NULL;
@@ -625,6 +638,21 @@ static gort__g_t *take_polled(gort__m_t *m, gort__g_t *list) {
 /* A runnable G for m, stealing if it must, sleeping if there is none (in the
  * poller, if descriptors or timers are waited for).  NULL when the scheduler
  * is stopping (m may then hold no P). */
+/* An idle P's mark stops when a goroutine may run: on the global queue or any
+ * P's, or a timer of this P due. */
+static bool runnable_somewhere(void *arg) {
+    gort__m_t *m = arg;
+    if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) || LOAD(gort__sched.stopping))
+        return true;
+    int64_t when = atomic_load_explicit(&m->p->timer0when, memory_order_relaxed);
+    if (when && when <= gort__nanotime())
+        return true;
+    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++)
+        if (!gort__sched_runqempty(gort__sched.allp[i]))
+            return true;
+    return false;
+}
+
 static gort__g_t *findrunnable(gort__m_t *m) {
 top:;
     gort__p_t *p = m->p;
@@ -661,6 +689,11 @@ top:;
         if (gp)
             return gp;
     }
+
+    /* Nothing to run: mark, if a mark has work (Go's idle mark worker). */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)) &&
+        gort__gc_p_idle(m->gct, runnable_somewhere, m))
+        goto top;
 
     /* Nothing: give up the P and sleep. */
     lock(&gort__sched.lock);
@@ -840,6 +873,9 @@ static void schedule(gort__m_t *m) {
             int64_t next;
             gort__sched_checktimers(p, p, 0, &next);
         }
+        /* A mark's background share (Go's findRunnableGCWorker). */
+        if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)))
+            gort__gc_p_background(m->gct);
         uint32_t tick = p->schedtick + 1;
         STORE(p->schedtick, tick);
         if (tick % 61 == 0) {
@@ -885,6 +921,8 @@ int gort_maxprocs(void) {
     return LOAD(gort__sched.running) ? gort__sched.gomaxprocs : nprocs();
 }
 
+static void *gcp_store[MAXPROCS_LIMIT];
+
 static int procresize(int32_t n) {
     for (int32_t i = 0; i < n; i++) {
         if (!allp_store[i]) {
@@ -892,6 +930,7 @@ static int procresize(int32_t n) {
             if (!p)
                 return -1;
             p->id = i;
+            p->mcache = gcp_store[i];   /* the collector's part of the P (gort_main) */
             allp_store[i] = p;
         }
         gort__p_t *p = allp_store[i];
@@ -923,6 +962,18 @@ int gort_main(void (*fn)(void *), void *arg) {
         return -1;
     }
     int32_t n = nprocs();
+    /* The calling thread becomes M0: a mutator of the collector's, as every M
+     * is, and every P gets the collector's part (its cached spans, barrier
+     * buffer, assist state) before the scheduler's lock is taken. */
+    m0.gct = gort__gc_m_register(&m0);
+    for (int32_t i = 0; i < n && m0.gct; i++)
+        if (!gcp_store[i] && !(gcp_store[i] = gort__gc_p_new()))
+            m0.gct = NULL;
+    if (!m0.gct) {
+        __atomic_store_n(&gort__sched.running, 0, __ATOMIC_SEQ_CST);
+        errno = ENOMEM;
+        return -1;
+    }
     lock(&gort__sched.lock);
     __atomic_store_n(&gort__sched.stopping, 0, __ATOMIC_SEQ_CST);
     gort__sched.runqhead = gort__sched.runqtail = NULL;
@@ -948,6 +999,7 @@ int gort_main(void (*fn)(void *), void *arg) {
     gort__sched_tls_m = &m0;
     gort__stack_thread_init();
     m0.tid = (pid_t)syscall(SYS_gettid);
+    m0.g0.m = &m0;
     m0.curg = NULL;
     m0.spinning = false;
     m0.after = NULL;
@@ -959,6 +1011,7 @@ int gort_main(void (*fn)(void *), void *arg) {
     atomic_store(&gort__sched.netpoll_ready, 0);
     atomic_store(&gort__sched.pollUntil, 0);
     gort__sched_preempt_init();
+    gort__gc_sched_procs(n);   /* a mark's background share comes from these Ps */
     gort__sched_trace_start();
     gort__sched_sysmon_start();
     gort__sched.main_g = gort__sched_newmain(p0, fn, arg);
@@ -967,6 +1020,7 @@ int gort_main(void (*fn)(void *), void *arg) {
 
     schedule(&m0);   /* returns once the main goroutine has returned and every P is idle */
 
+    gort__gc_sched_procs(0);
     gort__sched_sysmon_stop();
     gort__sched_trace_stop();
     gort__sched_timers_reset();
@@ -982,6 +1036,8 @@ int gort_main(void (*fn)(void *), void *arg) {
     unlock(&gort__sched.lock);
     gort__sched_gc_leftovers();
     gort__sched.main_g = NULL;
+    gort__gc_m_unregister(m0.gct);
+    m0.gct = NULL;
     gort__sched_tls_m = NULL;
     __atomic_store_n(&gort__sched.running, 0, __ATOMIC_SEQ_CST);
     return 0;
@@ -1066,6 +1122,7 @@ void gort_sched_stats(gort_sched_stats_t *out) {
     out->async_preempts = s.async_preempts;
     out->timers_fired = s.timers_fired;
     out->netpoll_ready = atomic_load(&gort__sched.netpoll_ready);
+    out->stack_shrunk = gort__sched_gc_shrunk_bytes();
     out->procs = n ? n : nprocs();
     out->goroutines = (int)(s.spawned - s.exited);
 }

@@ -42,6 +42,7 @@ void gort_syscall_enter(void) {
     STORE(gp->status, G_SYSCALL);
     STORE(p->m, NULL);
     STORE(m->p, NULL);
+    gort__gc_m_lendp(m->gct);   /* the P's collector state goes with the P */
     __atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_SEQ_CST);
     gort__sched_sysmon_wake_check();
 }
@@ -86,6 +87,7 @@ void gort_syscall_exit(void) {
         /* Fast path: nobody took the P. */
         STORE(oldp->m, m);
         STORE(m->p, oldp);
+        gort__gc_m_acquirep(m->gct, oldp->mcache);
         STORE(gp->status, G_RUNNING);
         if (GORT_UNLIKELY(LOAD(gort__sched.stopping)))
             goto park;   /* the main goroutine returned: this one stops here with the rest */
@@ -138,7 +140,8 @@ int gort_set_max_threads(int n) {
 /* p was taken from an M in a system call (now P_IDLE, no M): run it on
  * another M if there is anything to run, else put it on the idle list. */
 void gort__sched_handoffp(gort__p_t *p) {
-    if (!gort__sched_runqempty(p) || atomic_load(&gort__sched.runqsize)) {
+    /* A mark with work to do: the P marks (Go's handoffp, gcMarkWorkAvailable). */
+    if (!gort__sched_runqempty(p) || atomic_load(&gort__sched.runqsize) || gort__gc_mark_work_available()) {
         gort__sched_startm(p, false);
         return;
     }

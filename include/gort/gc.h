@@ -59,6 +59,9 @@ typedef struct gort_gc_stats {
     uint64_t num_assists;                 /* mark assists run by allocating threads */
     uint64_t finalizers_run;
     uint64_t num_assists_capped;          /* assists cut short by the per-thread assist time budget (docs/gc.md) */
+    /* Time to safe point: the part of each pause from the request to stop until the
+     * last thread (an M running goroutines, or a registered thread) has stopped. */
+    uint64_t ttsp_max_ns, ttsp_p99_ns;
 } gort_gc_stats_t;
 
 /* The pause histogram behind gort_gc_stats: buckets of 1/16 octave, [lo_ns, hi_ns).

@@ -116,6 +116,7 @@ typedef struct gort_sched_stats {
     uint64_t async_preempts;/* ... of which by signal, at an arbitrary instruction */
     uint64_t timers_fired;  /* sleeps and gort_after timers that expired */
     uint64_t netpoll_ready; /* goroutines woken by the network poller */
+    uint64_t stack_shrunk;  /* bytes of parked goroutines' stacks the collector gave back to the OS */
     int      procs;         /* processors */
     int      goroutines;    /* live goroutines */
 } gort_sched_stats_t;

@@ -21,6 +21,7 @@ typedef enum gort_lockrank {
     GORT_RANK_GC_SPECIALS,    /* finalizer records */
     GORT_RANK_GC_FINQ,        /* the finalizer queue (taken under the records' lock by the sweeper) */
     GORT_RANK_GC_ROOTS,       /* registered root ranges */
+    GORT_RANK_SCHED_CHANS,    /* the buffered channels, roots of the collector (sched/gcscan.c) */
     GORT_RANK_GC_CENTRAL,     /* one GC span class's central lists */
     GORT_RANK_GC_POOL,        /* the global pool of mark work buffers */
     GORT_RANK_CACHES,         /* the list of live caches (stats, fork) */
