@@ -300,6 +300,7 @@
 #include "stack/internal.h"   /* gort__stack_thread_init */
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -468,8 +469,19 @@ static void stopm(gort__m_t *m) {
 
 static void schedule(gort__m_t *m);
 
+/* The signal mask of the thread that called gort_main (Go's initSigmask): every M
+ * runs goroutines with it, whoever made the M -- the collector's coordinator,
+ * which wakes idle Ps for a mark (and may make their Ms), runs with every signal
+ * blocked, and an M that inherited that would never answer the collector's stop
+ * (SIGPWR) or a preemption (SIGURG). */
+static sigset_t main_sigmask;
+
 static void *mstart(void *arg) {
     gort__m_t *m = arg;
+    sigset_t set = main_sigmask;
+    sigdelset(&set, SIGPWR);
+    sigdelset(&set, SIGURG);
+    pthread_sigmask(SIG_SETMASK, &set, NULL);
     gort__sched_tls_m = m;
     m->tid = (pid_t)syscall(SYS_gettid);
     m->g0.m = m;
@@ -962,6 +974,7 @@ int gort_main(void (*fn)(void *), void *arg) {
         return -1;
     }
     int32_t n = nprocs();
+    pthread_sigmask(SIG_SETMASK, NULL, &main_sigmask);
     /* The calling thread becomes M0: a mutator of the collector's, as every M
      * is, and every P gets the collector's part (its cached spans, barrier
      * buffer, assist state) before the scheduler's lock is taken. */

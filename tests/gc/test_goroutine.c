@@ -10,6 +10,8 @@
 
 #include <gort/gort.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,64 @@ static void test_shrink(void **state) {
 #endif
 }
 
+/* ---- Ms made by sysmon ------------------------------------------------------------------------
+ * A goroutine in a long system call has its P handed to a new M, which sysmon
+ * makes (sysmon runs with every signal blocked): that M must still answer the
+ * collector's stop signal, or the next cycle waits for it forever. */
+/* Whoever made this goroutine's M, the collector's stop signal reaches it. */
+static void check_mask(void) {
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    if (sigismember(&cur, SIGPWR) || sigismember(&cur, SIGURG))
+        errors++;
+}
+
+static void in_syscall(void *arg) {
+    (void)arg;
+    check_mask();
+    gort_syscall_enter();
+    struct timespec ts = {0, 300000000};
+    nanosleep(&ts, NULL);
+    gort_syscall_exit();
+    check_mask();
+    gort_wg_done(&done_wg);
+}
+
+static void spinner(void *arg) {
+    (void)arg;
+    node *keep = make_list(5, 10);
+    for (int i = 0; i < 200; i++) {
+        churn(500);
+        check_mask();
+        gort_yield();
+    }
+    if (check_list(keep, 5, 10))
+        errors++;
+    gort_wg_done(&done_wg);
+}
+
+static void handoff_main(void *arg) {
+    (void)arg;
+    enum { NCALLS = 12 };   /* more than the Ms earlier tests left idle: sysmon makes some */
+    gort_wg_add(&done_wg, NCALLS + 1);
+    for (int i = 0; i < NCALLS; i++)
+        gort_go(in_syscall, NULL);
+    gort_go(spinner, NULL);
+    gort_sleep(100000000);   /* the calls have begun and their P was handed off each time */
+    cycles(5);
+    gort_wg_wait(&done_wg);
+}
+
+static void test_handoff_m_stops(void **state) {
+    (void)state;
+    errors = 0;
+    gort_sched_stats_t st;
+    assert_int_equal(gort_main(handoff_main, NULL), 0);
+    gort_sched_stats(&st);
+    assert_true(st.handoffs >= 12);
+    assert_int_equal(errors, 0);
+}
+
 int main(void) {
     /* One P: the start arguments test relies on it (see args_main). */
     setenv("GORT_MAXPROCS", "1", 1);
@@ -348,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_start_args),
         cmocka_unit_test(test_pause_many_parked),
         cmocka_unit_test(test_shrink),
+        cmocka_unit_test(test_handoff_m_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
