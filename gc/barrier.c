@@ -80,10 +80,9 @@ void gort_gc_store(void **slot, void *ptr) {
 /* ---- copies the scheduler makes (channel elements, goroutine arguments) ----------------
  * Values a channel carries are opaque bytes: during a mark, every word of what was
  * copied that falls inside the GC heap's bounds is shaded (Go's sendDirect and
- * typedmemmove barriers, done conservatively).  The copy and the phase check are one
- * critical section, for the reason gort_gc_store is.  So a pointer moved from a
- * stack not yet scanned into one already scanned (or into a channel buffer already
- * scanned) is never lost. */
+ * typedmemmove barriers, done conservatively; the copy itself is sched/chan.c's).
+ * So a pointer moved from a stack not yet scanned into one already scanned (or into
+ * a channel buffer already scanned) is never lost. */
 GC_NOSAN static void shade_words_p(gc_p *p, const void *src, size_t n) {
     uintptr_t lo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
     uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
@@ -107,22 +106,12 @@ GC_NOSAN static void shade_words_p(gc_p *p, const void *src, size_t n) {
 
 void gort__gc_shade_words(const void *src, size_t n) {
     gc_thread *t = gort__gc_self;
-    if (t && atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
-        shade_words_p(t->p, src, n);
-}
-
-void gort__gc_copy_shaded(void *dst, const void *src, size_t n) {
-    gc_thread *t = gc_self();
-    if (GORT_UNLIKELY(!t))
-        gort__fatal("gort: gc: cannot register the calling thread");
+    if (!t)
+        return;
     crit_enter(t);
-    if (src)
-        memcpy(dst, src, n);
-    else
-        memset(dst, 0, n);
     bool full = false;
-    if (src && atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
-        shade_words_p(t->p, dst, n);
+    if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
+        shade_words_p(t->p, src, n);
         full = t->p->wbn > WBUF_LEN - 2;
     }
     crit_exit(t);

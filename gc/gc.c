@@ -98,7 +98,7 @@
  *   from).  What a waiting sender offers sits in its own frame; sudogs and
  *   select cases live on their goroutines' stacks.  Channel elements are opaque
  *   bytes, so their copies are barriers of their own: during a mark every
- *   heap-looking word copied is shaded (gort__gc_copy_shaded, Go's sendDirect
+ *   heap-looking word copied is shaded (gort__gc_shade_words, Go's sendDirect
  *   and typedmemmove barriers) — a pointer moved from an unscanned stack into a
  *   scanned one, or into a buffer already scanned, is never lost.
  *

@@ -68,27 +68,36 @@ size_t gort_chan_cap(gort_chan_t *c) {
     return c ? c->dataqsiz : 0;
 }
 
-void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
-    size_t n = c->elemsize;
-    if (!dst)
-        return;
-    /* Once the collector runs, an element may be a GC pointer: the copy shades
-     * it during a mark (gc/barrier.c, Go's sendDirect/typedmemmove barriers). */
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)) && n >= sizeof(void *)) {
-        gort__gc_copy_shaded(dst, src, n);
-        return;
-    }
-    if (!src) {
-        memset(dst, 0, n);
-        return;
-    }
-    switch (n) {   /* the common sizes without a call */
+/* The common sizes without a call. */
+static inline __attribute__((always_inline)) void copy_elem(void *dst, const void *src, size_t n) {
+    switch (n) {
     case 0: break;
     case 4: memcpy(dst, src, 4); break;
     case 8: memcpy(dst, src, 8); break;
     case 16: memcpy(dst, src, 16); break;
     default: memcpy(dst, src, n); break;
     }
+}
+
+void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
+    size_t n = c->elemsize;
+    if (!dst)
+        return;
+    if (!src) {
+        memset(dst, 0, n);
+        return;
+    }
+    /* Once the collector runs, an element may be a GC pointer: a copy made while
+     * a mark runs shades what it copied (Go's sendDirect/typedmemmove barriers).
+     * The check comes after the copy: a mark that began before it sees the
+     * shading; one that began after sees the value where it landed.  (A thread is
+     * stopped between two instructions, so the check cannot be overtaken by the
+     * stop.)  Zeroing needs no barrier: what a slot held was shaded when it was
+     * copied out. */
+    copy_elem(dst, src, n);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_gscan_on, memory_order_relaxed)) && n >= sizeof(void *))
+        gort__gc_shade_words(dst, n);
 }
 
 /* ---- wait queues (under c->lock) ----------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define lock(l)   gort__mutex_lock(l)
 #define unlock(l) gort__mutex_unlock(l)
@@ -654,8 +655,12 @@ void gort__sched_gc_chan_remove(gort_chan_t *c);
 /* A buffer slot just received from: cleared once the collector runs, so that
  * it keeps nothing alive (Go's typedmemclr). */
 GORT_INLINE void gort__sched_chan_clear(gort_chan_t *c, void *qp) {
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)))
-        gort__gc_copy_shaded(qp, NULL, c->elemsize);
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed))) {
+        if (c->elemsize == 8)
+            memset(qp, 0, 8);
+        else
+            memset(qp, 0, c->elemsize);
+    }
 }
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
 void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);

@@ -85,10 +85,9 @@ bool gort__gc_p_idle(gort__gcm_hdr_t *t, bool (*runnable)(void *), void *arg);
 /* A mark wants Ps and its pool has work. */
 bool gort__gc_mark_work_available(void);
 
-void gort__gc_shade_words(const void *p, size_t n);   /* in a critical section; during a mark */
-/* memcpy (src NULL: zero) that, during a mark, shades every heap-looking word it
- * copied: how channel elements move (gc/barrier.c). */
-void gort__gc_copy_shaded(void *dst, const void *src, size_t n);
+/* During a mark, shade every heap-looking word of [p, p + n) (a channel element
+ * just copied, a start argument): gc/barrier.c. */
+void gort__gc_shade_words(const void *p, size_t n);
 /* Scan [lo, hi) into the calling thread's P work and hand it to the markers
  * (inside the switch's critical section). */
 void gort__gc_scan_self_range(uintptr_t lo, uintptr_t hi);
