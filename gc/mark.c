@@ -785,9 +785,13 @@ void gort__gc_assist(gc_thread *t) {
     }
     p->assist_credit += wpb > 0 ? (int64_t)((double)done / wpb) : debt;
     if (dry && p->assist_credit < 0 && budget >= INT64_MAX / 2) {
-        park_assist();   /* past the bound with nothing to scan: wait for the markers */
-        t = gort__gc_self;   /* a goroutine may be back on another M, with another P */
+        /* Past the bound with nothing to scan: wait for the markers.  A goroutine
+         * may come back on another M (another thread's CPU clock), with another P. */
+        int64_t spent = thread_cpu_ns() - c0;
+        park_assist();
+        t = gort__gc_self;
         p = t->p;
+        c0 = thread_cpu_ns() - spent;
     }
     if (p->assist_credit < 0 && (dry || capped))
         p->assist_credit = 0;
