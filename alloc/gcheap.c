@@ -798,7 +798,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
         atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
         gort__gc_assist(t);
-    t = gort__gc_self;   /* an assist may park a goroutine, which may come back on another M */
+    t = gort__gc_self_reload();   /* an assist may park a goroutine, which may come back on another M */
     if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
     return obj;

@@ -240,7 +240,7 @@ void gort_gc_collect(void) {
     uint32_t target = atomic_load(&gort__gc_cycle) + 1;
     gort__gc_request_cycle(true);
     gort__gc_wait(t, wait_done, &target);
-    t = gort__gc_self;
+    t = gort__gc_self_reload();
     for (;;) {
         while (gort__gc_sweep_one_mutator(t))
             ;

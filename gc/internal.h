@@ -150,8 +150,9 @@ GORT_INLINE void crit_exit(gc_thread *t) {
 enum { TS_RUNNING = 0, TS_BLOCKED = 1, TS_HELD = 2 };
 void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg);
 /* The same for a wait that may be long (a goroutine lends its P meanwhile, and
- * may return on another thread: re-read gort__gc_self after). */
+ * may return on another thread: gort__gc_self_reload after). */
 void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg);
+gc_thread *gort__gc_self_reload(void);
 
 /* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
 void gort__gc_init(void);                     /* idempotent; everything on first use */

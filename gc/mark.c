@@ -728,7 +728,7 @@ static void wait_markers(void *arg) {
 }
 
 static void park_assist(void) {
-    gc_thread *t = gort__gc_self;
+    gc_thread *t = gort__gc_self_reload();
     if (t)
         gort__gc_wait(t, wait_markers, NULL);
 }
@@ -789,7 +789,7 @@ void gort__gc_assist(gc_thread *t) {
          * may come back on another M (another thread's CPU clock), with another P. */
         int64_t spent = thread_cpu_ns() - c0;
         park_assist();
-        t = gort__gc_self;
+        t = gort__gc_self_reload();
         p = t->p;
         c0 = thread_cpu_ns() - spent;
     }

@@ -244,6 +244,16 @@ GORT_NOINLINE static void blocking_here(gc_thread *t, void (*fn)(void *), void *
         gort__gc_park_deferred(t);
 }
 
+/* The calling thread's record, read afresh: after a wait a goroutine may be on
+ * another thread, and a compiler may keep the address of a __thread variable
+ * computed at a function's entry for the whole function (it assumes one thread).
+ * Out of line, the address is computed here, on the thread that calls. */
+GORT_NOINLINE gc_thread *gort__gc_self_reload(void) {
+    gc_thread *t = gort__gc_self;
+    __asm__ volatile("" ::"r"(t) : "memory");
+    return t;
+}
+
 /* A goroutine that waits for the collector lends its P meanwhile (as a system
  * call does): the P's other goroutines run, and so does the mark work on Ps the
  * wait may be for.  It may come back on another M: callers re-read gort__gc_self. */
