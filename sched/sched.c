@@ -496,6 +496,10 @@ static void *mstart(void *arg) {
     gort__fatal("gort: an M left schedule()");
 }
 
+/* The caller counted the new M in mcount already, under sched.lock, in the same
+ * critical section that found no idle M (Go's mReserveID): else, until the count,
+ * an M going idle meanwhile could find every M idle and goroutines queued, and
+ * call it a deadlock. */
 static void newm(gort__p_t *p, bool spinning) {
     gort__m_t *m = gort_calloc(1, sizeof *m);
     if (!m)
@@ -503,7 +507,7 @@ static void newm(gort__p_t *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     lock(&gort__sched.lock);
-    gort__sched_checkmcount_locked();
+    gort__sched.mcount--;   /* mcommoninit_locked counts it again */
     mcommoninit_locked(m);
     unlock(&gort__sched.lock);
     atomic_fetch_add_explicit(&gort__sched.threads_made, 1, memory_order_relaxed);
@@ -530,11 +534,14 @@ void gort__sched_startm(gort__p_t *p, bool spinning) {
         }
     }
     gort__m_t *nm = mget_locked();
-    unlock(&gort__sched.lock);
     if (!nm) {
+        gort__sched_checkmcount_locked();
+        gort__sched.mcount++;   /* reserved: see newm */
+        unlock(&gort__sched.lock);
         newm(p, spinning);
         return;
     }
+    unlock(&gort__sched.lock);
     GORT_ASSERT(!nm->spinning && !nm->nextp);
     STORE(nm->spinning, spinning);
     nm->nextp = p;
