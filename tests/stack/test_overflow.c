@@ -310,7 +310,9 @@ static void fallback_canary_free(void *arg) {
     (void)arg;
     gort_stack_t s;
     fallback_stack(&s, GORT_GUARD_CANARY);
-    ((volatile char *)s.lo)[-1] = 'x';   /* what a frame past lo would do */
+    ((volatile char *)s.lo)[-1] ^= 0x5a;   /* what a frame past lo would do (always a change:
+                                            * writing a fixed 'x' left the canary intact
+                                            * whenever its byte there was 'x' already) */
     gort_stack_free(&s);
 }
 
