@@ -553,8 +553,14 @@ static _Atomic int sched_procs;
 static _Atomic int ded_left;
 static _Atomic int64_t pfraction_ppm;   /* each P's fractional goal, in millionths */
 
+static void os_workers_wake(void);
+
+/* The scheduler's Ps go away (gort_main's main goroutine returned): a mark that
+ * counted on them finishes on the collector's own workers. */
 void gort__gc_sched_procs(int nprocs) {
     atomic_store(&sched_procs, nprocs);
+    if (nprocs == 0 && atomic_exchange(&gort__gc_pmark, 0))
+        os_workers_wake();
 }
 
 #define PSLICE ((int64_t)64 << 10)
@@ -658,6 +664,10 @@ void gort__gc_workers_start(void) {
         atomic_store(&gort__gc_pmark, 1);
         return;
     }
+    os_workers_wake();
+}
+
+static void os_workers_wake(void) {
     pthread_once(&workers_once, workers_create);
     atomic_store(&mark_running, 1);
     atomic_fetch_add(&mark_epoch, 1);

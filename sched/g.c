@@ -269,8 +269,10 @@ static void goexit(gort__g_t *gp) {
     gort__m_t *m = gp->m;
     BUMP(m->p->st.exited, 1);
     gort__sched_event(m->p, EV_GO_END, gp->goid, 0);
-    if (GORT_UNLIKELY(gp == gort__sched.main_g))
+    if (GORT_UNLIKELY(gp == gort__sched.main_g)) {
+        gort__gc_sched_procs(0);   /* a mark running now finishes without the Ps */
         gort__sched_stop_begin();
+    }
     gp->waiting_on = NULL;
     m->after = after_gfput;
     m->after_g = gp;
