@@ -256,7 +256,7 @@ GORT_NOINLINE gc_thread *gort__gc_self_reload(void) {
 
 /* A goroutine that waits for the collector lends its P meanwhile (as a system
  * call does): the P's other goroutines run, and so does the mark work on Ps the
- * wait may be for.  It may come back on another M: callers re-read gort__gc_self. */
+ * wait may be for.  It may come back on another M: callers use gort__gc_self_reload. */
 void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg) {
     gort_syscall_enter();
     gort__gc_blocking(t, fn, arg);
@@ -450,11 +450,17 @@ void gort__gc_m_unregister(gort__gcm_hdr_t *h) {
     t->m = NULL;
 }
 
+/* The calling thread's record if it is registered, else NULL. */
+static gc_thread *self_registered(void) {
+    gc_thread *t = gort__gc_self;
+    return t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE) ? t : NULL;
+}
+
 /* Take the threads lock from any thread: a registered one waits for it as a
  * blocked thread (the collector holds it while it stops threads). */
 static void threads_lock_any(void) {
-    gc_thread *t = gort__gc_self;
-    if (t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
+    gc_thread *t = self_registered();
+    if (t)
         gort__gc_blocking(t, lock_threads, NULL);
     else
         gort__mutex_lock(&gort__gc_threads_lock);
@@ -494,8 +500,7 @@ void gort__gc_m_releasep(gort__gcm_hdr_t *h) {
 }
 
 gort__gcm_hdr_t *gort__gc_self_hdr(void) {
-    gc_thread *t = gort__gc_self;
-    return t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE) ? (gort__gcm_hdr_t *)(void *)t : NULL;
+    return (gort__gcm_hdr_t *)(void *)self_registered();
 }
 
 void gort__gc_m_lendp(gort__gcm_hdr_t *h) {
@@ -505,8 +510,8 @@ void gort__gc_m_lendp(gort__gcm_hdr_t *h) {
 }
 
 void gort__gc_blocking_self(void (*fn)(void *), void *arg) {
-    gc_thread *t = gort__gc_self;
-    if (t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE))
+    gc_thread *t = self_registered();
+    if (t)
         gort__gc_blocking(t, fn, arg);
     else
         fn(arg);

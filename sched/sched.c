@@ -329,7 +329,6 @@ static void mcommoninit_locked(gort__m_t *m) {
     m->rand = (uint64_t)gort__nanotime() ^ ((uint64_t)m->id << 32) ^ (uintptr_t)m;
     m->alllink = gort__sched.allm;
     __atomic_store_n(&gort__sched.allm, m, __ATOMIC_RELEASE);   /* the collector reads it unlocked (gcscan.c) */
-    gort__sched.mcount++;
 }
 
 /* ---- Ps ------------------------------------------------------------------------------------ */
@@ -507,7 +506,6 @@ static void newm(gort__p_t *p, bool spinning) {
     m->nextp = p;
     m->spinning = spinning;
     lock(&gort__sched.lock);
-    gort__sched.mcount--;   /* mcommoninit_locked counts it again */
     mcommoninit_locked(m);
     unlock(&gort__sched.lock);
     atomic_fetch_add_explicit(&gort__sched.threads_made, 1, memory_order_relaxed);
@@ -1008,6 +1006,7 @@ int gort_main(void (*fn)(void *), void *arg) {
     if (!m0.is_m0) {
         m0.is_m0 = true;
         mcommoninit_locked(&m0);
+        gort__sched.mcount++;
     }
     STORE(gort__sched.gen, gort__sched.gen + 1);   /* a lost M reads it (sysmon.c) */
     if (!gort__sched.maxmcount)
