@@ -140,11 +140,18 @@ static void step(ref *local, uint64_t *seed, bool goroutine) {
     case 4: {   /* swap with a global */
         unsigned k = (unsigned)((r >> 32) % SHARED);
         int z = 0;
-        /* sched_yield: under TSan a thread answers a stop only at an interceptor,
-         * and the holder may be stopped (gc.torture's shared_acquire). */
+        /* A plain thread spins with sched_yield: under TSan a thread answers a
+         * stop only at an interceptor, and the holder may be stopped
+         * (gc.torture's shared_acquire).  A goroutine spins with gort_yield:
+         * the holder may be a goroutine preempted with the lock held, waiting
+         * in a run queue for a P, and a goroutine in sched_yield keeps its P
+         * (the preemption signal finds it inside libc and leaves it). */
         while (!atomic_compare_exchange_weak(&shared_lock, &z, 1)) {
             z = 0;
-            sched_yield();
+            if (goroutine)
+                gort_yield();
+            else
+                sched_yield();
         }
         ref old = {LD(shared_p[k]), shared_id[k]};
         GORT_GC_STORE(shared_p[k], local[i].p);
