@@ -109,6 +109,21 @@ static unsigned span_spc(const mspan *s) {
     return (unsigned)s->gckind * NUM_CLASSES + (s->state == SPAN_GCSMALL ? s->cls : 0);
 }
 
+#ifdef GORT_DEBUG_CHECKS
+/* Where a GC span is (s->where, unused otherwise by GC spans): IN_NONE (owned by
+ * whoever popped it), IN_CENTRAL_PARTIAL (a central list) or IN_CURRENT (a P's). */
+static void span_moves(mspan *s, enum span_where from, enum span_where to, const char *what) {
+    if (s->where != from)
+        gort__fatal("gort: gc: span %p (class %u) %s: it is at %u, expected %u (sweepgen %u, heap's %u)",
+                    (void *)s, span_spc(s), what, s->where, from, atomic_load(&s->gcsweepgen),
+                    atomic_load(&gort__gc_sweepgen));
+    span_set_where(s, to);
+}
+#define SPAN_MOVES(s, from, to, what) span_moves(s, from, to, what)
+#else
+#define SPAN_MOVES(s, from, to, what) ((void)0)
+#endif
+
 /* The block's start is whichever of the two bitmaps is at the lower address. */
 static uint64_t *bits_block(const mspan *s) {
     return s->gcallocbits < s->gcmarkbits ? s->gcallocbits : s->gcmarkbits;
@@ -191,6 +206,7 @@ static __thread mspan *my_retired;
 static __thread int my_sweeping;   /* this thread counts in gort__gc_sweepers */
 
 static void retire(mspan *s) {
+    SPAN_MOVES(s, IN_NONE, IN_NONE, "retired");
     if (my_sweeping) {
         s->next = my_retired;
         my_retired = s;
@@ -325,8 +341,15 @@ static _Atomic uint32_t *count_for(gc_central *c, span_list *l) {
     return &c->n[3];
 }
 
+
 static void central_push(unsigned spc, mspan *s) {
     gc_central *c = &gort__gc_central[spc];
+#ifdef GORT_DEBUG_CHECKS
+    uint32_t sg = atomic_load(&gort__gc_sweepgen), g = atomic_load(&s->gcsweepgen);
+    if (g != sg && g != sg - 2)
+        gort__fatal("gort: gc: span %p (class %u) listed with sweepgen %u, heap's %u", (void *)s, spc, g, sg);
+#endif
+    SPAN_MOVES(s, IN_NONE, IN_CENTRAL_PARTIAL, "listed centrally");
     gort__mutex_lock(&c->lock);
     span_list *l = list_for(c, s, s->gcnalloc == s->nelems);
     gort__span_list_push(l, s);
@@ -344,8 +367,10 @@ static mspan *central_pop(unsigned spc, bool full, bool swept) {
         return NULL;
     gort__mutex_lock(&c->lock);
     mspan *s = l->head;
-    if (s)
+    if (s) {
         gort__span_list_remove(l, s);
+        SPAN_MOVES(s, IN_CENTRAL_PARTIAL, IN_NONE, "taken from a central list");
+    }
     atomic_store_explicit(cnt, l->n, memory_order_relaxed);
     gort__mutex_unlock(&c->lock);
     if (s) {
@@ -544,6 +569,14 @@ GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
 }
 
 static void uncache(mspan *s, gc_p *p) {
+#ifdef GORT_DEBUG_CHECKS
+    /* Every P lets go of its spans at each mark termination: a cached span is swept. */
+    uint32_t sg = atomic_load(&gort__gc_sweepgen), g = atomic_load(&s->gcsweepgen);
+    if (g != sg)
+        gort__fatal("gort: gc: span %p (class %u) cached by %p (used by %p) has sweepgen %u, heap's %u",
+                    (void *)s, span_spc(s), (void *)p, p->user, g, sg);
+#endif
+    SPAN_MOVES(s, IN_CURRENT, IN_NONE, "uncached");
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
         mark_allocated_black(s, p);
     else   /* an empty range: what was allocated before a mark is white */
@@ -671,6 +704,7 @@ static mspan *refill(gc_thread *t, unsigned spc) {
             uncache(o, p);
         }
     }
+    SPAN_MOVES(s, IN_NONE, IN_CURRENT, "cached");
     p->alloc[spc] = s;
     p->cached[spc / 64] |= (uint64_t)1 << (spc % 64);
     atomic_store_explicit(&s->gcblackfrom, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed),

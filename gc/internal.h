@@ -81,6 +81,9 @@ typedef struct gc_p {
     bool     mw_dedicated;          /* this P is a dedicated worker this cycle */
     int64_t  mw_ns;                 /* its background mark time this cycle */
     struct gc_p *allnext, *allprev; /* every live gc_p (threads lock): see gort__gc_ps */
+#ifdef GORT_DEBUG_CHECKS
+    void    *user;                  /* the gc_thread using it: a P's has at most one */
+#endif
 } gc_p;
 /* Every gc_p in use: each registered thread's own, and each scheduler P's (those
  * for good).  Walked with the world stopped (threads lock held). */
@@ -126,7 +129,11 @@ GORT_INLINE gc_thread *gc_self(void) {
  * the GC's own locks (never gort_malloc's, never the threads lock), and must not
  * block for long.  See "Stopping threads" in gc/gc.c. */
 void gort__gc_park_deferred(gc_thread *t);
+gc_thread *gort__gc_self_reload(void);
 GORT_INLINE void crit_enter(gc_thread *t) {
+    /* A record is its own thread's, a P's state one thread's (gort__gc_self_reload:
+     * an inlined read of gort__gc_self may use a stale thread pointer). */
+    GORT_DASSERT(t->crit > 0 || (t == gort__gc_self_reload() && t->p->user == t));
     t->crit++;
     atomic_signal_fence(memory_order_seq_cst);
 }
@@ -152,7 +159,6 @@ void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg);
 /* The same for a wait that may be long (a goroutine lends its P meanwhile, and
  * may return on another thread: gort__gc_self_reload after). */
 void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg);
-gc_thread *gort__gc_self_reload(void);
 
 /* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
 void gort__gc_init(void);                     /* idempotent; everything on first use */

@@ -264,6 +264,7 @@ void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg) {
 }
 
 void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg) {
+    GORT_DASSERT(t == gort__gc_self_reload() && t->crit == 0);
     __builtin_unwind_init();   /* the callers' callee-saved registers, on this frame */
     blocking_here(t, fn, arg);
     __asm__ volatile("" ::: "memory");
@@ -315,6 +316,9 @@ static gc_thread *record_new(void) {
     atomic_store(&t->resume, req);
     p_init(&t->own);
     t->p = &t->own;
+#ifdef GORT_DEBUG_CHECKS
+    t->own.user = t;
+#endif
     return t;
 }
 
@@ -481,6 +485,11 @@ void *gort__gc_p_new(void) {
 void gort__gc_m_acquirep(gort__gcm_hdr_t *h, void *gcp) {
     gc_thread *t = (gc_thread *)(void *)h;
     GORT_DASSERT(t == gort__gc_self && t->crit == 0);
+#ifdef GORT_DEBUG_CHECKS
+    if (((gc_p *)gcp)->user)
+        gort__fatal("gort: gc: M %p takes a P whose state thread %p still uses", t->m, ((gc_p *)gcp)->user);
+    ((gc_p *)gcp)->user = t;
+#endif
     t->p = gcp;
 }
 
@@ -495,6 +504,9 @@ void gort__gc_m_releasep(gort__gcm_hdr_t *h) {
         gort__gc_flush_wbuf(p, &p->gcw);
         gort__gc_gcw_dispose(&p->gcw);
     }
+#ifdef GORT_DEBUG_CHECKS
+    p->user = NULL;
+#endif
     t->p = &t->own;
     crit_exit(t);
 }
@@ -506,6 +518,9 @@ gort__gcm_hdr_t *gort__gc_self_hdr(void) {
 void gort__gc_m_lendp(gort__gcm_hdr_t *h) {
     gc_thread *t = (gc_thread *)(void *)h;
     GORT_DASSERT(t == gort__gc_self && t->crit == 0);
+#ifdef GORT_DEBUG_CHECKS
+    t->p->user = NULL;
+#endif
     t->p = &t->own;
 }
 

@@ -82,6 +82,10 @@ void gort__lockrank_acquire(const gort_mutex_t *m) {
     nheld++;
 }
 
+const void *gort__lockrank_top(void) {
+    return nheld ? held[nheld - 1].lock : NULL;
+}
+
 void gort__lockrank_release(const gort_mutex_t *m) {
     if (m->rank == GORT_RANK_NONE)
         return;

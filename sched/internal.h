@@ -452,6 +452,9 @@ void gort__sched_preempt_init(void);
 void gort__sched_preempt_m(gort__m_t *m);
 /* preempt_<arch>.c: the interrupted pc and sp of a signal's ucontext. */
 uintptr_t gort__sched_uc_pc(const void *uc);
+/* Whether pc is in the program's own code, where the signal may switch a
+ * goroutine out (sched/preempt.c; set up by gort_main). */
+bool gort__sched_preempt_pc(uintptr_t pc);
 uintptr_t gort__sched_uc_sp(const void *uc);
 
 /* ---- trace.c: schedtrace, dumps, the deadlock report, events ------------------------------ */

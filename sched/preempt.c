@@ -6,15 +6,22 @@
  * cooperative request, honoured at the runtime's safe points.  The handler
  * switches the goroutine out on the spot only where that is safe:
  *
- *   - the interrupted pc is in the program's own text -- the main executable's
- *     executable segment, minus the runtime's code.  The runtime's code is
- *     the section gort_text: sched/targets.cmake renames every .text* section
- *     of libgort.a to it, so the linker brackets it with __start_gort_text /
- *     __stop_gort_text.  (Linked with libgort.so, the runtime is another
- *     object, outside the executable anyway.)  So never inside libc, the
- *     allocator, a runtime lock or the scheduler's own unlocked one-P paths;
- *   - the M runs that goroutine on its P (P_RUNNING, no deferred action), and
- *     the goroutine's sp is on its own stack with room for the switch.
+ *   - the interrupted pc is in the program's own code: the main executable's
+ *     .text section (read from its section headers at start-up), minus the
+ *     runtime's code.  Not the rest of its executable segment: the PLT stubs
+ *     (.plt, .plt.got, .plt.sec) are where the runtime's own calls to memcpy
+ *     and memset pass, with a channel's lock held or inside a critical
+ *     section of the collector's, and .init/.fini are the loader's.  The
+ *     runtime's code is the section gort_text: sched/targets.cmake renames
+ *     every .text* section of libgort.a to it, so the linker brackets it with
+ *     __start_gort_text / __stop_gort_text.  (Linked with libgort.so, the
+ *     runtime is another object, outside the executable anyway.)  So never
+ *     inside libc, the allocator, a runtime lock or the scheduler's own
+ *     unlocked one-P paths;
+ *   - the M runs that goroutine on its P (P_RUNNING, no deferred action), is
+ *     in no critical section of the collector's, and the goroutine's sp is on
+ *     its own stack with room for the switch.  (Debug builds also check that
+ *     the thread holds no runtime lock.)
  *
  * Elsewhere the handler returns and the flag waits for the next safe point.
  *
@@ -31,11 +38,13 @@
  *
  * Off in sanitizer builds (TSan delivers signals late with a stale context;
  * the sanitizer runtimes live in the executable's text, where the pc test
- * would take them for the program's) and with GORT_DEBUG=asyncpreemptoff=1:
- * the flag still works at safe points. */
+ * would take them for the program's), with GORT_DEBUG=asyncpreemptoff=1, and
+ * when the executable's section headers cannot be read: the flag still works
+ * at safe points. */
 #include "sched/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
@@ -47,34 +56,75 @@
 extern const char __start_gort_text[] __attribute__((weak, visibility("hidden")));
 extern const char __stop_gort_text[] __attribute__((weak, visibility("hidden")));
 
-enum { MAX_RANGES = 4, STACK_ROOM = 16 * 1024 };
-static struct { uintptr_t lo, hi; } text[MAX_RANGES];
-static int ntext;
+enum { STACK_ROOM = 16 * 1024 };
+static struct { uintptr_t lo, hi; } text;   /* the executable's .text, loaded */
 static bool async_on;
 static struct sigaction old_action;
 static pid_t pid;
 
 static int first_object(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
-    (void)arg;
-    for (int i = 0; i < info->dlpi_phnum && ntext < MAX_RANGES; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-            text[ntext].lo = info->dlpi_addr + ph->p_vaddr;
-            text[ntext].hi = text[ntext].lo + ph->p_memsz;
-            ntext++;
+    *(uintptr_t *)arg = info->dlpi_addr;
+    return 1;   /* the first object is the program */
+}
+
+/* The executable's .text section, from its section headers (no allocation: this
+ * runs before the program's first goroutine).  False if they cannot be read. */
+static bool find_text(void) {
+    uintptr_t base = 0;
+    dl_iterate_phdr(first_object, &base);
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool found = false;
+    ElfW(Ehdr) eh;
+    ElfW(Shdr) strtab;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shstrndx >= eh.e_shnum ||
+        pread(fd, &strtab, sizeof strtab, (off_t)(eh.e_shoff + (ElfW(Off))eh.e_shstrndx * sizeof strtab)) !=
+            (ssize_t)sizeof strtab)
+        goto out;
+    for (unsigned i = 0; i < eh.e_shnum && !found; i++) {
+        ElfW(Shdr) sh;
+        char name[8];
+        if (pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff + (ElfW(Off))i * sizeof sh)) != (ssize_t)sizeof sh)
+            goto out;
+        if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) || sh.sh_name >= strtab.sh_size ||
+            pread(fd, name, sizeof name, (off_t)(strtab.sh_offset + sh.sh_name)) < 6)
+            continue;
+        if (memcmp(name, ".text", 6) == 0) {
+            text.lo = base + sh.sh_addr;
+            text.hi = text.lo + sh.sh_size;
+            found = true;
         }
     }
-    return 1;   /* the first object is the program */
+out:
+    close(fd);
+    return found;
 }
 
 static bool program_pc(uintptr_t pc) {
     if (__start_gort_text && pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text)
         return false;
-    for (int i = 0; i < ntext; i++)
-        if (pc >= text[i].lo && pc < text[i].hi)
-            return true;
-    return false;
+    return pc >= text.lo && pc < text.hi;
+}
+
+bool gort__sched_preempt_pc(uintptr_t pc) {
+    return program_pc(pc);
+}
+
+/* Whether the goroutine's M may switch it out here, besides the pc: see above. */
+static bool m_preemptible(gort__m_t *m, gort__g_t *gp) {
+    gort__p_t *p = m->p;
+    if (!p || LOAD(p->m) != m || LOAD(p->status) != P_RUNNING || m->after || LOAD(gp->status) != G_RUNNING ||
+        gp->m != m || (m->gct && m->gct->crit))
+        return false;
+#ifdef GORT_DEBUG_CHECKS
+    const void *l = gort__lockrank_top();
+    if (l)
+        gort__fatal("gort: preemption at a program pc with runtime lock %p held", l);
+#endif
+    return true;
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc) {
@@ -94,12 +144,10 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
     if (!async_on)
         goto out;
     uintptr_t pc = gort__sched_uc_pc(uc), sp = gort__sched_uc_sp(uc);
-    gort__p_t *p = m->p;
-    if (!program_pc(pc) || !p || LOAD(p->m) != m || LOAD(p->status) != P_RUNNING || m->after ||
-        LOAD(gp->status) != G_RUNNING || gp->m != m || !gp->stack.lo ||
-        sp < (uintptr_t)gp->stack.lo + STACK_ROOM || sp > (uintptr_t)gp->stack.hi)
+    if (!program_pc(pc) || !gp->stack.lo || sp < (uintptr_t)gp->stack.lo + STACK_ROOM ||
+        sp > (uintptr_t)gp->stack.hi || !m_preemptible(m, gp))
         goto out;
-    BUMP(p->st.async_preempts, 1);
+    BUMP(m->p->st.async_preempts, 1);
     gort__sched_preempt_yield(gp);   /* returns when it is resumed, maybe on another thread */
 out:
     errno = saved;
@@ -112,9 +160,7 @@ static void alloc_safepoint(uintptr_t ra) {
     gort__g_t *gp = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
     if (GORT_LIKELY(!gp || !LOAD(gp->preempt)))
         return;
-    gort__p_t *p = m->p;
-    if (!program_pc(ra) || !p || LOAD(p->m) != m || LOAD(p->status) != P_RUNNING || m->after ||
-        LOAD(gp->status) != G_RUNNING || gp->m != m)
+    if (!program_pc(ra) || !m_preemptible(m, gp))
         return;
     gort__sched_preempt_yield(gp);
 }
@@ -127,11 +173,14 @@ void gort__sched_preempt_init(void) {
 #else
     async_on = !gort__settings.asyncpreemptoff;
 #endif
-    if (done)
+    if (done) {
+        async_on = async_on && text.hi;
         return;
+    }
     done = true;
     pid = getpid();
-    dl_iterate_phdr(first_object, NULL);
+    if (!find_text())
+        async_on = false;
     __atomic_store_n(&gort__alloc_safepoint_hook, alloc_safepoint, __ATOMIC_RELEASE);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -211,8 +211,9 @@
  * select, the lock slow path, gort_go, gort_yield, gort_sleep, leaving a
  * system call): the G yields behind the global queue after running the P's
  * due timers.  The signal (preempt.c) does the same at once when the thread
- * was interrupted in the program's own code -- never in libc, the allocator
- * or the runtime (whose code is the section gort_text) -- so a loop with no
+ * was interrupted in the program's own code (its executable's .text) --
+ * never in libc, the PLT stubs, the allocator or the runtime (whose code is
+ * the section gort_text), nor in a critical section of the collector's -- so a loop with no
  * calls cannot starve the others on one P.  A preempted G resumes, maybe on
  * another thread, with every register as it was.
  *

@@ -5,6 +5,8 @@
  * them; a sleeper beside a hog wakes. */
 #include "sched/common.h"
 
+#include <link.h>
+
 #if defined(GORT_SANITIZE_BUILD)
 #define ASYNC 0   /* sched/preempt.c: off in sanitizer builds */
 #else
@@ -256,8 +258,73 @@ static void test_leave_spinner(void **state) {
     run_main(leave_spinner_main, NULL);
 }
 
+/* ---- where the signal may switch a goroutine out ---------------------------------------------------------- */
+
+/* The executable's sections named name* (read here independently of
+ * sched/preempt.c), loaded at base; returns how many were found. */
+static int sections(const char *name, uintptr_t base, uintptr_t lo[], uintptr_t hi[], int max) {
+    FILE *f = fopen("/proc/self/exe", "rb");
+    assert_non_null(f);
+    ElfW(Ehdr) eh;
+    assert_int_equal(fread(&eh, sizeof eh, 1, f), 1);
+    ElfW(Shdr) *sh = calloc(eh.e_shnum, sizeof *sh);
+    assert_int_equal(fseek(f, (long)eh.e_shoff, SEEK_SET), 0);
+    assert_int_equal(fread(sh, sizeof *sh, eh.e_shnum, f), eh.e_shnum);
+    char *names = malloc(sh[eh.e_shstrndx].sh_size);
+    assert_int_equal(fseek(f, (long)sh[eh.e_shstrndx].sh_offset, SEEK_SET), 0);
+    assert_int_equal(fread(names, sh[eh.e_shstrndx].sh_size, 1, f), 1);
+    int n = 0;
+    for (int i = 0; i < eh.e_shnum && n < max; i++) {
+        if (strncmp(names + sh[i].sh_name, name, strlen(name)) == 0 && sh[i].sh_size) {
+            lo[n] = base + sh[i].sh_addr;
+            hi[n] = lo[n] + sh[i].sh_size;
+            n++;
+        }
+    }
+    free(names);
+    free(sh);
+    fclose(f);
+    return n;
+}
+
+static int base_of(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    *(uintptr_t *)arg = info->dlpi_addr;
+    return 1;
+}
+
+static void pc_main(void *arg) {
+    (void)arg;
+    uintptr_t base = 0, lo[8], hi[8];
+    dl_iterate_phdr(base_of, &base);
+    /* The program's own functions: yes. */
+    CHECK(gort__sched_preempt_pc((uintptr_t)spinner));
+    CHECK(gort__sched_preempt_pc((uintptr_t)pc_main));
+    /* The runtime's (gort_text), libc's, and the executable's PLT stubs -- the
+     * runtime's calls to memcpy pass there, with locks held -- and .init: no. */
+    CHECK(!gort__sched_preempt_pc((uintptr_t)gort_go));
+    CHECK(!gort__sched_preempt_pc((uintptr_t)gort__sched_ready));
+    CHECK(!gort__sched_preempt_pc((uintptr_t)getpid));
+    int n = sections(".plt", base, lo, hi, 8);
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++) {
+        CHECK(!gort__sched_preempt_pc(lo[i]));
+        CHECK(!gort__sched_preempt_pc(hi[i] - 1));
+    }
+    n = sections(".init", base, lo, hi, 1);
+    for (int i = 0; i < n; i++)
+        CHECK(!gort__sched_preempt_pc(lo[i]));
+}
+
+static void test_pc_ranges(void **state) {
+    (void)state;
+    set_procs(1);
+    run_main(pc_main, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pc_ranges),
         cmocka_unit_test(test_tight_loop),
         cmocka_unit_test(test_registers),
         cmocka_unit_test(test_cooperative),

@@ -45,6 +45,7 @@ void gort__mutex_unlock_slow(gort_mutex_t *m);
 #ifdef GORT_DEBUG_CHECKS
 void gort__lockrank_acquire(const gort_mutex_t *m);
 void gort__lockrank_release(const gort_mutex_t *m);
+const void *gort__lockrank_top(void);   /* the last ranked lock this thread took, or NULL */
 #else
 #define gort__lockrank_acquire(m) ((void)(m))
 #define gort__lockrank_release(m) ((void)(m))
