@@ -397,7 +397,7 @@ GC_NOSAN static bool sweep_span(mspan *s) {
         uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->gcmarkbits[i], memory_order_relaxed);
         if (i == w - 1 && nel % 64)
             m &= ((uint64_t)1 << (nel % 64)) - 1;
-        marked += (unsigned)__builtin_popcountll(m);
+        marked += (unsigned)gort__popcount64(m);
     }
     atomic_fetch_sub_explicit(&unswept, 1, memory_order_relaxed);
     if (marked == 0) {
@@ -561,7 +561,7 @@ GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
         /* Count only the bits this sets: a marker may have greyed a new object
          * while it read an older gcblackfrom. */
         uint64_t old = atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[w], m, memory_order_relaxed);
-        n += (unsigned)__builtin_popcountll(m & ~old);
+        n += (unsigned)gort__popcount64(m & ~old);
     }
     atomic_store_explicit(&s->gcblackfrom, (uint16_t)to, memory_order_release);
     STAT_ADD(p->gcw.bytes_marked, (uint64_t)n * s->elemsize);

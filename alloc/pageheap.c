@@ -78,7 +78,7 @@ static uintptr_t bits_count(const uint64_t *bm, uintptr_t i, uintptr_t n) {
     while (n) {
         unsigned off = i % 64, take = (unsigned)(n < 64 - off ? n : 64 - off);
         uint64_t mask = take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << off;
-        c += (uintptr_t)__builtin_popcountll(bm[i / 64] & mask);
+        c += (uintptr_t)gort__popcount64(bm[i / 64] & mask);
         i += take;
         n -= take;
     }

@@ -11,7 +11,11 @@
  *     runtime's code.  Not the rest of its executable segment: the PLT stubs
  *     (.plt, .plt.got, .plt.sec) are where the runtime's own calls to memcpy
  *     and memset pass, with a channel's lock held or inside a critical
- *     section of the collector's, and .init/.fini are the loader's.  The
+ *     section of the collector's, and .init/.fini are the loader's.  Nor anything the runtime calls
+ *     there: it calls no compiler helper linked into .text (gort__popcount64
+ *     instead of libgcc's __popcountdi2; tests/sched/preempt disassembles
+ *     the runtime to check).  A static executable (libc in its .text) gets
+ *     no asynchronous preemption.  The
  *     runtime's code is the section gort_text: sched/targets.cmake renames
  *     every .text* section of libgort.a to it, so the linker brackets it with
  *     __start_gort_text / __stop_gort_text.  (Linked with libgort.so, the
@@ -65,14 +69,22 @@ static pid_t pid;
 static int first_object(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
     *(uintptr_t *)arg = info->dlpi_addr;
-    return 1;   /* the first object is the program */
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_INTERP)
+            return 1;   /* the first object is the program */
+    *(uintptr_t *)arg = UINTPTR_MAX;   /* static: libc's code is in its .text too */
+    return 1;
 }
 
 /* The executable's .text section, from its section headers (no allocation: this
- * runs before the program's first goroutine).  False if they cannot be read. */
+ * runs before the program's first goroutine).  False if they cannot be read, or
+ * if the executable is static (no program interpreter): libc is linked into its
+ * .text, and the runtime calls libc. */
 static bool find_text(void) {
     uintptr_t base = 0;
     dl_iterate_phdr(first_object, &base);
+    if (base == UINTPTR_MAX)
+        return false;
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -145,7 +157,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
         goto out;
     uintptr_t pc = gort__sched_uc_pc(uc), sp = gort__sched_uc_sp(uc);
     if (!program_pc(pc) || !gp->stack.lo || sp < (uintptr_t)gp->stack.lo + STACK_ROOM ||
-        sp > (uintptr_t)gp->stack.hi || !m_preemptible(m, gp))
+        sp >= (uintptr_t)gp->stack.hi || !m_preemptible(m, gp))
         goto out;
     BUMP(m->p->st.async_preempts, 1);
     gort__sched_preempt_yield(gp);   /* returns when it is resumed, maybe on another thread */

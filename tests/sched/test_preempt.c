@@ -316,6 +316,51 @@ static void pc_main(void *arg) {
         CHECK(!gort__sched_preempt_pc(lo[i]));
 }
 
+/* The runtime never calls code in the executable's .text outside its own
+ * section (a compiler helper such as libgcc's __popcountdi2 would be taken for
+ * the program's code, and a goroutine switched out inside the runtime): every
+ * direct call or jump from gort_text lands in gort_text or a PLT stub.  Read
+ * from objdump's disassembly of this executable. */
+static void test_runtime_calls(void **state) {
+    (void)state;
+    if (!ASYNC)
+        skip();   /* sanitizer builds: instrumentation calls the sanitizer runtime, in .text */
+    uintptr_t glo[1], ghi[1], plo[8], phi[8];
+    if (sections("gort_text", 0, glo, ghi, 1) != 1)
+        skip();   /* linked against libgort.so */
+    int nplt = sections(".plt", 0, plo, phi, 8);
+    char exe[4096], cmd[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = 0;
+    snprintf(cmd, sizeof cmd, "objdump -d --no-show-raw-insn -j gort_text '%s' 2>/dev/null", exe);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        skip();
+    char line[512];
+    int calls = 0, outside = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long at, target;
+        char insn[16], sym[128];
+        if (sscanf(line, " %lx: %15s %lx <%127[^>]>", &at, insn, &target, sym) != 4 ||
+            (insn[0] != 'j' && strncmp(insn, "call", 4) != 0))
+            continue;
+        calls++;
+        bool ok = target >= glo[0] && target < ghi[0];
+        for (int i = 0; i < nplt && !ok; i++)
+            ok = target >= plo[i] && target < phi[i];
+        /* rt/fork.c's one registration, at start-up: libc_nonshared's stub. */
+        ok = ok || strcmp(sym, "__pthread_atfork") == 0;
+        if (!ok && outside++ < 10)
+            print_error("gort_text at %#lx: %s %#lx <%s>, outside the runtime and the PLT\n", at, insn, target, sym);
+    }
+    int rc = pclose(f);
+    if (calls == 0 && rc != 0)
+        skip();   /* no objdump */
+    assert_true(calls > 1000);
+    assert_int_equal(outside, 0);
+}
+
 static void test_pc_ranges(void **state) {
     (void)state;
     set_procs(1);
@@ -325,6 +370,7 @@ static void test_pc_ranges(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pc_ranges),
+        cmocka_unit_test(test_runtime_calls),
         cmocka_unit_test(test_tight_loop),
         cmocka_unit_test(test_registers),
         cmocka_unit_test(test_cooperative),

@@ -19,6 +19,21 @@
 #define GORT_CACHELINE   64
 #define GORT_ALIGNED_CL  __attribute__((aligned(GORT_CACHELINE)))
 
+/* Population count, without libgcc's __popcountdi2 where the CPU baseline has
+ * no instruction for it (x86-64 without popcnt): the runtime never calls code
+ * linked into the executable's own .text, which the preemption signal takes
+ * for the program's (sched/preempt.c; tests/sched/preempt checks it). */
+GORT_INLINE unsigned gort__popcount64(uint64_t x) {
+#if defined(__POPCNT__) || defined(__aarch64__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* Sanitizer builds: GORT_TSAN / GORT_ASAN (gcc and clang spell the test differently). */
 #if defined(__SANITIZE_THREAD__)
 #define GORT_TSAN 1
