@@ -323,6 +323,11 @@ static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool glob
     if ((gort__sched_single() ? gort__sched_runqempty_single(p) : gort__sched_runqempty(p)) &&
         !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !LOAD(gort__sched.stopping))
         return;   /* nothing else to run here: we would be picked again */
+    /* Work is queued here while a P may be idle: let one come for it (two
+     * goroutines yielding to each other on one P while the other P sleeps was
+     * a lottery of the start-up race before). */
+    if (!gort__sched_single())
+        gort__sched_wakep();
     BUMP(p->st.yields, 1);
     gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
     STORE(gp->status, G_RUNNABLE);
