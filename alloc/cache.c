@@ -286,15 +286,7 @@ void gort__cache_free_local_slow(gort_cache *c, mspan *s) {
  * when one of them freed a block into it, so it goes back to the partial list (its
  * remote frees are collected when it becomes current).  A notice can be stale — the
  * span changed hands or lists since — so each is checked against the span's state. */
-void gort__cache_drain_delayed(gort_cache *c) {
-    uintptr_t h = atomic_load(&c->delayed);
-    if (h == CACHE_CLOSED || h == 0)
-        return;
-    h = atomic_exchange(&c->delayed, 0);
-    if (h == CACHE_CLOSED) {   /* cannot happen while c is live; keep it closed */
-        atomic_store(&c->delayed, CACHE_CLOSED);
-        return;
-    }
+static void drain_list(gort_cache *c, uintptr_t h) {
     for (mspan *s = (mspan *)h, *next; s; s = next) {
         next = s->xnext;
         atomic_store(&s->xqueued, 0);   /* before looking: a later notice queues again */
@@ -306,6 +298,18 @@ void gort__cache_drain_delayed(gort_cache *c) {
             gort__span_list_push(&c->partial[cls], s);
         }
     }
+}
+
+void gort__cache_drain_delayed(gort_cache *c) {
+    uintptr_t h = atomic_load(&c->delayed);
+    if (h == CACHE_CLOSED || h == 0)
+        return;
+    h = atomic_exchange(&c->delayed, 0);
+    if (h == CACHE_CLOSED) {   /* cannot happen while c is live; keep it closed */
+        atomic_store(&c->delayed, CACHE_CLOSED);
+        return;
+    }
+    drain_list(c, h);
 }
 
 /* Queue s on owner c's delayed list, once; false if c is closed (exiting, or dead
@@ -369,14 +373,12 @@ void gort__caches_retire_others(gort_cache *keep) {
 
 /* Give every span away and retire c (thread exit, or gort_release_memory). */
 void gort__cache_flush(gort_cache *c) {
-    /* Close the delayed list first: late deliveries then go to the spans directly. */
+    /* Close the delayed list first: late deliveries then go to the spans directly.
+     * What was queued before is ours to drain.  (Reopening the list to drain it
+     * let a late delivery in between: it was found there after the drain.) */
     uintptr_t h = atomic_exchange(&c->delayed, CACHE_CLOSED);
-    if (h != CACHE_CLOSED && h) {
-        atomic_store(&c->delayed, h);
-        gort__cache_drain_delayed(c);
-        h = atomic_exchange(&c->delayed, CACHE_CLOSED);
-        GORT_ASSERT(h == 0);
-    }
+    if (h != CACHE_CLOSED && h)
+        drain_list(c, h);
     for (unsigned cls = 1; cls < NUM_CLASSES; cls++) {
         mspan *s = c->alloc[cls];
         c->alloc[cls] = &gort__empty_span;
