@@ -52,6 +52,7 @@
 #include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -91,7 +92,10 @@ static bool find_text(void) {
     bool found = false;
     ElfW(Ehdr) eh;
     ElfW(Shdr) strtab;
+    /* The file must be the program that runs (its entry point is the kernel's
+     * AT_ENTRY): started as `ld.so ./prog`, /proc/self/exe is the loader. */
     if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        base + eh.e_entry != getauxval(AT_ENTRY) ||
         eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shstrndx >= eh.e_shnum ||
         pread(fd, &strtab, sizeof strtab, (off_t)(eh.e_shoff + (ElfW(Off))eh.e_shstrndx * sizeof strtab)) !=
             (ssize_t)sizeof strtab)
