@@ -11,11 +11,11 @@
  *     runtime's code.  Not the rest of its executable segment: the PLT stubs
  *     (.plt, .plt.got, .plt.sec) are where the runtime's own calls to memcpy
  *     and memset pass, with a channel's lock held or inside a critical
- *     section of the collector's, and .init/.fini are the loader's.  Nor anything the runtime calls
- *     there: it calls no compiler helper linked into .text (gort__popcount64
- *     instead of libgcc's __popcountdi2; tests/sched/preempt disassembles
- *     the runtime to check).  A static executable (libc in its .text) gets
- *     no asynchronous preemption.  The
+ *     section of the collector's, and .init/.fini are the loader's.  Nor
+ *     anything the runtime calls there: it calls no compiler helper linked
+ *     into .text (gort__popcount64 instead of libgcc's __popcountdi2;
+ *     tests/sched/preempt disassembles the runtime to check).  A static
+ *     executable (libc in its .text) gets no asynchronous preemption.  The
  *     runtime's code is the section gort_text: sched/targets.cmake renames
  *     every .text* section of libgort.a to it, so the linker brackets it with
  *     __start_gort_text / __stop_gort_text.  (Linked with libgort.so, the
