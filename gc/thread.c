@@ -193,11 +193,7 @@ static void wait_ack(gc_thread *t) {
             return;
         }
         if (spin < 200) {
-#if defined(__x86_64__)
-            __builtin_ia32_pause();
-#elif defined(__aarch64__)
-            __asm__ volatile("yield");
-#endif
+            gort__cpu_relax();
             continue;
         }
         gort__futex_wait(&t->ack, a, 1000000);

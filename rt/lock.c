@@ -32,11 +32,7 @@ void gort__mutex_lock_slow(gort_mutex_t *m) {
             atomic_compare_exchange_weak_explicit(&m->state, &z, 1, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
+        gort__cpu_relax();
     }
     uint32_t c = atomic_exchange_explicit(&m->state, 2, memory_order_acquire);
     while (c != 0) {

@@ -50,14 +50,6 @@ enum { GS_FREE = 0, GS_WORKER = 1, GS_SELF = 2 };
 #define NOSAN
 #endif
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 static _Atomic uint64_t shrunk_bytes;
 
 uint64_t gort__sched_gc_shrunk_bytes(void) {
@@ -230,7 +222,7 @@ NOSAN GORT_NOINLINE void gort__sched_gc_switch(gort__m_t *m, gort__g_t *from, go
          * the coordinator took before it could see that. */
         atomic_thread_fence(memory_order_seq_cst);
         while (atomic_load_explicit(&to->gcscan, memory_order_acquire) == GS_WORKER)
-            cpu_relax();
+            gort__cpu_relax();
         if (__atomic_load_n(&to->scancycle, __ATOMIC_ACQUIRE) != cycle) {
             g_ranges(to, scanned_range, NULL);
             __atomic_store_n(&to->scancycle, cycle, __ATOMIC_RELEASE);

@@ -37,13 +37,8 @@ static bool can_spin(int iter) {
 }
 
 static void do_spin(void) {
-    for (int i = 0; i < 30; i++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
+    for (int i = 0; i < 30; i++)
+        gort__cpu_relax();
 }
 
 static GORT_NOINLINE void mutex_lock_slow(gort_mutex_t *m) {

@@ -19,6 +19,15 @@
 #define GORT_CACHELINE   64
 #define GORT_ALIGNED_CL  __attribute__((aligned(GORT_CACHELINE)))
 
+/* A spin-wait hint to the CPU (x86-64's pause, AArch64's yield). */
+GORT_INLINE void gort__cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 /* Population count, without libgcc's __popcountdi2 where the CPU baseline has
  * no instruction for it (x86-64 without popcnt): the runtime never calls code
  * linked into the executable's own .text, which the preemption signal takes
