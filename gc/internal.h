@@ -137,17 +137,10 @@ GORT_INLINE void crit_enter(gc_thread *t) {
     t->crit++;
     atomic_signal_fence(memory_order_seq_cst);
 }
-/* Under TSan, asynchronous signals are delivered only at the runtime's
- * interceptors, so a thread also polls for a request when a section ends. */
-#if defined(GORT_TSAN)
-#define GC_POLL(t) (atomic_load_explicit(&(t)->req, memory_order_relaxed) != \
-                    atomic_load_explicit(&(t)->ack, memory_order_relaxed))
-#else
-#define GC_POLL(t) 0
-#endif
+/* The same test as the scheduler's gort__gcm_exit (include/gort/internal/gcsched.h). */
 GORT_INLINE void crit_exit(gc_thread *t) {
     atomic_signal_fence(memory_order_seq_cst);
-    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GC_POLL(t)))
+    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GORT_GCM_POLL(t)))
         gort__gc_park_deferred(t);
 }
 

@@ -456,23 +456,15 @@ static gc_thread *self_registered(void) {
     return t && __atomic_load_n(&t->registered, __ATOMIC_ACQUIRE) ? t : NULL;
 }
 
-/* Take the threads lock from any thread: a registered one waits for it as a
- * blocked thread (the collector holds it while it stops threads). */
-static void threads_lock_any(void) {
-    gc_thread *t = self_registered();
-    if (t)
-        gort__gc_blocking(t, lock_threads, NULL);
-    else
-        gort__mutex_lock(&gort__gc_threads_lock);
-}
-
 void *gort__gc_p_new(void) {
     gort__gc_init();
     gc_p *p = gort__meta_alloc(sizeof *p);
     if (!p)
         return NULL;
     p_init(p);
-    threads_lock_any();
+    /* A registered caller waits for the threads lock as a blocked thread (the
+     * collector holds it while it stops threads). */
+    gort__gc_blocking_self(lock_threads, NULL);
     p_link_locked(p);
     gort__mutex_unlock(&gort__gc_threads_lock);
     return p;
@@ -489,6 +481,14 @@ void gort__gc_m_acquirep(gort__gcm_hdr_t *h, void *gcp) {
     t->p = gcp;
 }
 
+/* The thread stops using its P's state, and goes back to its own. */
+static void use_own(gc_thread *t) {
+#ifdef GORT_DEBUG_CHECKS
+    t->p->user = NULL;
+#endif
+    t->p = &t->own;
+}
+
 /* The P's barrier buffer and assist work go to the markers before another M
  * may take it (a P left idle holds nothing the termination check waits for). */
 void gort__gc_m_releasep(gort__gcm_hdr_t *h) {
@@ -500,10 +500,7 @@ void gort__gc_m_releasep(gort__gcm_hdr_t *h) {
         gort__gc_flush_wbuf(p, &p->gcw);
         gort__gc_gcw_dispose(&p->gcw);
     }
-#ifdef GORT_DEBUG_CHECKS
-    p->user = NULL;
-#endif
-    t->p = &t->own;
+    use_own(t);
     crit_exit(t);
 }
 
@@ -514,10 +511,7 @@ gort__gcm_hdr_t *gort__gc_self_hdr(void) {
 void gort__gc_m_lendp(gort__gcm_hdr_t *h) {
     gc_thread *t = (gc_thread *)(void *)h;
     GORT_DASSERT(t == gort__gc_self && t->crit == 0);
-#ifdef GORT_DEBUG_CHECKS
-    t->p->user = NULL;
-#endif
-    t->p = &t->own;
+    use_own(t);
 }
 
 void gort__gc_blocking_self(void (*fn)(void *), void *arg) {

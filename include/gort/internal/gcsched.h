@@ -25,6 +25,16 @@ typedef struct gort__gcm_hdr {
     _Atomic uint32_t req, ack;
 } gort__gcm_hdr_t;
 
+/* Under TSan, asynchronous signals are delivered only at the runtime's
+ * interceptors, so a thread also polls for a request (req != ack) when a
+ * critical section ends.  t: a gort__gcm_hdr_t or the collector's gc_thread. */
+#if defined(GORT_TSAN)
+#define GORT_GCM_POLL(t) (atomic_load_explicit(&(t)->req, memory_order_relaxed) != \
+                          atomic_load_explicit(&(t)->ack, memory_order_relaxed))
+#else
+#define GORT_GCM_POLL(t) 0
+#endif
+
 void gort__gc_park_deferred_hdr(gort__gcm_hdr_t *t);
 GORT_INLINE void gort__gcm_enter(gort__gcm_hdr_t *t) {
     t->crit++;
@@ -32,12 +42,7 @@ GORT_INLINE void gort__gcm_enter(gort__gcm_hdr_t *t) {
 }
 GORT_INLINE void gort__gcm_exit(gort__gcm_hdr_t *t) {
     atomic_signal_fence(memory_order_seq_cst);
-#if defined(GORT_TSAN)
-    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || atomic_load_explicit(&t->req, memory_order_relaxed) !=
-                                                           atomic_load_explicit(&t->ack, memory_order_relaxed)))
-#else
-    if (--t->crit == 0 && GORT_UNLIKELY(t->pending))
-#endif
+    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GORT_GCM_POLL(t)))
         gort__gc_park_deferred_hdr(t);
 }
 
