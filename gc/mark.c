@@ -446,6 +446,25 @@ static void sleep_ns(int64_t ns) {
 
 enum { W_DEDICATED, W_FRACTIONAL, W_IDLE };
 
+/* Go's rule for the background 25% of n CPUs: floor(0.25 n + 0.5) dedicated
+ * workers, one fewer when that is more than 30% over the goal; *frac gets the
+ * rest of the goal, for fractional work. */
+static int dedicated_workers(int n, double *frac) {
+    double goal = 0.25 * n;
+    int ded = (int)(goal + 0.5);
+    if (ded > 0 && (double)ded / goal - 1 > 0.3)
+        ded--;
+    *frac = goal - ded;
+    return ded;
+}
+
+/* Background scan work earns allocation credit that assists can spend. */
+static void earn_bg_credit(int64_t scanned) {
+    double wpb = gort__gc_assist_work_per_byte();
+    if (wpb > 0)
+        atomic_fetch_add(&gort__gc_bg_credit, (int64_t)((double)scanned / wpb));
+}
+
 /* An idle worker is SCHED_IDLE only while a mark runs: the coordinator waits for
  * every worker to leave the mark (gort__gc_workers_stop), and a SCHED_IDLE thread
  * on a busy machine may not run for a long time — the next cycle would wait behind
@@ -490,10 +509,7 @@ static void *worker_main(void *arg) {
             int64_t c0 = thread_cpu_ns();
             uint64_t sw = w.scan_work;
             bool dry = gort__gc_drain(&w, 256 << 10);
-            /* Background scan work earns allocation credit that assists can spend. */
-            double wpb = gort__gc_assist_work_per_byte();
-            if (wpb > 0)
-                atomic_fetch_add(&gort__gc_bg_credit, (int64_t)((double)(w.scan_work - sw) / wpb));
+            earn_bg_credit((int64_t)(w.scan_work - sw));
             int64_t c1 = thread_cpu_ns();
             busy += c1 - c0;
             if (dry) {
@@ -520,11 +536,7 @@ static void *worker_main(void *arg) {
 static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
 
 static void workers_create(void) {
-    double goal = 0.25 * gort__gc_ncpu;
-    dedicated = (int)(goal + 0.5);
-    if (dedicated > 0 && (double)dedicated / goal - 1 > 0.3)
-        dedicated--;
-    fraction = goal - dedicated;
+    dedicated = dedicated_workers(gort__gc_ncpu, &fraction);
     if (fraction < 0.05)
         fraction = 0;
     int n = dedicated + (fraction > 0 ? 1 : 0);
@@ -595,9 +607,7 @@ static int64_t p_mark(gc_thread *t, int64_t deadline, bool (*stop)(void *), void
         int r = mark_slice(t, PSLICE, &scanned);
         if (r < 0)
             break;
-        double wpb = gort__gc_assist_work_per_byte();
-        if (wpb > 0)   /* background work earns credit assists can spend */
-            atomic_fetch_add(&gort__gc_bg_credit, (int64_t)((double)scanned / wpb));
+        earn_bg_credit(scanned);
         now = gort__nanotime();
         if (r > 0 || now >= deadline || (stop && stop(arg)))
             break;
@@ -655,12 +665,9 @@ void gort__gc_workers_start(void) {
     mark_start_ns = gort__nanotime();
     int np = atomic_load(&sched_procs);
     if (np > 0) {
-        double goal = 0.25 * np;
-        int ded = (int)(goal + 0.5);
-        if (ded > 0 && (double)ded / goal - 1 > 0.3)
-            ded--;
-        atomic_store(&ded_left, ded);
-        atomic_store(&pfraction_ppm, (int64_t)((goal - ded) / np * 1e6));
+        double frac;
+        atomic_store(&ded_left, dedicated_workers(np, &frac));
+        atomic_store(&pfraction_ppm, (int64_t)(frac / np * 1e6));
         atomic_store(&gort__gc_pmark, 1);
         return;
     }

@@ -150,8 +150,7 @@ void gort__gc_scan_thread(gcwork *w, gc_thread *t, uint32_t cycle) {
     if (t->m) {
         gort__sched_gc_m_ranges(t->m, sp, hi, cycle, gort__gc_scan_cb, w);
     } else if (sp < hi && (t->stack_lo == 0 || sp >= t->stack_lo)) {
-        gort__gc_scan_range(w, sp, hi);
-        w->scan_work += hi - sp;
+        gort__gc_scan_cb(sp, hi, "a thread's stack", w);
     } else {
         static _Atomic int warned;
         if (!atomic_exchange(&warned, 1))
@@ -209,7 +208,6 @@ void gort_gc_remove_roots(void *lo, void *hi) {
 void gort__gc_scan_self_range(uintptr_t lo, uintptr_t hi) {
     gc_thread *t = gort__gc_self;
     gcwork *w = &t->p->gcw;
-    gort__gc_scan_range(w, lo, hi);
-    w->scan_work += hi - lo;
+    gort__gc_scan_cb(lo, hi, "a goroutine's stack", w);
     gort__gc_gcw_dispose(w);
 }
