@@ -18,11 +18,16 @@
 #define MAX_LOG 40
 #define NBUCKETS ((MAX_LOG - MIN_LOG) * SUB + 2)
 
-static _Atomic uint64_t hist[NBUCKETS];
-static _Atomic uint64_t pause_total, pause_max, pause_count;
+/* A histogram of durations and their maximum. */
+typedef struct {
+    _Atomic uint64_t b[NBUCKETS];
+    _Atomic uint64_t max;
+} duration_hist;
+
+static duration_hist pauses;
+static _Atomic uint64_t pause_total, pause_count;
 /* Time to safe point: from the request to stop until the last thread stopped. */
-static _Atomic uint64_t ttsp_hist[NBUCKETS];
-static _Atomic uint64_t ttsp_max;
+static duration_hist ttsp;
 _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
 _Atomic uint64_t gort__gc_stw_cpu_ns;
 _Atomic uint64_t gort__gc_exited_alloc;
@@ -49,25 +54,38 @@ static uint64_t bucket_hi(unsigned b) {
     return ((uint64_t)1 << lg) + ((uint64_t)(sub + 1) << (lg - 4));
 }
 
-void gort__gc_pause_record(int64_t ns) {
-    if (ns < 0)
-        ns = 0;
-    atomic_fetch_add_explicit(&hist[bucket_of((uint64_t)ns)], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pause_total, (uint64_t)ns, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pause_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__gc_stw_cpu_ns, (uint64_t)ns * (uint64_t)gort__gc_ncpu, memory_order_relaxed);
-    uint64_t m = atomic_load(&pause_max);
-    while ((uint64_t)ns > m && !atomic_compare_exchange_weak(&pause_max, &m, (uint64_t)ns))
+static void hist_record(duration_hist *h, uint64_t ns) {
+    atomic_fetch_add_explicit(&h->b[bucket_of(ns)], 1, memory_order_relaxed);
+    uint64_t m = atomic_load(&h->max);
+    while (ns > m && !atomic_compare_exchange_weak(&h->max, &m, ns))
         ;
 }
 
-void gort__gc_ttsp_record(int64_t ns) {
+static void hist_reset(duration_hist *h) {
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        atomic_store(&h->b[b], 0);
+    atomic_store(&h->max, 0);
+}
+
+/* A copy of h's buckets into out; returns the count. */
+static uint64_t hist_load(duration_hist *h, uint64_t out[NBUCKETS]) {
+    uint64_t total = 0;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        total += out[b] = atomic_load(&h->b[b]);
+    return total;
+}
+
+void gort__gc_pause_record(int64_t ns) {
     if (ns < 0)
         ns = 0;
-    atomic_fetch_add_explicit(&ttsp_hist[bucket_of((uint64_t)ns)], 1, memory_order_relaxed);
-    uint64_t m = atomic_load(&ttsp_max);
-    while ((uint64_t)ns > m && !atomic_compare_exchange_weak(&ttsp_max, &m, (uint64_t)ns))
-        ;
+    hist_record(&pauses, (uint64_t)ns);
+    atomic_fetch_add_explicit(&pause_total, (uint64_t)ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pause_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__gc_stw_cpu_ns, (uint64_t)ns * (uint64_t)gort__gc_ncpu, memory_order_relaxed);
+}
+
+void gort__gc_ttsp_record(int64_t ns) {
+    hist_record(&ttsp, ns < 0 ? 0 : (uint64_t)ns);
 }
 
 static uint64_t quantile(const uint64_t *h, uint64_t total, double q, uint64_t max) {
@@ -94,7 +112,7 @@ static uint64_t bucket_lo(unsigned b) {
 int gort_gc_pause_histogram(gort_gc_pause_bucket_t *out, int max) {
     int n = 0;
     for (unsigned b = 0; b < NBUCKETS; b++) {
-        uint64_t c = atomic_load_explicit(&hist[b], memory_order_relaxed);
+        uint64_t c = atomic_load_explicit(&pauses.b[b], memory_order_relaxed);
         if (!c)
             continue;
         if (out && n < max)
@@ -105,14 +123,10 @@ int gort_gc_pause_histogram(gort_gc_pause_bucket_t *out, int max) {
 }
 
 void gort_gc_stats_reset(void) {
-    for (unsigned b = 0; b < NBUCKETS; b++)
-        atomic_store(&hist[b], 0);
-    atomic_store(&pause_max, 0);
+    hist_reset(&pauses);
     atomic_store(&pause_total, 0);
     atomic_store(&pause_count, 0);
-    for (unsigned b = 0; b < NBUCKETS; b++)
-        atomic_store(&ttsp_hist[b], 0);
-    atomic_store(&ttsp_max, 0);
+    hist_reset(&ttsp);
 }
 
 int gort_gc_stats(gort_gc_stats_t *out) {
@@ -122,10 +136,8 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     }
     gort__gc_init();
     memset(out, 0, sizeof *out);
-    uint64_t h[NBUCKETS], total = 0;
-    for (unsigned b = 0; b < NBUCKETS; b++)
-        total += h[b] = atomic_load(&hist[b]);
-    uint64_t max = atomic_load(&pause_max);
+    uint64_t h[NBUCKETS], total = hist_load(&pauses, h);
+    uint64_t max = atomic_load(&pauses.max);
     out->num_gc = atomic_load(&gort__gc_num);
     out->pause_total_ns = atomic_load(&pause_total);
     out->pause_max_ns = max;
@@ -147,10 +159,8 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     out->num_assists = atomic_load(&gort__gc_nassists);
     out->finalizers_run = atomic_load(&gort__gc_finalizers_run);
     out->num_assists_capped = atomic_load(&gort__gc_nassists_capped);
-    total = 0;
-    for (unsigned b = 0; b < NBUCKETS; b++)
-        total += h[b] = atomic_load(&ttsp_hist[b]);
-    max = atomic_load(&ttsp_max);
+    total = hist_load(&ttsp, h);
+    max = atomic_load(&ttsp.max);
     out->ttsp_max_ns = max;
     out->ttsp_p99_ns = quantile(h, total, 0.99, max);
     return 0;
