@@ -24,6 +24,11 @@
 #include <errno.h>
 #include <string.h>
 
+/* A buffer that can hold a pointer is a root of the collector's (sched/gcscan.c). */
+static bool gc_listed(const gort_chan_t *c) {
+    return c->dataqsiz && c->elemsize >= sizeof(void *);
+}
+
 gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
     if (elem_size > ((size_t)1 << 16) || (elem_size && cap > (((size_t)1 << 40) / elem_size))) {
         errno = EINVAL;
@@ -38,7 +43,7 @@ gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     c->buf = (char *)(c + 1);
-    if (cap && elem_size >= sizeof(void *))
+    if (gc_listed(c))
         gort__sched_gc_chan_add(c);
     return c;
 }
@@ -55,7 +60,7 @@ void gort_chan_free(gort_chan_t *c) {
     unlock(&c->lock);
     if (busy)
         gort__sched_throw("gort_chan_free: goroutines are blocked on chan %p", (void *)c);
-    if (c->dataqsiz && c->elemsize >= sizeof(void *))
+    if (gc_listed(c))
         gort__sched_gc_chan_remove(c);
     gort_free(c);
 }
@@ -271,12 +276,7 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         return true;
     }
     if (c->qcount > 0) {
-        void *qp = gort__sched_chanbuf(c, c->recvx);
-        gort__sched_chan_copy(c, ep, qp);
-        gort__sched_chan_clear(c, qp);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        STORE(c->qcount, c->qcount - 1);
+        gort__sched_chan_recv_buf(c, ep);
         chan_unlock(c);
         return true;
     }

@@ -60,19 +60,21 @@ static bool on_cpu(uint32_t st) {
     return st == G_RUNNING || st == G_SYSCALL;
 }
 
-/* An off-CPU goroutine's roots: its saved stack, and its start argument (still
- * in the struct until fn has it). */
-NOSAN static void g_ranges(gort__g_t *gp, gort__gc_range_fn fn, void *arg) {
+/* A goroutine's roots with its stack in use from sp: its start argument (still
+ * in the struct until fn has it), and its stack from sp up -- all of it if sp
+ * is elsewhere (a signal stack; never expected for a saved context). */
+NOSAN static void g_ranges_from(gort__g_t *gp, uintptr_t sp, gort__gc_range_fn fn, void *arg) {
     uintptr_t a = (uintptr_t)&gp->arg;
     fn(a, a + sizeof gp->arg, "a goroutine's start argument", arg);
-    if (!gp->started)
-        return;
     uintptr_t lo = (uintptr_t)gp->stack.lo, hi = (uintptr_t)gp->stack.hi;
-    uintptr_t sp = (uintptr_t)gp->ctx.sp;
-    if (sp >= lo && sp < hi)
-        fn(sp, hi, "a goroutine's stack", arg);
-    else
-        fn(lo, hi, "a goroutine's stack", arg);   /* never expected: all of it */
+    if (!gp->started || !lo)
+        return;
+    fn(sp >= lo && sp < hi ? sp : lo, hi, "a goroutine's stack", arg);
+}
+
+/* An off-CPU goroutine's roots: from its saved context's sp. */
+NOSAN static void g_ranges(gort__g_t *gp, gort__gc_range_fn fn, void *arg) {
+    g_ranges_from(gp, (uintptr_t)gp->ctx.sp, fn, arg);
 }
 
 /* Go's shrinkstack, for C stacks that do not move: the pages well below a
@@ -162,13 +164,7 @@ NOSAN void gort__sched_gc_m_ranges(void *mv, uintptr_t sp, uintptr_t thread_hi, 
         fn(g0sp, thread_hi, "an M's stack", arg);
     if (cycle && __atomic_load_n(&gp->scancycle, __ATOMIC_ACQUIRE) == cycle)
         return;   /* scanned already this cycle */
-    uintptr_t lo = (uintptr_t)gp->stack.lo, hi = (uintptr_t)gp->stack.hi;
-    uintptr_t a = (uintptr_t)&gp->arg;
-    fn(a, a + sizeof gp->arg, "a goroutine's start argument", arg);
-    if (sp >= lo && sp < hi)
-        fn(sp, hi, "a goroutine's stack", arg);
-    else if (lo)
-        fn(lo, hi, "a goroutine's stack", arg);   /* on a signal stack: all of it */
+    g_ranges_from(gp, sp, fn, arg);
     if (cycle) {
         __atomic_store_n(&gp->scancycle, cycle, __ATOMIC_RELEASE);
         uint32_t self = GS_SELF;

@@ -452,10 +452,10 @@ void gort__sched_preempt_init(void);
 void gort__sched_preempt_m(gort__m_t *m);
 /* preempt_<arch>.c: the interrupted pc and sp of a signal's ucontext. */
 uintptr_t gort__sched_uc_pc(const void *uc);
+uintptr_t gort__sched_uc_sp(const void *uc);
 /* Whether pc is in the program's own code, where the signal may switch a
  * goroutine out (sched/preempt.c; set up by gort_main). */
 bool gort__sched_preempt_pc(uintptr_t pc);
-uintptr_t gort__sched_uc_sp(const void *uc);
 
 /* ---- trace.c: schedtrace, dumps, the deadlock report, events ------------------------------ */
 void gort__sched_trace_start(void);
@@ -675,6 +675,16 @@ GORT_NORETURN GORT_COLD void gort__sched_chan_closed_send(gort_chan_t *c, gort__
 void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src);
 GORT_INLINE void *gort__sched_chanbuf(gort_chan_t *c, size_t i) {
     return c->buf + i * c->elemsize;
+}
+/* A receive from the buffer (c locked, qcount > 0): the oldest element into ep
+ * (NULL: dropped), its slot cleared. */
+GORT_INLINE void gort__sched_chan_recv_buf(gort_chan_t *c, void *ep) {
+    void *qp = gort__sched_chanbuf(c, c->recvx);
+    gort__sched_chan_copy(c, ep, qp);
+    gort__sched_chan_clear(c, qp);
+    if (++c->recvx == c->dataqsiz)
+        c->recvx = 0;
+    STORE(c->qcount, c->qcount - 1);
 }
 
 #endif

@@ -125,11 +125,7 @@ int gort_select(gort_select_case_t *cases, int n, bool block) {
                 wake = gort__sched_chan_recv_locked(c, sg, cs->elem);
                 cs->ok = true;
             } else if (c->qcount > 0) {
-                gort__sched_chan_copy(c, cs->elem, gort__sched_chanbuf(c, c->recvx));
-                gort__sched_chan_clear(c, gort__sched_chanbuf(c, c->recvx));
-                if (++c->recvx == c->dataqsiz)
-                    c->recvx = 0;
-                STORE(c->qcount, c->qcount - 1);
+                gort__sched_chan_recv_buf(c, cs->elem);
                 cs->ok = true;
             } else if (c->closed) {
                 gort__sched_chan_copy(c, cs->elem, NULL);
