@@ -341,7 +341,6 @@ static _Atomic uint32_t *count_for(gc_central *c, span_list *l) {
     return &c->n[3];
 }
 
-
 static void central_push(unsigned spc, mspan *s) {
     gc_central *c = &gort__gc_central[spc];
 #ifdef GORT_DEBUG_CHECKS

@@ -33,7 +33,6 @@ void gort__sched_notg(const char *what) {
 
 /* ---- G structs: slabs, never freed (a dump walks them all) --------------------------------- */
 
-
 static gort__g_t *galloc(gort__p_t *p) {
     if (p->gslab_n == 0) {
         gort__gslab_t *s = gort_calloc(1, sizeof *s);

@@ -213,8 +213,8 @@
  * due timers.  The signal (preempt.c) does the same at once when the thread
  * was interrupted in the program's own code (its executable's .text) --
  * never in libc, the PLT stubs, the allocator or the runtime (whose code is
- * the section gort_text), nor in a critical section of the collector's -- so a loop with no
- * calls cannot starve the others on one P.  A preempted G resumes, maybe on
+ * the section gort_text), nor in a critical section of the collector's -- so
+ * a loop with no calls cannot starve the others on one P.  A preempted G resumes, maybe on
  * another thread, with every register as it was.
  *
  * Deadlock
@@ -653,9 +653,6 @@ static gort__g_t *take_polled(gort__m_t *m, gort__g_t *list) {
     return gp;
 }
 
-/* A runnable G for m, stealing if it must, sleeping if there is none (in the
- * poller, if descriptors or timers are waited for).  NULL when the scheduler
- * is stopping (m may then hold no P). */
 /* An idle P's mark stops when a goroutine may run: on the global queue or any
  * P's, or a timer of this P due. */
 static bool runnable_somewhere(void *arg) {
@@ -671,6 +668,9 @@ static bool runnable_somewhere(void *arg) {
     return false;
 }
 
+/* A runnable G for m, stealing if it must, sleeping if there is none (in the
+ * poller, if descriptors or timers are waited for).  NULL when the scheduler
+ * is stopping (m may then hold no P). */
 static gort__g_t *findrunnable(gort__m_t *m) {
 top:;
     gort__p_t *p = m->p;
