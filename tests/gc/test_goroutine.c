@@ -38,6 +38,13 @@ typedef struct node {
 
 static _Atomic int errors;
 
+/* Run fn as gort_main's main goroutine; no goroutine may have counted an error. */
+static void run_checked(void (*fn)(void *)) {
+    errors = 0;
+    assert_int_equal(gort_main(fn, NULL), 0);
+    assert_int_equal(errors, 0);
+}
+
 /* clear_stack for a goroutine's (60 KiB) stack. */
 __attribute__((noinline)) static void clear_gstack(void) {
     volatile char buf[8 << 10];
@@ -116,9 +123,7 @@ static void parked_main(void *arg) {
 
 static void test_parked_keep_data(void **state) {
     (void)state;
-    errors = 0;
-    assert_int_equal(gort_main(parked_main, NULL), 0);
-    assert_int_equal(errors, 0);
+    run_checked(parked_main);
 }
 
 /* ---- a channel's buffer is a root; elements handed over during marks ------------------ */
@@ -144,9 +149,7 @@ static void chan_main(void *arg) {
 
 static void test_chan_buffer_root(void **state) {
     (void)state;
-    errors = 0;
-    assert_int_equal(gort_main(chan_main, NULL), 0);
-    assert_int_equal(errors, 0);
+    run_checked(chan_main);
 }
 
 /* Lists passed back and forth over an unbuffered channel while cycles run: each
@@ -186,9 +189,7 @@ static void pingpong_main(void *arg) {
 
 static void test_chan_handoff(void **state) {
     (void)state;
-    errors = 0;
-    assert_int_equal(gort_main(pingpong_main, NULL), 0);
-    assert_int_equal(errors, 0);
+    run_checked(pingpong_main);
 }
 
 /* ---- start arguments -------------------------------------------------------------------- */
@@ -214,9 +215,7 @@ static void args_main(void *arg) {
 
 static void test_start_args(void **state) {
     (void)state;
-    errors = 0;
-    assert_int_equal(gort_main(args_main, NULL), 0);
-    assert_int_equal(errors, 0);
+    run_checked(args_main);
 }
 
 /* ---- the pause with many parked goroutines ------------------------------------------------- */
@@ -390,12 +389,10 @@ static void handoff_main(void *arg) {
 
 static void test_handoff_m_stops(void **state) {
     (void)state;
-    errors = 0;
+    run_checked(handoff_main);
     gort_sched_stats_t st;
-    assert_int_equal(gort_main(handoff_main, NULL), 0);
     gort_sched_stats(&st);
     assert_true(st.handoffs >= 12);
-    assert_int_equal(errors, 0);
 }
 
 int main(void) {
