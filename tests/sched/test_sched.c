@@ -182,14 +182,18 @@ static void test_steal(void **state) {
     gort__sched_pstats(0, &p0);
     gort__sched_pstats(1, &p1);
     print_message("P0: spawned %llu ran %llu steals %llu stolen %llu | P1: spawned %llu ran %llu "
-                  "steals %llu stolen %llu | global puts %llu\n",
+                  "steals %llu stolen %llu | global puts %llu, preemptions %llu\n",
                   (unsigned long long)p0.spawned, (unsigned long long)p0.switches,
                   (unsigned long long)p0.steals, (unsigned long long)p0.stolen,
                   (unsigned long long)p1.spawned, (unsigned long long)p1.switches,
                   (unsigned long long)p1.steals, (unsigned long long)p1.stolen,
-                  (unsigned long long)(p0.global_puts + p1.global_puts));
+                  (unsigned long long)(p0.global_puts + p1.global_puts),
+                  (unsigned long long)(p0.preempts + p1.preempts));
     assert_int_equal(p0.spawned + p1.spawned, 201);
-    assert_int_equal(p0.global_puts + p1.global_puts, 0);
+    /* Spawning puts nothing on the global queue.  A preempted goroutine goes
+     * there (Go's gopreempt_m): under TSan on a loaded machine the spawning
+     * loop itself may run 10 ms and be preempted at a gort_go. */
+    assert_true(p0.global_puts + p1.global_puts <= p0.preempts + p1.preempts);
     /* Whichever P the main goroutine ran on, the other stole a fair share
      * (half a queue at a time) and ran it. */
     gort__pstats_t *thief = p0.spawned ? &p1 : &p0;
