@@ -304,16 +304,22 @@ void gort__sched_ready_p(gort__p_t *p, gort__g_t *gp) {
  * when the local queue is empty and the global one is not (so the goroutines
  * waiting there run first), or when arg says so (gort_go's back-pressure).
  * Go's Gosched always uses the global queue: a lock per yield. */
+/* The yielder is queued only here, off its stack: a P woken before this
+ * point could look, find nothing and sleep again (its M's last look races
+ * with the put), leaving the yielder queued behind a goroutine that runs on
+ * and an idle P beside it -- so the wake-up comes after the put. */
 static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
     if (!arg && (!atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) ||
                  !gort__sched_runqempty(m->p))) {
         gort__sched_runqput_head(m->p, prev);
-        return;
+    } else {
+        lock(&gort__sched.lock);
+        gort__sched_globrunqput_locked(prev);
+        unlock(&gort__sched.lock);
+        BUMP(m->p->st.global_puts, 1);
     }
-    lock(&gort__sched.lock);
-    gort__sched_globrunqput_locked(prev);
-    unlock(&gort__sched.lock);
-    BUMP(m->p->st.global_puts, 1);
+    if (!gort__sched_single())
+        gort__sched_wakep();
 }
 
 static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global) {
@@ -322,11 +328,9 @@ static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool glob
     if ((gort__sched_single() ? gort__sched_runqempty_single(p) : gort__sched_runqempty(p)) &&
         !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !LOAD(gort__sched.stopping))
         return;   /* nothing else to run here: we would be picked again */
-    /* Work is queued here while a P may be idle: let one come for it (two
-     * goroutines yielding to each other on one P while the other P sleeps was
-     * a lottery of the start-up race before). */
-    if (!gort__sched_single())
-        gort__sched_wakep();
+    /* Work stays queued here while a P may be idle: after_requeue wakes one
+     * to come for it (two goroutines yielding to each other on one P while
+     * the other P slept was a lottery of the start-up race before). */
     BUMP(p->st.yields, 1);
     gort__sched_event(p, EV_GO_YIELD, gp->goid, 0);
     STORE(gp->status, G_RUNNABLE);

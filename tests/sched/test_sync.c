@@ -52,34 +52,53 @@ static void test_mutex(void **state) {
     }
 }
 
-/* Starvation mode: a waiter that waited over 1 ms gets the mutex handed over. */
+/* Starvation mode: a waiter that waited over 1 ms gets the mutex handed over.
+ * The hog re-takes the mutex the moment it lets go and holds it 200 us, so
+ * in normal mode a woken waiter all but always loses the race; only the
+ * handoff lets the main goroutine in.  The check is on order, not on time:
+ * the main goroutine takes the mutex five times and tells the hog to stop
+ * before the hog gives up by itself (after 10 s, some 500 times what the
+ * handoffs need).  The hog also looks at the starving bit before each
+ * unlock: set, it means a waiter has waited over 1 ms and is next. */
+static volatile int hog_stop;
+static int hog_saw_starving;
+static int hog_gave_up;
+
 static void hog(void *arg) {
     gort_waitgroup_t *wg = arg;
-    int64_t end = gort__nanotime() + 30 * 1000000;
-    while (gort__nanotime() < end) {
+    int64_t end = gort__nanotime() + 10 * 1000000000LL;
+    while (!__atomic_load_n(&hog_stop, __ATOMIC_ACQUIRE) && gort__nanotime() < end) {
         gort_mutex_lock(&mu);
         int64_t t = gort__nanotime() + 200000;
         while (gort__nanotime() < t)
             ;
+        if (__atomic_load_n(&mu.state, __ATOMIC_RELAXED) & 4)   /* MUTEX_STARVING: a handoff next */
+            hog_saw_starving++;
         gort_mutex_unlock(&mu);
     }
+    hog_gave_up = !__atomic_load_n(&hog_stop, __ATOMIC_ACQUIRE);
     gort_wg_done(wg);
 }
 
 static void starve_main(void *arg) {
     (void)arg;
     gort_waitgroup_t wg = GORT_WAITGROUP_INIT;
+    hog_stop = 0;
+    hog_saw_starving = 0;
+    hog_gave_up = 0;
     gort_wg_add(&wg, 1);
     gort_go(hog, &wg);
-    /* The main goroutine must get the lock well before the hogs stop. */
     settle(3);
     int64_t t0 = gort__nanotime();
     for (int i = 0; i < 5; i++) {
         gort_mutex_lock(&mu);
         gort_mutex_unlock(&mu);
     }
-    CHECK(gort__nanotime() - t0 < 25 * 1000000);
+    __atomic_store_n(&hog_stop, 1, __ATOMIC_RELEASE);
     gort_wg_wait(&wg);
+    CHECK_EQ(hog_gave_up, 0);   /* it still ran when told to stop */
+    CHECK(hog_saw_starving >= 1);
+    fprintf(stderr, "hog saw the starving bit %d times; the five locks took %.1f ms\n", hog_saw_starving, (gort__nanotime() - t0) / 1e6);
 }
 
 static void test_mutex_starvation(void **state) {
