@@ -323,9 +323,27 @@ typedef struct heap_call {
     mspan *span;
 } heap_call;
 
+/* A small span's pages are written here, one word each, as the page heap hands
+ * them over.  Pages fresh from the OS (or released by the scavenger) are not
+ * mapped yet, and the first access to a new object is often a read: the write
+ * barrier loads the old value of the slot it stores to.  A read maps the shared
+ * zero page and the store after it faults again, copying the page and flushing
+ * the TLB of every CPU the process runs on (an interprocessor interrupt each, a
+ * VM exit on a virtual machine): on two CPUs that second fault was a fifth of
+ * binary-trees' CPU time.  A write first maps the page once, and no other CPU
+ * has it in its TLB.  (Zeroed or fresh, the pages read as zero: writing zero
+ * changes nothing else.)  Large objects are left to be faulted as they are
+ * used: one may be a sparse array never touched in full. */
+#define PREFAULT_MAX_PAGES 16
+
 static void heap_alloc_fn(void *arg) {
     heap_call *c = arg;
-    c->span = gort__pageheap_alloc(c->npages, 1, c->state, true);
+    mspan *s = gort__pageheap_alloc(c->npages, 1, c->state, true);
+    if (s && c->npages <= PREFAULT_MAX_PAGES)
+        for (uintptr_t i = 0; i < c->npages; i++)
+            for (uintptr_t off = 0; off < PAGE_SIZE; off += 4096)
+                *(volatile uintptr_t *)(s->base + i * PAGE_SIZE + off) = 0;
+    c->span = s;
 }
 
 static mspan *heap_alloc(gc_thread *t, uintptr_t npages, int state) {
