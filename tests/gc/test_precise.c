@@ -73,18 +73,33 @@ static void run(int how) {
     pthread_join(t, NULL);
 }
 
+/* A victim that only a typed integer word or a noscan word refers to must
+ * go.  Other roots are scanned conservatively, and rarely (under load, about
+ * one run in thirty) some stale word elsewhere pins the first victim through
+ * every cycle; a second and third victim, at other addresses, tell that apart
+ * from a holder that retains: a holder that retained would keep all three. */
+static void expect_collected(int how) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+        run(how);
+        if (collect_until(victims_gone, 20)) {
+            GORT_GC_STORE(holder_slot, NULL);
+            return;
+        }
+        print_message("victim %d kept (a stale conservative root?); another\n", attempt);
+        GORT_GC_STORE(holder_slot, NULL);
+    }
+    fail_msg("three victims referred to only by %s words were all retained",
+             how == TYPED_INT ? "typed integer" : "noscan");
+}
+
 static void test_typed_integer_retains_nothing(void **state) {
     (void)state;
-    run(TYPED_INT);
-    assert_true(collect_until(victims_gone, 20));
-    GORT_GC_STORE(holder_slot, NULL);
+    expect_collected(TYPED_INT);
 }
 
 static void test_noscan_never_scanned(void **state) {
     (void)state;
-    run(NOSCAN_WORD);
-    assert_true(collect_until(victims_gone, 20));
-    GORT_GC_STORE(holder_slot, NULL);
+    expect_collected(NOSCAN_WORD);
 }
 
 static void test_conservative_retains(void **state) {

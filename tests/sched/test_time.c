@@ -111,14 +111,22 @@ static void after_main(void *arg) {
     CHECK(when >= t0 + 2000000);
     gort_chan_free(a);
 
-    /* Freed before it fires: cancelled, never fires. */
+    /* Freed before it fires: cancelled, never fires.  (On a loaded machine a
+     * free may come after its timer was due: that one may have fired.) */
     gort_sched_stats_t st0, st1;
     gort_sched_stats(&st0);
-    for (int i = 0; i < 1000; i++)
+    int late = 0;
+    for (int i = 0; i < 1000; i++) {
+        int64_t due = gort_nanotime() + 1000000;
         gort_chan_free(gort_after(1000000));
+        late += gort_nanotime() >= due;
+    }
     gort_sleep(3000000);
     gort_sched_stats(&st1);
-    CHECK_EQ(st1.timers_fired - st0.timers_fired, 1);   /* the sleep's only */
+    CHECK(st1.timers_fired - st0.timers_fired >= 1);   /* the sleep's */
+    CHECK(st1.timers_fired - st0.timers_fired <= 1 + (uint64_t)late);
+    if (late)
+        print_message("%d of 1000 frees came after the timer was due\n", late);
 
     /* select: nothing comes -> the timeout. */
     gort_chan_t *never = gort_chan_make(sizeof(long), 0);
