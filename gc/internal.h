@@ -225,6 +225,7 @@ const char *gort__gc_kind_name(int kind);
 /* ---- pacer (gc/pacer.c) ----------------------------------------------------------------- */
 extern _Atomic uint64_t gort__gc_trigger;       /* heap_live at which the next cycle starts */
 extern _Atomic uint64_t gort__gc_goal;
+extern _Atomic int gort__gc_goal_limited;   /* the goal is the memory limit's, not GORT_GC's */
 extern _Atomic uint64_t gort__gc_overdue_waits;
 extern _Atomic uint64_t gort__gc_heap_marked;   /* live bytes after the last mark */
 extern _Atomic int      gort__gc_percent;

@@ -711,10 +711,11 @@ void gort__gc_workers_stop(void) {
  * so each P's assist time is a token bucket: it earns a share of the wall time,
  * holds at most ASSIST_BURST_NS, and an assist stops when the bucket is empty,
  * forgiving the rest of the debt.  The share is half while the heap is under its
- * goal and three quarters past it; a quarter past the goal the bucket no longer
- * applies and assists are Go's, paid in full (on a loaded machine the background
- * workers may hardly run at all, and an unbounded overshoot let binary-trees'
- * heap reach 20x its goal).  A mark the workers and the shares cannot finish in
+ * goal and three quarters past it; a quarter past the goal (at once when the
+ * goal is the memory limit's) the bucket no longer applies and assists are
+ * Go's, paid in full (on a loaded machine the background workers may hardly run
+ * at all, and an unbounded overshoot let binary-trees' heap reach 20x its
+ * goal).  A mark the workers and the shares cannot finish in
  * time lets the heap overshoot its goal; the pacer then starts the next cycle
  * earlier (gort__gc_pacer_mark_done).
  *
@@ -778,7 +779,8 @@ void gort__gc_assist(gc_thread *t) {
     uint64_t goal = atomic_load_explicit(&gort__gc_goal, memory_order_relaxed);
     uint64_t live = atomic_load_explicit(&gort__gc_heap_live, memory_order_relaxed);
     int64_t budget = assist_budget(p, now, live > goal);
-    if (live > goal + goal / 4)
+    uint64_t bound = atomic_load_explicit(&gort__gc_goal_limited, memory_order_relaxed) ? 0 : goal / 4;
+    if (live > goal + bound)
         budget = INT64_MAX / 2;   /* over the bound: no cap */
     if (budget <= 0) {
         p->assist_budget_ns = budget;

@@ -34,6 +34,7 @@
 
 _Atomic uint64_t gort__gc_trigger = UINT64_MAX;
 _Atomic uint64_t gort__gc_goal;
+_Atomic int gort__gc_goal_limited;
 _Atomic uint64_t gort__gc_heap_marked;
 _Atomic uint64_t gort__gc_overdue_waits;
 static _Atomic uint64_t heap_traced;        /* the goal's basis (see above) */
@@ -69,6 +70,7 @@ static void compute_locked(uint64_t marked) {
             goal = min;
     }
     uint64_t lg = limit_goal();
+    atomic_store(&gort__gc_goal_limited, lg < goal);
     if (lg < goal) {
         goal = lg;
         if (goal < marked + marked / 16)
