@@ -1,27 +1,63 @@
 /* Channels: Go's hchan (chan.go).  The design essay is at the top of
  * sched/sched.c; the channel's own story is here.
  *
- * A channel is a lock, a ring buffer of dataqsiz elements, and two queues of
- * waiting goroutines (sudogs, each on its goroutine's stack).  The invariants
- * are Go's:
+ * A channel is a lock, two queues of waiting goroutines (sudogs, each on its
+ * goroutine's stack) and, when buffered, a ring of cap slots.
  *
- *   - at most one of recvq, sendq is non-empty (ignoring select sudogs that
- *     lost their race and wait to be removed);
- *   - for a buffered channel, qcount > 0 implies recvq is empty, and
- *     qcount < dataqsiz implies sendq is empty.
+ * Unbuffered: Go's.  A sender that finds a waiting receiver copies straight
+ * into the receiver's destination (which may be on the receiver's stack: C
+ * stacks do not move) and readies it, so a send completes exactly when a
+ * receiver has the value; otherwise it waits in sendq, and a receiver takes
+ * from it the same way.  At most one of the queues is non-empty (ignoring
+ * select sudogs that lost their race and wait to be removed).
  *
- * A sender that finds a waiting receiver copies straight into the receiver's
- * destination (which may be on the receiver's stack: C stacks do not move) and
- * readies it; an unbuffered send therefore completes exactly when a receiver
- * has the value.  A receiver that finds a waiting sender on a full buffered
- * channel takes the head of the buffer and moves the sender's value to the
- * tail, keeping FIFO order.  Waking is done after the lock is released (the
- * woken goroutine goes to runnext of the waker's P).  Closing wakes every
- * waiter: receivers get a zeroed element and false, senders die with "send on
- * closed channel", as Go's panic. */
+ * Buffered: sends and receives do not take the lock.  The ring is Vyukov's
+ * bounded queue: each slot carries a sequence word (internal.h: 2p while free
+ * for position p's send, 2p + 1 once published, 2(p + cap) once received).  A
+ * send moves tail past a free slot with a compare-and-swap, writes the
+ * element and publishes it; a receive moves head past a published slot,
+ * copies the element out, clears it for the collector and frees it.  Two
+ * operations never touch the same slot at once, and the two ends share a
+ * slot's line only as it changes hands: on two Ps a stream through a large
+ * buffer costs each end a compare-and-swap per element and no lock.
+ * Positions order the values: FIFO holds as in Go.
+ *
+ * The lock guards only the queues.  Waiting is a handshake between the two
+ * ends, each half sequentially consistent:
+ *
+ *   - A receiver that finds nothing published and no send in flight (tail =
+ *     head) spins a little if a sender may be running (gort__sched_can_spin),
+ *     then takes the lock, enqueues itself (nrecvq + 1), looks at tail once
+ *     more and parks only if nothing came.  A sender, after moving tail,
+ *     reads nrecvq.  Either the receiver sees the new tail or the sender sees
+ *     the waiter -- and takes the lock and hands it the oldest value
+ *     (gort__sched_chan_handoff).  A receive that finds a send in flight
+ *     waits for it (a few instructions of the sender's; the runtime's code is
+ *     never preempted, its thread may be: then it yields).
+ *   - Mirrored for a sender that finds the ring full: it waits with its value
+ *     in its sudog; a receive, after moving head, reads nsendq, and moves the
+ *     first waiting sender's value into the ring.
+ *   - One for one: each send lets at most one waiting receiver through, each
+ *     receive one sender -- and a value handed to a receiver frees a slot for
+ *     a waiting sender, whose value may go to the next receiver, and so on
+ *     (a sender parked on a full ring of one must not be left there when the
+ *     send after it hands the ring's value to a receiver).  If a lock-free
+ *     operation took the value (or slot) first, the waiter goes back to the
+ *     front of its queue; a select, once won, cannot go back, so it is woken
+ *     to poll all its cases again.
+ *   - A send that finds receivers waiting and the ring empty hands its value
+ *     straight to the first, as an unbuffered send does (half the atomics).
+ *   - Close sets the closed bit in tail -- no send gets a position after it,
+ *     and those that try die with "send on closed channel" -- and wakes every
+ *     waiter to try again: receivers drain the ring, then get a zeroed
+ *     element and false; senders die.
+ *
+ * At one P (gort__sched_single) there is one thread: the lock is not taken,
+ * and tail and head move with plain stores. */
 #include "sched/internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 /* A buffer that can hold a pointer is a root of the collector's (sched/gcscan.c). */
@@ -30,19 +66,28 @@ static bool gc_listed(const gort_chan_t *c) {
 }
 
 gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
-    if (elem_size > ((size_t)1 << 16) || (elem_size && cap > (((size_t)1 << 40) / elem_size))) {
+    size_t stride = sizeof(uint64_t) + GORT_ROUND_UP(elem_size, sizeof(uint64_t));
+    if (elem_size > ((size_t)1 << 16) || cap > (((size_t)1 << 40) / stride)) {
         errno = EINVAL;
         return NULL;
     }
-    gort_chan_t *c = gort_calloc(1, sizeof *c + elem_size * cap);
+    size_t ring = cap * stride;
+    gort_chan_t *c = gort_aligned_alloc(64, GORT_ROUND_UP(sizeof *c + ring, 64));
     if (!c) {
         errno = ENOMEM;
         return NULL;
     }
+    memset(c, 0, sizeof *c + ring);
     c->lock = (gort__lock_t)GORT_MUTEX_RANKED(GORT_RANK_CHAN);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
-    c->buf = (char *)(c + 1);
+    if (cap) {
+        c->stride = stride;
+        c->mask = (cap & (cap - 1)) == 0 ? cap - 1 : SIZE_MAX;
+        c->buf = (char *)(c + 1);
+        for (size_t i = 0; i < cap; i++)
+            atomic_store_explicit(CHAN_SEQ(c->buf + i * stride), 2 * (uint64_t)i, memory_order_relaxed);
+    }
     if (gc_listed(c))
         gort__sched_gc_chan_add(c);
     return c;
@@ -66,7 +111,12 @@ void gort_chan_free(gort_chan_t *c) {
 }
 
 size_t gort_chan_len(gort_chan_t *c) {
-    return c ? LOAD(c->qcount) : 0;
+    if (!c || !c->dataqsiz)
+        return 0;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_acquire);
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire) & ~CHAN_CLOSED;
+    uint64_t n = t > h ? t - h : 0;
+    return n < c->dataqsiz ? (size_t)n : c->dataqsiz;
 }
 
 size_t gort_chan_cap(gort_chan_t *c) {
@@ -105,7 +155,27 @@ void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
         gort__gc_shade_words(dst, n);
 }
 
-/* ---- wait queues (under c->lock) ----------------------------------------------------------- */
+/* ---- wait queues (under c->lock) -----------------------------------------------------------
+ * nrecvq and nsendq count the sudogs queued, for the lock-free senders; the
+ * increment is sequentially consistent (the receiver's half of the handshake
+ * in the header). */
+
+static inline _Atomic uint32_t *waitq_count(gort_chan_t *c, bool send) {
+    return send ? &c->nsendq : &c->nrecvq;
+}
+
+/* Only buffered channels keep the counts; at one P they are plain stores. */
+static inline void waitq_count_add(gort_chan_t *c, bool send, int d) {
+    if (!c->dataqsiz)
+        return;
+    _Atomic uint32_t *n = waitq_count(c, send);
+    /* Changed under the lock only: a plain store, but for the increment of a
+     * waiter about to look at the other end (the handshake's first half). */
+    if (d > 0 && !gort__sched_single())
+        atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+    else
+        atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)d, memory_order_relaxed);
+}
 
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
     __typeof__(c->recvq) *q = send ? &c->sendq : &c->recvq;
@@ -116,6 +186,7 @@ void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
     else
         q->first = sg;
     q->last = sg;
+    waitq_count_add(c, send, 1);
 }
 
 /* The first waiter, skipping select waiters another case already won. */
@@ -131,6 +202,7 @@ gort__sudog_t *gort__sched_waitq_dequeue(gort_chan_t *c, bool send) {
         else
             q->last = NULL;
         sg->next = sg->prev = NULL;
+        waitq_count_add(c, send, -1);
         if (sg->is_select) {
             uint32_t zero = 0;
             if (!atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1))
@@ -155,8 +227,92 @@ void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg) {
         q->first = y;
     } else if (q->first == sg) {
         q->first = q->last = NULL;
+    } else {
+        return;   /* not queued: dequeued already */
     }
     sg->next = sg->prev = NULL;
+    waitq_count_add(c, send, -1);
+}
+
+/* ---- buffered: waking ------------------------------------------------------------------------ */
+
+static inline void push_g(gort__g_t **list, gort__g_t *gp) {
+    gp->schedlink = *list;
+    *list = gp;
+}
+
+/* Buffered, c locked, after a send (to_sender false) or a receive (true) that
+ * found waiters counted: the first waiting receiver is handed the oldest value
+ * (the first waiting sender's value goes into the ring), and readied.  One for
+ * one: a send lets one receive through, a receive one send -- and what that
+ * moved lets one of the other side through in turn.  If a lock-free operation
+ * took the value or the slot meanwhile, the waiter goes back to the front and
+ * waits on -- or, a select (which once won cannot go back), is woken to poll
+ * again.  The goroutines to ready go onto *list. */
+static bool handoff_one(gort_chan_t *c, bool to_sender, gort__g_t **list) {
+    __typeof__(c->recvq) *q = to_sender ? &c->sendq : &c->recvq;
+    gort__sudog_t *sg;
+    while ((sg = q->first)) {
+        bool closed;
+        if (!sg->is_select) {
+            /* It stays queued, and counted, until its value has moved: a
+             * lock-free operation that looks at the count meanwhile must see
+             * it (a pop that emptied the ring while this push failed, and saw
+             * no sender counted, left the sender beside an empty ring). */
+            if (!(to_sender ? gort__sched_chan_push(c, sg->elem, &closed) : gort__sched_chan_pop(c, sg->elem)))
+                return false;
+            gort__sched_waitq_remove(c, to_sender, sg);
+            sg->success = true;
+            sg->g->param = sg;
+            push_g(list, sg->g);
+            return true;
+        }
+        /* A select must be won before its value moves (one another case won
+         * is dropped), and once won cannot go back: if the move fails it
+         * polls again -- counting itself again, and looking at the other end,
+         * if it waits. */
+        uint32_t zero = 0;
+        bool won = atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1);
+        gort__sched_waitq_remove(c, to_sender, sg);
+        if (!won)
+            continue;
+        sg->success = to_sender ? gort__sched_chan_push(c, sg->elem, &closed) : gort__sched_chan_pop(c, sg->elem);
+        sg->g->param = sg;
+        push_g(list, sg->g);
+        if (sg->success)
+            return true;
+    }
+    return false;
+}
+
+void gort__sched_chan_handoff(gort_chan_t *c, bool to_sender, gort__g_t **list) {
+    /* A value handed to a receiver frees a slot, one moved in for a sender
+     * fills one: the other side's waiters are next. */
+    while (handoff_one(c, to_sender, list)) {
+        to_sender = !to_sender;
+        if (!atomic_load_explicit(to_sender ? &c->nsendq : &c->nrecvq, memory_order_relaxed))
+            return;
+    }
+}
+
+static GORT_NOINLINE void handoff(gort_chan_t *c, bool to_sender, gort__g_t *self) {
+    gort__g_t *list = NULL;
+    chan_lock(c);
+    gort__sched_chan_handoff(c, to_sender, &list);
+    chan_unlock(c);
+    while (list) {
+        gort__g_t *gp = list;
+        list = gp->schedlink;
+        gp->schedlink = NULL;
+        gort__sched_ready_from(self, gp);
+    }
+}
+
+void gort__sched_chan_spin(int *i) {
+    if (++*i < 1000)
+        gort__cpu_relax();
+    else
+        sched_yield();
 }
 
 /* ---- the halves select shares (c locked; the caller unlocks, then readies) ------------------- */
@@ -169,18 +325,9 @@ static inline gort__g_t *send_locked(gort_chan_t *c, gort__sudog_t *sg, const vo
     return sg->g;
 }
 
-/* Take a value from the sender waiting in sg (through the full buffer if any). */
+/* Take a value from the sender waiting in sg (unbuffered). */
 static inline gort__g_t *recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep) {
-    if (c->dataqsiz == 0) {
-        gort__sched_chan_copy(c, ep, sg->elem);
-    } else {
-        void *qp = gort__sched_chanbuf(c, c->recvx);
-        gort__sched_chan_copy(c, ep, qp);
-        gort__sched_chan_copy(c, qp, sg->elem);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        c->sendx = c->recvx;
-    }
+    gort__sched_chan_copy(c, ep, sg->elem);
     sg->success = true;
     sg->g->param = sg;
     return sg->g;
@@ -220,12 +367,44 @@ static void chan_unlock_park(void *c) {
 
 /* ---- send, receive, close ----------------------------------------------------------------------- */
 
+static GORT_NOINLINE void send_buffered_wait(gort_chan_t *c, const void *ep, gort__g_t *gp);
+
+/* Receivers wait on a buffered channel: with the ring empty (nothing sent
+ * and not received, nothing in flight), hand the value to the first, as an
+ * unbuffered send does -- the ring's two trips cost twice the atomics. */
+static GORT_NOINLINE bool send_direct(gort_chan_t *c, const void *ep, gort__g_t *gp) {
+    chan_lock(c);
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    if (!(t & CHAN_CLOSED) && t == atomic_load_explicit(&c->head, memory_order_seq_cst)) {
+        gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
+        if (sg) {
+            send_to(c, sg, ep, gp);
+            return true;
+        }
+    }
+    chan_unlock(c);
+    return false;
+}
+
 void gort_chan_send(gort_chan_t *c, const void *ep) {
     gort__g_t *gp = gort__sched_mustg("gort_chan_send");
     gort__sched_checkpreempt(gp);
     if (!c) {
         gort__sched_park(gp, WAIT_CHAN_SEND_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
+    }
+    if (c->dataqsiz) {
+        bool closed;
+        if (GORT_UNLIKELY(atomic_load_explicit(&c->nrecvq, memory_order_relaxed)) && send_direct(c, ep, gp))
+            return;
+        if (GORT_LIKELY(gort__sched_chan_push(c, ep, &closed))) {
+            /* The sender's half of the handshake: tail moved, now the waiters. */
+            if (GORT_UNLIKELY(atomic_load_explicit(&c->nrecvq, memory_order_seq_cst)))
+                handoff(c, false, gp);
+            return;
+        }
+        send_buffered_wait(c, ep, gp);
+        return;
     }
     chan_lock(c);
     if (GORT_UNLIKELY(c->closed)) {
@@ -235,14 +414,6 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
     gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
     if (sg) {
         send_to(c, sg, ep, gp);
-        return;
-    }
-    if (c->qcount < c->dataqsiz) {
-        gort__sched_chan_copy(c, gort__sched_chanbuf(c, c->sendx), ep);
-        if (++c->sendx == c->dataqsiz)
-            c->sendx = 0;
-        STORE(c->qcount, c->qcount + 1);
-        chan_unlock(c);
         return;
     }
     gort__sudog_t me;   /* only the fields a channel wait uses */
@@ -257,6 +428,97 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
         gort__sched_chan_closed_send(c, gp);
 }
 
+/* A buffered send that found the ring full or the channel closed. */
+static GORT_NOINLINE void send_buffered_wait(gort_chan_t *c, const void *ep, gort__g_t *gp) {
+    int spins = 0, rounds = 0;
+    for (;;) {
+        bool closed;
+        if (gort__sched_chan_push(c, ep, &closed)) {
+            if (atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+                handoff(c, false, gp);
+            return;
+        }
+        if (closed)
+            gort__sched_chan_closed_send(c, gp);
+        if (gort__sched_chan_recv_inflight(c)) {   /* a slot is being freed */
+            gort__sched_chan_spin(&spins);
+            continue;
+        }
+        if (gort__sched_can_spin(rounds)) {   /* a receiver on another P may be about to free one */
+            rounds++;
+            for (int i = 0; i < 30; i++)
+                gort__cpu_relax();
+            continue;
+        }
+        chan_lock(c);
+        gort__sudog_t me;
+        me.g = gp;
+        me.elem = (void *)ep;
+        me.c = c;
+        me.is_select = false;
+        me.success = false;
+        gort__sched_waitq_enqueue(c, true, &me);
+        /* The sender's half of the handshake: counted as waiting, now head. */
+        if ((atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
+            gort__sched_chan_recv_inflight(c)) {
+            gort__sched_waitq_remove(c, true, &me);
+            chan_unlock(c);
+            continue;
+        }
+        gort__sched_park(gp, WAIT_CHAN_SEND, c, gort__sched_single() ? NULL : chan_unlock_park, c);
+        if (me.success)
+            return;   /* a receive moved the value into the ring */
+        spins = 0;   /* woken by close: try again, and die */
+    }
+}
+
+static bool recv_buffered(gort_chan_t *c, void *ep, gort__g_t *gp) {
+    int spins = 0, rounds = 0;
+    for (;;) {
+        if (GORT_LIKELY(gort__sched_chan_pop(c, ep))) {
+            /* The receiver's half, mirrored: head moved, now the waiting senders. */
+            if (GORT_UNLIKELY(atomic_load_explicit(&c->nsendq, memory_order_seq_cst)))
+                handoff(c, true, gp);
+            return true;
+        }
+        if (gort__sched_chan_send_inflight(c)) {
+            if (gort__sched_chan_drained(c))
+                break;
+            gort__sched_chan_spin(&spins);
+            continue;
+        }
+        if (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED)
+            break;
+        if (gort__sched_can_spin(rounds)) {   /* a sender on another P may be about to send */
+            rounds++;
+            for (int i = 0; i < 30; i++)
+                gort__cpu_relax();
+            continue;
+        }
+        chan_lock(c);
+        gort__sudog_t me;
+        me.g = gp;
+        me.elem = ep;
+        me.c = c;
+        me.is_select = false;
+        me.success = false;
+        gort__sched_waitq_enqueue(c, false, &me);
+        /* The receiver's half of the handshake: counted as waiting, now tail. */
+        if ((atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
+            gort__sched_chan_send_inflight(c)) {
+            gort__sched_waitq_remove(c, false, &me);
+            chan_unlock(c);
+            continue;
+        }
+        gort__sched_park(gp, WAIT_CHAN_RECV, c, gort__sched_single() ? NULL : chan_unlock_park, c);
+        if (me.success)
+            return true;   /* a send handed it the value */
+        spins = 0;   /* woken by close: drain what is left */
+    }
+    gort__sched_chan_copy(c, ep, NULL);   /* closed and drained */
+    return false;
+}
+
 bool gort_chan_recv(gort_chan_t *c, void *ep) {
     gort__g_t *gp = gort__sched_mustg("gort_chan_recv");
     gort__sched_checkpreempt(gp);
@@ -264,8 +526,10 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         gort__sched_park(gp, WAIT_CHAN_RECV_NIL, NULL, NULL, NULL);
         gort__fatal("gort: a goroutine blocked on a nil channel was woken");
     }
+    if (c->dataqsiz)
+        return recv_buffered(c, ep, gp);
     chan_lock(c);
-    if (c->closed && c->qcount == 0) {
+    if (c->closed) {
         chan_unlock(c);
         gort__sched_chan_copy(c, ep, NULL);
         return false;
@@ -273,11 +537,6 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
     gort__sudog_t *sg = gort__sched_waitq_dequeue(c, true);
     if (sg) {
         recv_from(c, sg, ep, gp);
-        return true;
-    }
-    if (c->qcount > 0) {
-        gort__sched_chan_recv_buf(c, ep);
-        chan_unlock(c);
         return true;
     }
     gort__sudog_t me;
@@ -302,21 +561,23 @@ void gort_chan_close(gort_chan_t *c) {
                           (void *)c, c->elemsize, c->dataqsiz, (unsigned long long)gp->goid);
     }
     STORE(c->closed, 1);
-    /* Collect every waiter, then wake them with the lock released. */
+    if (c->dataqsiz)   /* no send gets a position from now on */
+        atomic_fetch_or_explicit(&c->tail, CHAN_CLOSED, memory_order_seq_cst);
+    /* Collect every waiter, then wake them with the lock released.  (A
+     * buffered channel's waiters try again: receivers drain what the ring
+     * holds first; senders die.) */
     gort__g_t *list = NULL;
     gort__sudog_t *sg;
     while ((sg = gort__sched_waitq_dequeue(c, false))) {
         gort__sched_chan_copy(c, sg->elem, NULL);
         sg->success = false;
         sg->g->param = sg;
-        sg->g->schedlink = list;
-        list = sg->g;
+        push_g(&list, sg->g);
     }
     while ((sg = gort__sched_waitq_dequeue(c, true))) {
         sg->success = false;
         sg->g->param = sg;
-        sg->g->schedlink = list;
-        list = sg->g;
+        push_g(&list, sg->g);
     }
     chan_unlock(c);
     while (list) {
@@ -332,21 +593,27 @@ void gort_chan_close(gort_chan_t *c) {
  * has room for its one value). */
 void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep);
 void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep) {
-    chan_lock(c);
-    gort__sudog_t *sg = c->closed ? NULL : gort__sched_waitq_dequeue(c, false);
-    if (sg) {
-        gort__g_t *gp = send_locked(c, sg, ep);
+    gort__g_t *list = NULL;
+    if (c->dataqsiz) {
+        bool closed;
+        if (!gort__sched_chan_push(c, ep, &closed) || !atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+            return;
+        chan_lock(c);
+        gort__sched_chan_handoff(c, false, &list);
         chan_unlock(c);
-        gort__sched_ready_p(runp, gp);
-        return;
+    } else {
+        chan_lock(c);
+        gort__sudog_t *sg = c->closed ? NULL : gort__sched_waitq_dequeue(c, false);
+        if (sg)
+            push_g(&list, send_locked(c, sg, ep));
+        chan_unlock(c);
     }
-    if (!c->closed && c->qcount < c->dataqsiz) {
-        gort__sched_chan_copy(c, gort__sched_chanbuf(c, c->sendx), ep);
-        if (++c->sendx == c->dataqsiz)
-            c->sendx = 0;
-        STORE(c->qcount, c->qcount + 1);
+    while (list) {
+        gort__g_t *g1 = list;
+        list = g1->schedlink;
+        g1->schedlink = NULL;
+        gort__sched_ready_p(runp, g1);
     }
-    chan_unlock(c);
 }
 
 /* For select.c: the locked halves. */

@@ -278,7 +278,7 @@ void gort__sched_gc_chan_remove(gort_chan_t *c) {
 void gort__sched_gc_scan_chans(gort__gc_range_fn fn, void *arg) {
     lock(&chans_lock);
     for (gort_chan_t *c = chans; c; c = c->gcnext)
-        fn((uintptr_t)c->buf, (uintptr_t)c->buf + c->dataqsiz * c->elemsize, "a channel's buffer", arg);
+        fn((uintptr_t)c->buf, (uintptr_t)c->buf + c->dataqsiz * c->stride, "a channel's buffer", arg);
     unlock(&chans_lock);
 }
 

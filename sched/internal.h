@@ -630,6 +630,21 @@ GORT_INLINE void gort__sched_ready_from(gort__g_t *self, gort__g_t *gp) {
         gort__sched_runqput(p, old, false);
 }
 
+/* Go's sync_runtime_canSpin: a blocked goroutine may spin a little (iter of
+ * 4 rounds) rather than park when other Ps run (one of them may be about to
+ * let it through) and its own P has nothing else to run. */
+GORT_INLINE bool gort__sched_can_spin(int iter) {
+    if (iter >= 4)
+        return false;
+    int32_t procs = gort__sched.gomaxprocs;
+    if (procs <= 1 ||
+        procs <= atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) +
+                     atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) + 1)
+        return false;
+    gort__g_t *gp = gort__sched_getg();
+    return gp && gort__sched_runqempty(gp->m->p);
+}
+
 /* ---- sema.c: the runtime's semaphores (for sync.c) ---------------------------------------- */
 void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason, const void *obj);
 void gort__sched_semrelease(uint32_t *addr, bool handoff);
@@ -640,31 +655,34 @@ void gort__sched_notify_one(gort_cond_t *c);
 void gort__sched_notify_all(gort_cond_t *c);
 
 /* ---- chan.c ------------------------------------------------------------------------------- */
+/* A buffered channel's buffer is a ring of slots, each a sequence word and
+ * then the element (chan.c's header tells the protocol).  Positions count
+ * from 0 and never wrap (2^62 operations at one a nanosecond is 146 years).
+ * The sequence word of the slot for position p is 2p while free for p's send,
+ * 2p + 1 once p's value is published, and 2(p + cap) once it is received. */
+#define CHAN_CLOSED ((uint64_t)1 << 63)   /* in tail: closed, no send gets a position */
+
 struct gort_chan {
-    gort__lock_t  lock;             /* GORT_RANK_CHAN: everything below but the constants */
-    uint32_t      closed;           /* LOAD for the lock-free "not ready" checks */
-    size_t        qcount;           /* elements in buf (LOAD for gort_chan_len) */
+    /* The lock and the wait queues; the constants. */
+    gort__lock_t  lock;             /* GORT_RANK_CHAN: the queues, closed */
+    uint32_t      closed;           /* also CHAN_CLOSED in tail when buffered (LOAD for the dump) */
     size_t        dataqsiz;         /* cap, constant */
     size_t        elemsize;         /* constant */
-    size_t        sendx, recvx;     /* buffer positions */
-    char         *buf;              /* dataqsiz * elemsize bytes, after the struct */
+    size_t        stride;           /* buffered: bytes per slot, constant */
+    size_t        mask;             /* buffered: cap - 1 when cap is a power of two, else SIZE_MAX */
+    char         *buf;              /* buffered: the ring, after the struct */
     struct { gort__sudog_t *first, *last; } recvq, sendq;
     gort__timer_t *timer;           /* gort_after's channel: its timer (cancelled by gort_chan_free) */
     struct gort_chan *gcnext, *gcprev;   /* buffered: the collector's list (sched/gcscan.c) */
+    /* Written when a goroutine starts or stops waiting, read by every operation. */
+    _Alignas(64) _Atomic uint32_t nrecvq, nsendq;   /* sudogs in recvq, sendq (changed under the lock) */
+    /* The receivers' position, and the senders' (each with its own line). */
+    _Alignas(64) _Atomic uint64_t head;   /* the next position to receive */
+    _Alignas(64) _Atomic uint64_t tail;   /* the next position to send into, | CHAN_CLOSED */
 };
 /* Buffered channels are roots: their buffers are scanned once per cycle. */
 void gort__sched_gc_chan_add(gort_chan_t *c);
 void gort__sched_gc_chan_remove(gort_chan_t *c);
-/* A buffer slot just received from: cleared once the collector runs, so that
- * it keeps nothing alive (Go's typedmemclr). */
-GORT_INLINE void gort__sched_chan_clear(gort_chan_t *c, void *qp) {
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed))) {
-        if (c->elemsize == 8)
-            memset(qp, 0, 8);
-        else
-            memset(qp, 0, c->elemsize);
-    }
-}
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
 void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);
 /* The parts of send and receive select shares (c locked; they unlock it). */
@@ -673,18 +691,101 @@ void gort__sched_chan_recv_from(gort_chan_t *c, gort__sudog_t *sg, void *ep, gor
 gort__sudog_t *gort__sched_waitq_dequeue(gort_chan_t *c, bool send);
 GORT_NORETURN GORT_COLD void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp);
 void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src);
-GORT_INLINE void *gort__sched_chanbuf(gort_chan_t *c, size_t i) {
-    return c->buf + i * c->elemsize;
+
+GORT_INLINE char *gort__sched_chan_slot(gort_chan_t *c, uint64_t pos) {
+    return c->buf + (c->mask != SIZE_MAX ? (size_t)pos & c->mask : (size_t)(pos % c->dataqsiz)) * c->stride;
 }
-/* A receive from the buffer (c locked, qcount > 0): the oldest element into ep
- * (NULL: dropped), its slot cleared. */
-GORT_INLINE void gort__sched_chan_recv_buf(gort_chan_t *c, void *ep) {
-    void *qp = gort__sched_chanbuf(c, c->recvx);
-    gort__sched_chan_copy(c, ep, qp);
-    gort__sched_chan_clear(c, qp);
-    if (++c->recvx == c->dataqsiz)
-        c->recvx = 0;
-    STORE(c->qcount, c->qcount - 1);
+#define CHAN_SEQ(s)  ((_Atomic uint64_t *)(void *)(s))
+#define CHAN_ELEM(s) ((s) + sizeof(uint64_t))
+
+/* A send into the ring, lock-free (any number of senders and receivers at
+ * once; at one P plain stores): true, or false when the ring is full
+ * (*closed = false) or the channel closed (*closed = true). */
+GORT_INLINE bool gort__sched_chan_push(gort_chan_t *c, const void *ep, bool *closed) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    for (;;) {
+        if (GORT_UNLIKELY(t & CHAN_CLOSED)) {
+            *closed = true;
+            return false;
+        }
+        char *s = gort__sched_chan_slot(c, t);
+        uint64_t q = atomic_load_explicit(CHAN_SEQ(s), memory_order_acquire);
+        if (q != 2 * t) {
+            /* The last lap's value still there (or its receive in flight): full;
+             * else t is stale. */
+            if ((int64_t)(q - 2 * t) < 0) {
+                *closed = false;
+                return false;
+            }
+            t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+            continue;
+        }
+        if (gort__sched_single())
+            atomic_store_explicit(&c->tail, t + 1, memory_order_relaxed);
+        else if (!atomic_compare_exchange_weak_explicit(&c->tail, &t, t + 1, memory_order_seq_cst,
+                                                        memory_order_relaxed))
+            continue;
+        gort__sched_chan_copy(c, CHAN_ELEM(s), ep);
+        atomic_store_explicit(CHAN_SEQ(s), 2 * t + 1, memory_order_release);
+        return true;
+    }
 }
+
+/* A receive from the ring, lock-free: the oldest value into ep (NULL:
+ * dropped), its slot cleared for the collector (Go's typedmemclr) and freed;
+ * false when nothing is published at head. */
+GORT_INLINE bool gort__sched_chan_pop(gort_chan_t *c, void *ep) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    for (;;) {
+        char *s = gort__sched_chan_slot(c, h);
+        uint64_t q = atomic_load_explicit(CHAN_SEQ(s), memory_order_acquire);
+        if (q != 2 * h + 1) {
+            if ((int64_t)(q - (2 * h + 1)) < 0)
+                return false;   /* not sent yet, or its send in flight */
+            h = atomic_load_explicit(&c->head, memory_order_relaxed);   /* stale */
+            continue;
+        }
+        if (gort__sched_single())
+            atomic_store_explicit(&c->head, h + 1, memory_order_relaxed);
+        else if (!atomic_compare_exchange_weak_explicit(&c->head, &h, h + 1, memory_order_seq_cst,
+                                                        memory_order_relaxed))
+            continue;
+        char *e = CHAN_ELEM(s);
+        gort__sched_chan_copy(c, ep, e);
+        if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)))
+            memset(e, 0, c->elemsize);
+        atomic_store_explicit(CHAN_SEQ(s), 2 * (h + c->dataqsiz), memory_order_release);
+        return true;
+    }
+}
+
+/* After a failed pop: a send holds a position it has not published yet.
+ * (Sequentially consistent: the receiver's half of chan.c's handshake.) */
+GORT_INLINE bool gort__sched_chan_send_inflight(gort_chan_t *c) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst) & ~CHAN_CLOSED;
+    return t != atomic_load_explicit(&c->head, memory_order_seq_cst);
+}
+
+/* After a failed push: a receive holds a position whose slot it has not
+ * freed yet.  (The sender's half.) */
+GORT_INLINE bool gort__sched_chan_recv_inflight(gort_chan_t *c) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_seq_cst);
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst) & ~CHAN_CLOSED;
+    return t - h < c->dataqsiz;
+}
+
+/* Closed, and every value sent received. */
+GORT_INLINE bool gort__sched_chan_drained(gort_chan_t *c) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    return (t & CHAN_CLOSED) && (t & ~CHAN_CLOSED) == atomic_load_explicit(&c->head, memory_order_seq_cst);
+}
+
+/* Buffered, c locked: hand a value to the first waiting receiver, or a free
+ * slot to the first waiting sender (chan.c); goroutines to ready onto *list. */
+void gort__sched_chan_handoff(gort_chan_t *c, bool to_sender, gort__g_t **list);
+
+/* Wait, briefly, for an operation in flight on c to finish (the runtime's
+ * code is never preempted, but its thread may be: then yield). */
+void gort__sched_chan_spin(int *i);
 
 #endif

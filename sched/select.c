@@ -114,48 +114,74 @@ int gort_select(gort_select_case_t *cases, int n, bool block) {
     sellock(&s);
 
     /* 3. Pass 1: the first ready case in poll order. */
+again:
     for (int k = 0; k < norder; k++) {
         int i = pollorder[k];
         gort_select_case_t *cs = &cases[i];
         gort_chan_t *c = cs->chan;
         gort__g_t *wake = NULL;
         if (cs->dir == GORT_CHAN_RECV) {
-            gort__sudog_t *sg = gort__sched_waitq_dequeue(c, true);
-            if (sg) {
-                wake = gort__sched_chan_recv_locked(c, sg, cs->elem);
-                cs->ok = true;
-            } else if (c->qcount > 0) {
-                gort__sched_chan_recv_buf(c, cs->elem);
-                cs->ok = true;
-            } else if (c->closed) {
-                gort__sched_chan_copy(c, cs->elem, NULL);
-                cs->ok = false;
+            if (c->dataqsiz) {
+                int spins = 0;
+                bool got;
+                while (!(got = gort__sched_chan_pop(c, cs->elem)) && gort__sched_chan_send_inflight(c) &&
+                       !gort__sched_chan_drained(c))
+                    gort__sched_chan_spin(&spins);
+                if (got) {
+                    cs->ok = true;
+                    if (atomic_load_explicit(&c->nsendq, memory_order_seq_cst))
+                        gort__sched_chan_handoff(c, true, &wake);
+                } else if (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) {
+                    gort__sched_chan_copy(c, cs->elem, NULL);
+                    cs->ok = false;
+                } else {
+                    continue;
+                }
             } else {
-                continue;
+                gort__sudog_t *sg = gort__sched_waitq_dequeue(c, true);
+                if (sg) {
+                    wake = gort__sched_chan_recv_locked(c, sg, cs->elem);
+                    wake->schedlink = NULL;
+                    cs->ok = true;
+                } else if (c->closed) {
+                    gort__sched_chan_copy(c, cs->elem, NULL);
+                    cs->ok = false;
+                } else {
+                    continue;
+                }
             }
         } else if (cs->dir == GORT_CHAN_SEND) {
             if (c->closed) {
                 selunlock(&s);
                 gort__sched_chan_closed_send(c, gp);
             }
-            gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
-            if (sg) {
-                wake = gort__sched_chan_send_locked(c, sg, cs->elem);
-            } else if (c->qcount < c->dataqsiz) {
-                gort__sched_chan_copy(c, gort__sched_chanbuf(c, c->sendx), cs->elem);
-                if (++c->sendx == c->dataqsiz)
-                    c->sendx = 0;
-                STORE(c->qcount, c->qcount + 1);
+            if (c->dataqsiz) {
+                int spins = 0;
+                bool got, closed;
+                while (!(got = gort__sched_chan_push(c, cs->elem, &closed)) && gort__sched_chan_recv_inflight(c))
+                    gort__sched_chan_spin(&spins);
+                if (!got)
+                    continue;
+                if (atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+                    gort__sched_chan_handoff(c, false, &wake);
             } else {
-                continue;
+                gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);
+                if (!sg)
+                    continue;
+                wake = gort__sched_chan_send_locked(c, sg, cs->elem);
+                wake->schedlink = NULL;
             }
         } else {
             selunlock(&s);
             gort__sched_throw("gort_select: case %d has direction %d", i, cs->dir);
         }
         selunlock(&s);
-        if (wake)
-            gort__sched_ready(wake);
+        while (wake) {
+            gort__g_t *g1 = wake;
+            wake = g1->schedlink;
+            g1->schedlink = NULL;
+            gort__sched_ready(g1);
+        }
         gort_free(heap);
         return i;
     }
@@ -181,6 +207,23 @@ int gort_select(gort_select_case_t *cases, int n, bool block) {
         sg->case_index = i;
         gort__sched_waitq_enqueue(cases[i].chan, cases[i].dir == GORT_CHAN_SEND, sg);
     }
+    /* Buffered channels: the waiter's half of chan.c's handshake, counted as
+     * waiting, now a look at the other end; an operation in flight (or a
+     * close) makes the select poll again. */
+    for (int k = 0; k < norder; k++) {
+        gort_select_case_t *cs = &cases[lockorder[k]];
+        gort_chan_t *c = cs->chan;
+        if (!c->dataqsiz)
+            continue;
+        bool retry = (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
+                     (cs->dir == GORT_CHAN_RECV ? gort__sched_chan_send_inflight(c)
+                                                : gort__sched_chan_recv_inflight(c));
+        if (retry) {
+            for (int j = 0; j < norder; j++)
+                gort__sched_waitq_remove(sgs[j].c, cases[sgs[j].case_index].dir == GORT_CHAN_SEND, &sgs[j]);
+            goto again;
+        }
+    }
     gort__sched_park(gp, WAIT_SELECT, NULL, selunlock, &s);
 
     /* 6. Woken by one case; take the others off their queues. */
@@ -194,6 +237,11 @@ int gort_select(gort_select_case_t *cases, int n, bool block) {
     }
     int casi = won->case_index;
     gort_select_case_t *cs = &cases[casi];
+    if (cs->chan->dataqsiz && !won->success) {
+        /* Woken to try again (chan.c's handoff, or a close): poll once more. */
+        gp->param = NULL;
+        goto again;
+    }
     if (cs->dir == GORT_CHAN_SEND && !won->success) {
         selunlock(&s);
         gort__sched_chan_closed_send(cs->chan, gp);

@@ -25,15 +25,7 @@ enum {
 #define STARVATION_NS 1000000
 
 static bool can_spin(int iter) {
-    if (iter >= 4)
-        return false;
-    int32_t procs = gort__sched.gomaxprocs;
-    if (procs <= 1 ||
-        procs <= atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) +
-                     atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) + 1)
-        return false;
-    gort__g_t *gp = gort__sched_getg();
-    return gp && gort__sched_runqempty(gp->m->p);
+    return gort__sched_can_spin(iter);
 }
 
 static void do_spin(void) {

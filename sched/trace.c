@@ -72,7 +72,12 @@ static void dump_g(gort__g_t *gp, void *arg) {
         case WAIT_CHAN_SEND: {
             const gort_chan_t *c = on;
             outf(o, "\twaiting on chan %p (elem %zu bytes, len %zu, cap %zu%s)\n", on, c->elemsize,
-                 LOAD(c->qcount), c->dataqsiz, LOAD(c->closed) ? ", closed" : "");
+                 gort_chan_len((gort_chan_t *)c), c->dataqsiz, LOAD(c->closed) ? ", closed" : "");
+            if (c->dataqsiz)
+                outf(o, "\t\tring: head %llu, tail %llu; waiting: %u receivers, %u senders\n",
+                     (unsigned long long)atomic_load(&((gort_chan_t *)c)->head),
+                     (unsigned long long)(atomic_load(&((gort_chan_t *)c)->tail) & ~CHAN_CLOSED),
+                     atomic_load(&((gort_chan_t *)c)->nrecvq), atomic_load(&((gort_chan_t *)c)->nsendq));
             break;
         }
         case WAIT_CHAN_RECV_NIL:

@@ -2,6 +2,8 @@
  * select's fairness and default case.  Run at P=1 and P=2 where it matters. */
 #include "sched/common.h"
 
+#include <stdlib.h>
+
 /* ---- the axioms table: {nil, open, closed} x {send, receive, close} ------------------------- */
 
 enum { ST_NIL, ST_OPEN, ST_CLOSED };
@@ -352,6 +354,111 @@ static void test_mpmc(void **state) {
     run_main(mpmc_main, (void *)(uintptr_t)7);
 }
 
+/* Buffered channels under churn (sched/chan.c's lock-free ring and its
+ * handshake): producers send tagged values with gort_chan_send or a select
+ * send beside a channel that never becomes ready; consumers take them with
+ * gort_chan_recv or a select receive likewise.  Every value arrives exactly
+ * once, each consumer sees each producer's values in order (FIFO), and the
+ * close after the last send ends every consumer.  Capacities 1, 2, 3 (not a
+ * power of two) and 64. */
+enum { CH_PROD = 4, CH_CONS = 4, CH_N = 20000 };
+typedef struct {
+    gort_chan_t *c, *never;
+    gort_waitgroup_t *wg;
+    int id;
+    unsigned char *seen;   /* CH_PROD * CH_N */
+    long got;
+} churn_t;
+
+static void churn_send(void *arg) {
+    churn_t *m = arg;
+    for (long i = 0; i < CH_N; i++) {
+        long v = (long)m->id * CH_N + i;
+        if (i % 3 == 0) {
+            long dummy;
+            gort_select_case_t cs[2] = {{.chan = m->never, .dir = GORT_CHAN_RECV, .elem = &dummy},
+                                        {.chan = m->c, .dir = GORT_CHAN_SEND, .elem = &v}};
+            CHECK_EQ(gort_select(cs, 2, true), 1);
+        } else {
+            gort_chan_send(m->c, &v);
+        }
+        if (i % 1000 == 999)
+            gort_yield();
+    }
+    gort_wg_done(m->wg);
+}
+
+static void churn_recv(void *arg) {
+    churn_t *m = arg;
+    long last[CH_PROD];
+    for (int p = 0; p < CH_PROD; p++)
+        last[p] = -1;
+    for (long k = 0;; k++) {
+        long v;
+        bool ok;
+        if (m->id % 2 == 0 && k % 2 == 0) {
+            long dummy;
+            gort_select_case_t cs[2] = {{.chan = m->never, .dir = GORT_CHAN_RECV, .elem = &dummy},
+                                        {.chan = m->c, .dir = GORT_CHAN_RECV, .elem = &v}};
+            CHECK_EQ(gort_select(cs, 2, true), 1);
+            ok = cs[1].ok;
+        } else {
+            ok = gort_chan_recv(m->c, &v);
+        }
+        if (!ok)
+            break;
+        CHECK(v >= 0 && v < (long)CH_PROD * CH_N);
+        int p = (int)(v / CH_N);
+        long i = v % CH_N;
+        CHECK(i > last[p]);   /* FIFO per producer */
+        last[p] = i;
+        CHECK_EQ(__atomic_fetch_add(&m->seen[v], 1, __ATOMIC_RELAXED), 0);
+        m->got++;
+    }
+    gort_wg_done(m->wg);
+}
+
+static void churn_main(void *arg) {
+    size_t cap = (size_t)(uintptr_t)arg;
+    gort_chan_t *c = gort_chan_make(sizeof(long), cap), *never = gort_chan_make(sizeof(long), 0);
+    unsigned char *seen = calloc((size_t)CH_PROD * CH_N, 1);
+    gort_waitgroup_t swg = GORT_WAITGROUP_INIT, rwg = GORT_WAITGROUP_INIT;
+    churn_t prod[CH_PROD], cons[CH_CONS];
+    gort_wg_add(&rwg, CH_CONS);
+    for (int i = 0; i < CH_CONS; i++) {
+        cons[i] = (churn_t){c, never, &rwg, i, seen, 0};
+        gort_go(churn_recv, &cons[i]);
+    }
+    gort_wg_add(&swg, CH_PROD);
+    for (int i = 0; i < CH_PROD; i++) {
+        prod[i] = (churn_t){c, never, &swg, i, seen, 0};
+        gort_go(churn_send, &prod[i]);
+    }
+    gort_wg_wait(&swg);
+    gort_chan_close(c);
+    gort_wg_wait(&rwg);
+    long total = 0;
+    for (int i = 0; i < CH_CONS; i++)
+        total += cons[i].got;
+    CHECK_EQ(total, (long)CH_PROD * CH_N);
+    for (long v = 0; v < (long)CH_PROD * CH_N; v++)
+        CHECK_EQ(seen[v], 1);
+    CHECK_EQ(gort_chan_len(c), 0);
+    free(seen);
+    gort_chan_free(c);
+    gort_chan_free(never);
+}
+
+static void test_buffered_churn(void **state) {
+    (void)state;
+    static const size_t caps[] = {1, 2, 3, 64};
+    for (int procs = 1; procs <= 2; procs++) {
+        set_procs(procs);
+        for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++)
+            run_main(churn_main, (void *)(uintptr_t)caps[k]);
+    }
+}
+
 /* ---- select --------------------------------------------------------------------------------------------- */
 
 static void fairness_main(void *arg) {
@@ -592,6 +699,7 @@ int main(void) {
         cmocka_unit_test(test_unbuffered_handoff),
         cmocka_unit_test(test_buffered_fifo),
         cmocka_unit_test(test_mpmc),
+        cmocka_unit_test(test_buffered_churn),
         cmocka_unit_test(test_select_fairness),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_select_fatal),
