@@ -340,9 +340,8 @@ static void heap_alloc_fn(void *arg) {
     heap_call *c = arg;
     mspan *s = gort__pageheap_alloc(c->npages, 1, c->state, true);
     if (s && c->npages <= PREFAULT_MAX_PAGES)
-        for (uintptr_t i = 0; i < c->npages; i++)
-            for (uintptr_t off = 0; off < PAGE_SIZE; off += 4096)
-                *(volatile uintptr_t *)(s->base + i * PAGE_SIZE + off) = 0;
+        for (uintptr_t off = 0; off < c->npages * PAGE_SIZE; off += gort__os_page_size())
+            *(volatile uintptr_t *)(s->base + off) = 0;
     c->span = s;
 }
 

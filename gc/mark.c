@@ -715,9 +715,9 @@ void gort__gc_workers_stop(void) {
  * goal is the memory limit's) the bucket no longer applies and assists are
  * Go's, paid in full (on a loaded machine the background workers may hardly run
  * at all, and an unbounded overshoot let binary-trees' heap reach 20x its
- * goal).  A mark the workers and the shares cannot finish in
- * time lets the heap overshoot its goal; the pacer then starts the next cycle
- * earlier (gort__gc_pacer_mark_done).
+ * goal).  A mark the workers and the shares cannot finish in time lets the
+ * heap overshoot its goal; the pacer then starts the next cycle earlier
+ * (gort__gc_pacer_mark_done).
  *
  * The burst is small on purpose: the work is spread in pieces of a few
  * microseconds between the mutator's own, never a millisecond at once.  A

@@ -241,6 +241,23 @@ static inline void push_g(gort__g_t **list, gort__g_t *gp) {
     *list = gp;
 }
 
+/* The end of sg's wait: whether its operation happened, and for select which
+ * case woke it; returns the goroutine to ready. */
+static inline gort__g_t *sg_done(gort__sudog_t *sg, bool success) {
+    sg->success = success;
+    sg->g->param = sg;
+    return sg->g;
+}
+
+/* A plain (not select) wait's sudog: only the fields a channel wait uses. */
+static inline void sg_init(gort__sudog_t *sg, gort__g_t *gp, gort_chan_t *c, const void *elem) {
+    sg->g = gp;
+    sg->elem = (void *)elem;
+    sg->c = c;
+    sg->is_select = false;
+    sg->success = false;
+}
+
 /* Buffered, c locked, after a send (to_sender false) or a receive (true) that
  * found waiters counted: the first waiting receiver is handed the oldest value
  * (the first waiting sender's value goes into the ring), and readied.  One for
@@ -262,9 +279,7 @@ static bool handoff_one(gort_chan_t *c, bool to_sender, gort__g_t **list) {
             if (!(to_sender ? gort__sched_chan_push(c, sg->elem, &closed) : gort__sched_chan_pop(c, sg->elem)))
                 return false;
             gort__sched_waitq_remove(c, to_sender, sg);
-            sg->success = true;
-            sg->g->param = sg;
-            push_g(list, sg->g);
+            push_g(list, sg_done(sg, true));
             return true;
         }
         /* A select must be won before its value moves (one another case won
@@ -276,10 +291,9 @@ static bool handoff_one(gort_chan_t *c, bool to_sender, gort__g_t **list) {
         gort__sched_waitq_remove(c, to_sender, sg);
         if (!won)
             continue;
-        sg->success = to_sender ? gort__sched_chan_push(c, sg->elem, &closed) : gort__sched_chan_pop(c, sg->elem);
-        sg->g->param = sg;
-        push_g(list, sg->g);
-        if (sg->success)
+        bool moved = to_sender ? gort__sched_chan_push(c, sg->elem, &closed) : gort__sched_chan_pop(c, sg->elem);
+        push_g(list, sg_done(sg, moved));
+        if (moved)
             return true;
     }
     return false;
@@ -300,12 +314,8 @@ static GORT_NOINLINE void handoff(gort_chan_t *c, bool to_sender, gort__g_t *sel
     chan_lock(c);
     gort__sched_chan_handoff(c, to_sender, &list);
     chan_unlock(c);
-    while (list) {
-        gort__g_t *gp = list;
-        list = gp->schedlink;
-        gp->schedlink = NULL;
+    for (gort__g_t *gp; (gp = gort__sched_glist_pop(&list));)
         gort__sched_ready_from(self, gp);
-    }
 }
 
 void gort__sched_chan_spin(int *i) {
@@ -320,17 +330,13 @@ void gort__sched_chan_spin(int *i) {
 /* Hand ep to the receiver waiting in sg. */
 static inline gort__g_t *send_locked(gort_chan_t *c, gort__sudog_t *sg, const void *ep) {
     gort__sched_chan_copy(c, sg->elem, ep);
-    sg->success = true;
-    sg->g->param = sg;
-    return sg->g;
+    return sg_done(sg, true);
 }
 
 /* Take a value from the sender waiting in sg (unbuffered). */
 static inline gort__g_t *recv_locked(gort_chan_t *c, gort__sudog_t *sg, void *ep) {
     gort__sched_chan_copy(c, ep, sg->elem);
-    sg->success = true;
-    sg->g->param = sg;
-    return sg->g;
+    return sg_done(sg, true);
 }
 
 /* Inline into send and receive: at one P, readying is a few stores. */
@@ -416,16 +422,40 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
         send_to(c, sg, ep, gp);
         return;
     }
-    gort__sudog_t me;   /* only the fields a channel wait uses */
-    me.g = gp;
-    me.elem = (void *)ep;
-    me.c = c;
-    me.is_select = false;
-    me.success = false;
+    gort__sudog_t me;
+    sg_init(&me, gp, c, ep);
     gort__sched_waitq_enqueue(c, true, &me);
     gort__sched_park(gp, WAIT_CHAN_SEND, c, gort__sched_single() ? NULL : chan_unlock_park, c);
     if (!me.success)
         gort__sched_chan_closed_send(c, gp);
+}
+
+/* A buffered operation (send: a send) that found the ring full (empty) and
+ * no operation of the other side in flight: spin while a goroutine on
+ * another P may be about to make room (a value), else wait.  The waiter
+ * counts itself, then looks at the other end once more (the handshake in the
+ * header).  True when the wait ended with the value moved (sent into the
+ * ring, or handed to the receiver); false to try again (the look found
+ * something, a close woke it, or it was allowed to spin). */
+static bool wait_buffered(gort_chan_t *c, bool send, const void *ep, gort__g_t *gp, int *rounds, int *spins) {
+    if (gort__sched_can_spin(*rounds)) {
+        ++*rounds;
+        gort__sched_spin_round();
+        return false;
+    }
+    chan_lock(c);
+    gort__sudog_t me;
+    sg_init(&me, gp, c, ep);
+    gort__sched_waitq_enqueue(c, send, &me);
+    if (gort__sched_chan_wait_recheck(c, send)) {
+        gort__sched_waitq_remove(c, send, &me);
+        chan_unlock(c);
+        return false;
+    }
+    gort__sched_park(gp, send ? WAIT_CHAN_SEND : WAIT_CHAN_RECV, c,
+                     gort__sched_single() ? NULL : chan_unlock_park, c);
+    *spins = 0;   /* if woken by a close: a fresh start */
+    return me.success;
 }
 
 /* A buffered send that found the ring full or the channel closed. */
@@ -440,35 +470,10 @@ static GORT_NOINLINE void send_buffered_wait(gort_chan_t *c, const void *ep, gor
         }
         if (closed)
             gort__sched_chan_closed_send(c, gp);
-        if (gort__sched_chan_recv_inflight(c)) {   /* a slot is being freed */
+        if (gort__sched_chan_recv_inflight(c))   /* a slot is being freed */
             gort__sched_chan_spin(&spins);
-            continue;
-        }
-        if (gort__sched_can_spin(rounds)) {   /* a receiver on another P may be about to free one */
-            rounds++;
-            for (int i = 0; i < 30; i++)
-                gort__cpu_relax();
-            continue;
-        }
-        chan_lock(c);
-        gort__sudog_t me;
-        me.g = gp;
-        me.elem = (void *)ep;
-        me.c = c;
-        me.is_select = false;
-        me.success = false;
-        gort__sched_waitq_enqueue(c, true, &me);
-        /* The sender's half of the handshake: counted as waiting, now head. */
-        if ((atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
-            gort__sched_chan_recv_inflight(c)) {
-            gort__sched_waitq_remove(c, true, &me);
-            chan_unlock(c);
-            continue;
-        }
-        gort__sched_park(gp, WAIT_CHAN_SEND, c, gort__sched_single() ? NULL : chan_unlock_park, c);
-        if (me.success)
+        else if (wait_buffered(c, true, ep, gp, &rounds, &spins))
             return;   /* a receive moved the value into the ring */
-        spins = 0;   /* woken by close: try again, and die */
     }
 }
 
@@ -481,39 +486,12 @@ static bool recv_buffered(gort_chan_t *c, void *ep, gort__g_t *gp) {
                 handoff(c, true, gp);
             return true;
         }
-        if (gort__sched_chan_send_inflight(c)) {
-            if (gort__sched_chan_drained(c))
-                break;
+        if (gort__sched_chan_send_inflight(c))   /* a value is being published */
             gort__sched_chan_spin(&spins);
-            continue;
-        }
-        if (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED)
+        else if (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED)
             break;
-        if (gort__sched_can_spin(rounds)) {   /* a sender on another P may be about to send */
-            rounds++;
-            for (int i = 0; i < 30; i++)
-                gort__cpu_relax();
-            continue;
-        }
-        chan_lock(c);
-        gort__sudog_t me;
-        me.g = gp;
-        me.elem = ep;
-        me.c = c;
-        me.is_select = false;
-        me.success = false;
-        gort__sched_waitq_enqueue(c, false, &me);
-        /* The receiver's half of the handshake: counted as waiting, now tail. */
-        if ((atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
-            gort__sched_chan_send_inflight(c)) {
-            gort__sched_waitq_remove(c, false, &me);
-            chan_unlock(c);
-            continue;
-        }
-        gort__sched_park(gp, WAIT_CHAN_RECV, c, gort__sched_single() ? NULL : chan_unlock_park, c);
-        if (me.success)
+        else if (wait_buffered(c, false, ep, gp, &rounds, &spins))
             return true;   /* a send handed it the value */
-        spins = 0;   /* woken by close: drain what is left */
     }
     gort__sched_chan_copy(c, ep, NULL);   /* closed and drained */
     return false;
@@ -540,11 +518,7 @@ bool gort_chan_recv(gort_chan_t *c, void *ep) {
         return true;
     }
     gort__sudog_t me;
-    me.g = gp;
-    me.elem = ep;
-    me.c = c;
-    me.is_select = false;
-    me.success = false;
+    sg_init(&me, gp, c, ep);
     gort__sched_waitq_enqueue(c, false, &me);
     gort__sched_park(gp, WAIT_CHAN_RECV, c, gort__sched_single() ? NULL : chan_unlock_park, c);
     return me.success;
@@ -570,22 +544,13 @@ void gort_chan_close(gort_chan_t *c) {
     gort__sudog_t *sg;
     while ((sg = gort__sched_waitq_dequeue(c, false))) {
         gort__sched_chan_copy(c, sg->elem, NULL);
-        sg->success = false;
-        sg->g->param = sg;
-        push_g(&list, sg->g);
+        push_g(&list, sg_done(sg, false));
     }
-    while ((sg = gort__sched_waitq_dequeue(c, true))) {
-        sg->success = false;
-        sg->g->param = sg;
-        push_g(&list, sg->g);
-    }
+    while ((sg = gort__sched_waitq_dequeue(c, true)))
+        push_g(&list, sg_done(sg, false));
     chan_unlock(c);
-    while (list) {
-        gort__g_t *g1 = list;
-        list = g1->schedlink;
-        g1->schedlink = NULL;
+    for (gort__g_t *g1; (g1 = gort__sched_glist_pop(&list));)
         gort__sched_ready(g1);
-    }
 }
 
 /* A send that never blocks, from any context holding runp (gort_after's timer):
@@ -608,12 +573,8 @@ void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep)
             push_g(&list, send_locked(c, sg, ep));
         chan_unlock(c);
     }
-    while (list) {
-        gort__g_t *g1 = list;
-        list = g1->schedlink;
-        g1->schedlink = NULL;
+    for (gort__g_t *g1; (g1 = gort__sched_glist_pop(&list));)
         gort__sched_ready_p(runp, g1);
-    }
 }
 
 /* For select.c: the locked halves. */

@@ -645,6 +645,23 @@ GORT_INLINE bool gort__sched_can_spin(int iter) {
     return gp && gort__sched_runqempty(gp->m->p);
 }
 
+/* One round of that spinning. */
+GORT_INLINE void gort__sched_spin_round(void) {
+    for (int i = 0; i < 30; i++)
+        gort__cpu_relax();
+}
+
+/* The first goroutine of a list chained through schedlink, unlinked; NULL
+ * when the list is empty. */
+GORT_INLINE gort__g_t *gort__sched_glist_pop(gort__g_t **list) {
+    gort__g_t *gp = *list;
+    if (gp) {
+        *list = gp->schedlink;
+        gp->schedlink = NULL;
+    }
+    return gp;
+}
+
 /* ---- sema.c: the runtime's semaphores (for sync.c) ---------------------------------------- */
 void gort__sched_semacquire(uint32_t *addr, bool lifo, gort__waitreason_t reason, const void *obj);
 void gort__sched_semrelease(uint32_t *addr, bool handoff);
@@ -692,6 +709,16 @@ gort__sudog_t *gort__sched_waitq_dequeue(gort_chan_t *c, bool send);
 GORT_NORETURN GORT_COLD void gort__sched_chan_closed_send(gort_chan_t *c, gort__g_t *gp);
 void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src);
 
+/* Move a position (tail or head) from *p to *p + 1: a compare-and-swap, or at
+ * one P a plain store; false (with *p reloaded) if another operation moved it. */
+GORT_INLINE bool gort__sched_chan_advance(_Atomic uint64_t *pos, uint64_t *p) {
+    if (gort__sched_single()) {
+        atomic_store_explicit(pos, *p + 1, memory_order_relaxed);
+        return true;
+    }
+    return atomic_compare_exchange_weak_explicit(pos, p, *p + 1, memory_order_seq_cst, memory_order_relaxed);
+}
+
 GORT_INLINE char *gort__sched_chan_slot(gort_chan_t *c, uint64_t pos) {
     return c->buf + (c->mask != SIZE_MAX ? (size_t)pos & c->mask : (size_t)(pos % c->dataqsiz)) * c->stride;
 }
@@ -720,10 +747,7 @@ GORT_INLINE bool gort__sched_chan_push(gort_chan_t *c, const void *ep, bool *clo
             t = atomic_load_explicit(&c->tail, memory_order_relaxed);
             continue;
         }
-        if (gort__sched_single())
-            atomic_store_explicit(&c->tail, t + 1, memory_order_relaxed);
-        else if (!atomic_compare_exchange_weak_explicit(&c->tail, &t, t + 1, memory_order_seq_cst,
-                                                        memory_order_relaxed))
+        if (!gort__sched_chan_advance(&c->tail, &t))
             continue;
         gort__sched_chan_copy(c, CHAN_ELEM(s), ep);
         atomic_store_explicit(CHAN_SEQ(s), 2 * t + 1, memory_order_release);
@@ -745,10 +769,7 @@ GORT_INLINE bool gort__sched_chan_pop(gort_chan_t *c, void *ep) {
             h = atomic_load_explicit(&c->head, memory_order_relaxed);   /* stale */
             continue;
         }
-        if (gort__sched_single())
-            atomic_store_explicit(&c->head, h + 1, memory_order_relaxed);
-        else if (!atomic_compare_exchange_weak_explicit(&c->head, &h, h + 1, memory_order_seq_cst,
-                                                        memory_order_relaxed))
+        if (!gort__sched_chan_advance(&c->head, &h))
             continue;
         char *e = CHAN_ELEM(s);
         gort__sched_chan_copy(c, ep, e);
@@ -774,10 +795,12 @@ GORT_INLINE bool gort__sched_chan_recv_inflight(gort_chan_t *c) {
     return t - h < c->dataqsiz;
 }
 
-/* Closed, and every value sent received. */
-GORT_INLINE bool gort__sched_chan_drained(gort_chan_t *c) {
-    uint64_t t = atomic_load_explicit(&c->tail, memory_order_seq_cst);
-    return (t & CHAN_CLOSED) && (t & ~CHAN_CLOSED) == atomic_load_explicit(&c->head, memory_order_seq_cst);
+/* A waiter's second half of the handshake (counted as waiting, c locked):
+ * whether to try again rather than park -- the channel closed, or an
+ * operation of the other side (send: a receive) is in flight. */
+GORT_INLINE bool gort__sched_chan_wait_recheck(gort_chan_t *c, bool send) {
+    return (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
+           (send ? gort__sched_chan_recv_inflight(c) : gort__sched_chan_send_inflight(c));
 }
 
 /* Buffered, c locked: hand a value to the first waiting receiver, or a free

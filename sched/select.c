@@ -124,8 +124,7 @@ again:
             if (c->dataqsiz) {
                 int spins = 0;
                 bool got;
-                while (!(got = gort__sched_chan_pop(c, cs->elem)) && gort__sched_chan_send_inflight(c) &&
-                       !gort__sched_chan_drained(c))
+                while (!(got = gort__sched_chan_pop(c, cs->elem)) && gort__sched_chan_send_inflight(c))
                     gort__sched_chan_spin(&spins);
                 if (got) {
                     cs->ok = true;
@@ -176,12 +175,8 @@ again:
             gort__sched_throw("gort_select: case %d has direction %d", i, cs->dir);
         }
         selunlock(&s);
-        while (wake) {
-            gort__g_t *g1 = wake;
-            wake = g1->schedlink;
-            g1->schedlink = NULL;
+        for (gort__g_t *g1; (g1 = gort__sched_glist_pop(&wake));)
             gort__sched_ready(g1);
-        }
         gort_free(heap);
         return i;
     }
@@ -212,13 +207,7 @@ again:
      * close) makes the select poll again. */
     for (int k = 0; k < norder; k++) {
         gort_select_case_t *cs = &cases[lockorder[k]];
-        gort_chan_t *c = cs->chan;
-        if (!c->dataqsiz)
-            continue;
-        bool retry = (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) ||
-                     (cs->dir == GORT_CHAN_RECV ? gort__sched_chan_send_inflight(c)
-                                                : gort__sched_chan_recv_inflight(c));
-        if (retry) {
+        if (cs->chan->dataqsiz && gort__sched_chan_wait_recheck(cs->chan, cs->dir == GORT_CHAN_SEND)) {
             for (int j = 0; j < norder; j++)
                 gort__sched_waitq_remove(sgs[j].c, cases[sgs[j].case_index].dir == GORT_CHAN_SEND, &sgs[j]);
             goto again;

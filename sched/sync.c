@@ -24,26 +24,17 @@ enum {
 };
 #define STARVATION_NS 1000000
 
-static bool can_spin(int iter) {
-    return gort__sched_can_spin(iter);
-}
-
-static void do_spin(void) {
-    for (int i = 0; i < 30; i++)
-        gort__cpu_relax();
-}
-
 static GORT_NOINLINE void mutex_lock_slow(gort_mutex_t *m) {
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
     int iter = 0;
     int32_t old = __atomic_load_n(&m->state, SEQ);
     for (;;) {
-        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && can_spin(iter)) {
+        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && gort__sched_can_spin(iter)) {
             if (!awoke && !(old & MUTEX_WOKEN) && (old >> MUTEX_WAITER_SHIFT) != 0 &&
                 __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_WOKEN, false, SEQ, SEQ))
                 awoke = true;
-            do_spin();
+            gort__sched_spin_round();
             iter++;
             old = __atomic_load_n(&m->state, SEQ);
             continue;
