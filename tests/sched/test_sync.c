@@ -58,8 +58,12 @@ static void test_mutex(void **state) {
  * handoff lets the main goroutine in.  The check is on order, not on time:
  * the main goroutine takes the mutex five times and tells the hog to stop
  * before the hog gives up by itself (after 10 s, some 500 times what the
- * handoffs need).  The hog also looks at the starving bit before each
- * unlock: set, it means a waiter has waited over 1 ms and is next. */
+ * handoffs need).  The hog also counts the unlocks at which it saw the
+ * starving bit (a waiter waited over 1 ms and is next); that is printed, not
+ * asserted: on a loaded machine the hog's thread may be descheduled between
+ * an unlock and its next lock, and the main goroutine then takes the mutex
+ * five times in normal mode (seen: 0 starving unlocks, 0.7 ms, beside the
+ * torture suites under ASan). */
 static volatile int hog_stop;
 static int hog_saw_starving;
 static int hog_gave_up;
@@ -97,7 +101,6 @@ static void starve_main(void *arg) {
     __atomic_store_n(&hog_stop, 1, __ATOMIC_RELEASE);
     gort_wg_wait(&wg);
     CHECK_EQ(hog_gave_up, 0);   /* it still ran when told to stop */
-    CHECK(hog_saw_starving >= 1);
     fprintf(stderr, "hog saw the starving bit %d times; the five locks took %.1f ms\n", hog_saw_starving, (gort__nanotime() - t0) / 1e6);
 }
 
