@@ -22,12 +22,18 @@
  * buffer costs each end a compare-and-swap per element and no lock.
  * Positions order the values: FIFO holds as in Go.
  *
- * The lock guards only the queues.  Waiting is a handshake between the two
- * ends, each half sequentially consistent:
+ * The lock guards only the queues.  It is a bit of one word, qword, which
+ * also counts the sudogs queued at each end (nrecvq, nsendq), so that a
+ * waiter locks and counts itself in one compare-and-swap; its holders run a
+ * few dozen instructions and never sleep, so it is a spin lock (then yield)
+ * and unlocking is a plain store.  (A futex lock with a separate count: a
+ * P=2 cap-1 stream, which parks one end every message and a half, paid ~10
+ * ns a message more for the two extra read-modify-writes.)  Waiting is a
+ * handshake between the two ends, each half sequentially consistent:
  *
  *   - A receiver that finds nothing published and no send in flight (tail =
  *     head) spins a little if a sender may be running (gort__sched_can_spin),
- *     then takes the lock, enqueues itself (nrecvq + 1), looks at tail once
+ *     then takes the lock counting itself (nrecvq + 1), looks at tail once
  *     more and parks only if nothing came.  A sender, after moving tail,
  *     reads nrecvq.  Either the receiver sees the new tail or the sender sees
  *     the waiter -- and takes the lock and hands it the oldest value
@@ -78,7 +84,7 @@ gort_chan_t *gort_chan_make(size_t elem_size, size_t cap) {
         return NULL;
     }
     memset(c, 0, sizeof *c + ring);
-    c->lock = (gort__lock_t)GORT_MUTEX_RANKED(GORT_RANK_CHAN);
+    c->rank = (gort__lock_t)GORT_MUTEX_RANKED(GORT_RANK_CHAN);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     if (cap) {
@@ -100,9 +106,9 @@ void gort_chan_free(gort_chan_t *c) {
         return;
     if (c->timer)
         gort__sched_after_free(c);   /* gort_after's: cancel its timer first */
-    lock(&c->lock);
+    gort__sched_chan_lock(c, 0);
     bool busy = c->recvq.first || c->sendq.first;
-    unlock(&c->lock);
+    gort__sched_chan_unlock(c);
     if (busy)
         gort__sched_throw("gort_chan_free: goroutines are blocked on chan %p", (void *)c);
     if (gc_listed(c))
@@ -155,29 +161,49 @@ void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
         gort__gc_shade_words(dst, n);
 }
 
-/* ---- wait queues (under c->lock) -----------------------------------------------------------
- * nrecvq and nsendq count the sudogs queued, for the lock-free senders; the
- * increment is sequentially consistent (the receiver's half of the handshake
- * in the header). */
+/* ---- the lock and the wait queues ------------------------------------------------------------
+ * qword (internal.h) holds the lock bit and, for buffered channels, the
+ * number of sudogs queued at each end, for the lock-free operations.  A
+ * waiter's increment is sequentially consistent (its half of the handshake
+ * in the header): taken with the lock in one compare-and-swap (wait_buffered),
+ * or an add under it (select).  The rest are plain stores of the holder's,
+ * who alone writes qword while it is locked. */
 
-static inline _Atomic uint32_t *waitq_count(gort_chan_t *c, bool send) {
-    return send ? &c->nsendq : &c->nrecvq;
+void gort__sched_chan_lock_slow(gort_chan_t *c, uint64_t add) {
+    for (int i = 0;; i++) {
+        uint64_t w = atomic_load_explicit(&c->qword, memory_order_relaxed);
+        if (!(w & CHAN_QLOCKED) &&
+            atomic_compare_exchange_weak_explicit(&c->qword, &w, (w | CHAN_QLOCKED) + add,
+                                                  memory_order_seq_cst, memory_order_relaxed))
+            return;
+        /* The holder's thread may have been descheduled: after a short spin,
+         * give it the CPU.  (Under TSan sched_yield is also where this thread
+         * is handed the collector's stop signal.) */
+        if (i < 100)
+            gort__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+static inline uint64_t waitq_unit(bool send) {
+    return send ? CHAN_QSEND1 : CHAN_QRECV1;
 }
 
 /* Only buffered channels keep the counts; at one P they are plain stores. */
 static inline void waitq_count_add(gort_chan_t *c, bool send, int d) {
     if (!c->dataqsiz)
         return;
-    _Atomic uint32_t *n = waitq_count(c, send);
-    /* Changed under the lock only: a plain store, but for the increment of a
-     * waiter about to look at the other end (the handshake's first half). */
+    uint64_t u = waitq_unit(send);
     if (d > 0 && !gort__sched_single())
-        atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&c->qword, u, memory_order_seq_cst);
     else
-        atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)d, memory_order_relaxed);
+        atomic_store_explicit(&c->qword, atomic_load_explicit(&c->qword, memory_order_relaxed) + (d > 0 ? u : -u),
+                              memory_order_relaxed);
 }
 
-void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
+/* Queue sg, already counted. */
+void gort__sched_waitq_link(gort_chan_t *c, bool send, gort__sudog_t *sg) {
     __typeof__(c->recvq) *q = send ? &c->sendq : &c->recvq;
     sg->next = NULL;
     sg->prev = q->last;
@@ -186,6 +212,10 @@ void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
     else
         q->first = sg;
     q->last = sg;
+}
+
+void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg) {
+    gort__sched_waitq_link(c, send, sg);
     waitq_count_add(c, send, 1);
 }
 
@@ -304,7 +334,7 @@ void gort__sched_chan_handoff(gort_chan_t *c, bool to_sender, gort__g_t **list) 
      * fills one: the other side's waiters are next. */
     while (handoff_one(c, to_sender, list)) {
         to_sender = !to_sender;
-        if (!atomic_load_explicit(to_sender ? &c->nsendq : &c->nrecvq, memory_order_relaxed))
+        if (!(to_sender ? gort__sched_chan_nsendq(c, memory_order_relaxed) : gort__sched_chan_nrecvq(c, memory_order_relaxed)))
             return;
     }
 }
@@ -401,11 +431,11 @@ void gort_chan_send(gort_chan_t *c, const void *ep) {
     }
     if (c->dataqsiz) {
         bool closed;
-        if (GORT_UNLIKELY(atomic_load_explicit(&c->nrecvq, memory_order_relaxed)) && send_direct(c, ep, gp))
+        if (GORT_UNLIKELY(gort__sched_chan_nrecvq(c, memory_order_relaxed)) && send_direct(c, ep, gp))
             return;
         if (GORT_LIKELY(gort__sched_chan_push(c, ep, &closed))) {
             /* The sender's half of the handshake: tail moved, now the waiters. */
-            if (GORT_UNLIKELY(atomic_load_explicit(&c->nrecvq, memory_order_seq_cst)))
+            if (GORT_UNLIKELY(gort__sched_chan_nrecvq(c, memory_order_seq_cst)))
                 handoff(c, false, gp);
             return;
         }
@@ -447,10 +477,14 @@ static inline __attribute__((always_inline)) bool wait_buffered(gort_chan_t *c, 
         gort__sched_spin_round();
         return false;
     }
-    chan_lock(c);
     gort__sudog_t me;
     sg_init(&me, gp, c, ep);
-    gort__sched_waitq_enqueue(c, send, &me);
+    if (gort__sched_single()) {
+        gort__sched_waitq_enqueue(c, send, &me);
+    } else {
+        gort__sched_chan_lock(c, waitq_unit(send));   /* locked and counted: one atomic */
+        gort__sched_waitq_link(c, send, &me);
+    }
     if (gort__sched_chan_wait_recheck(c, send)) {
         gort__sched_waitq_remove(c, send, &me);
         chan_unlock(c);
@@ -468,7 +502,7 @@ static GORT_NOINLINE void send_buffered_wait(gort_chan_t *c, const void *ep, gor
     for (;;) {
         bool closed;
         if (gort__sched_chan_push(c, ep, &closed)) {
-            if (atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+            if (gort__sched_chan_nrecvq(c, memory_order_seq_cst))
                 handoff(c, false, gp);
             return;
         }
@@ -486,7 +520,7 @@ static bool recv_buffered(gort_chan_t *c, void *ep, gort__g_t *gp) {
     for (;;) {
         if (GORT_LIKELY(gort__sched_chan_pop(c, ep))) {
             /* The receiver's half, mirrored: head moved, now the waiting senders. */
-            if (GORT_UNLIKELY(atomic_load_explicit(&c->nsendq, memory_order_seq_cst)))
+            if (GORT_UNLIKELY(gort__sched_chan_nsendq(c, memory_order_seq_cst)))
                 handoff(c, true, gp);
             return true;
         }
@@ -565,7 +599,7 @@ void gort__sched_chan_send_nb_p(gort__p_t *runp, gort_chan_t *c, const void *ep)
     gort__g_t *list = NULL;
     if (c->dataqsiz) {
         bool closed;
-        if (!gort__sched_chan_push(c, ep, &closed) || !atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+        if (!gort__sched_chan_push(c, ep, &closed) || !gort__sched_chan_nrecvq(c, memory_order_seq_cst))
             return;
         chan_lock(c);
         gort__sched_chan_handoff(c, false, &list);

@@ -263,8 +263,9 @@ extern gort__sched_t gort__sched;
 GORT_INLINE bool gort__sched_single(void) {
     return gort__sched.single;
 }
-#define chan_lock(c)   do { if (!gort__sched_single()) lock(&(c)->lock); } while (0)
-#define chan_unlock(c) do { if (!gort__sched_single()) unlock(&(c)->lock); } while (0)
+/* A channel's lock (gort__sched_chan_lock, below); skipped at one P. */
+#define chan_lock(c)   do { if (!gort__sched_single()) gort__sched_chan_lock(c, 0); } while (0)
+#define chan_unlock(c) do { if (!gort__sched_single()) gort__sched_chan_unlock(c); } while (0)
 
 /* The M running on this thread.  Read it only at entry to a call: after a
  * switch a goroutine may be on another thread, and must use g->m. */
@@ -680,8 +681,9 @@ void gort__sched_notify_all(gort_cond_t *c);
 #define CHAN_CLOSED ((uint64_t)1 << 63)   /* in tail: closed, no send gets a position */
 
 struct gort_chan {
-    /* The lock and the wait queues; the constants. */
-    gort__lock_t  lock;             /* GORT_RANK_CHAN: the queues, closed */
+    /* The wait queues; the constants. */
+    gort__lock_t  rank;             /* GORT_RANK_CHAN: names the lock for the rank checks (its
+                                     * state is unused: the lock is qword's bit) */
     uint32_t      closed;           /* also CHAN_CLOSED in tail when buffered (LOAD for the dump) */
     size_t        dataqsiz;         /* cap, constant */
     size_t        elemsize;         /* constant */
@@ -691,16 +693,54 @@ struct gort_chan {
     struct { gort__sudog_t *first, *last; } recvq, sendq;
     gort__timer_t *timer;           /* gort_after's channel: its timer (cancelled by gort_chan_free) */
     struct gort_chan *gcnext, *gcprev;   /* buffered: the collector's list (sched/gcscan.c) */
-    /* Written when a goroutine starts or stops waiting, read by every operation. */
-    _Alignas(64) _Atomic uint32_t nrecvq, nsendq;   /* sudogs in recvq, sendq (changed under the lock) */
+    /* Taken by every wait, read by every buffered operation: the lock (it
+     * guards the queues and closed) and, when buffered, the number of sudogs
+     * in recvq and sendq (CHAN_Q*; changed under the lock). */
+    _Alignas(64) _Atomic uint64_t qword;
     /* The receivers' position, and the senders' (each with its own line). */
     _Alignas(64) _Atomic uint64_t head;   /* the next position to receive */
     _Alignas(64) _Atomic uint64_t tail;   /* the next position to send into, | CHAN_CLOSED */
 };
+#define CHAN_QLOCKED   ((uint64_t)1)          /* qword: the lock */
+#define CHAN_QRECV1    ((uint64_t)2)          /* qword: one receiver queued (bits 1-31) */
+#define CHAN_QSEND1    ((uint64_t)1 << 32)    /* qword: one sender queued (bits 32-63) */
+#define CHAN_QNRECV(w) ((uint32_t)((w) >> 1) & 0x7fffffffu)
+#define CHAN_QNSEND(w) ((uint32_t)((w) >> 32))
+
+/* Take c's lock and, in the same sequentially consistent read-modify-write,
+ * add add to the waiter counts (a waiter's half of chan.c's handshake costs
+ * no second atomic).  A spin lock: its holders run a few dozen instructions
+ * and never sleep, so unlocking is a plain store -- no read-modify-write and
+ * no waiter to wake. */
+void gort__sched_chan_lock_slow(gort_chan_t *c, uint64_t add);
+GORT_INLINE void gort__sched_chan_lock(gort_chan_t *c, uint64_t add) {
+    gort__lockrank_acquire(&c->rank);
+    uint64_t w = atomic_load_explicit(&c->qword, memory_order_relaxed) & ~CHAN_QLOCKED;
+    if (GORT_UNLIKELY(!atomic_compare_exchange_strong_explicit(&c->qword, &w, (w | CHAN_QLOCKED) + add,
+                                                               memory_order_seq_cst, memory_order_relaxed)))
+        gort__sched_chan_lock_slow(c, add);
+}
+
+GORT_INLINE void gort__sched_chan_unlock(gort_chan_t *c) {
+    gort__lockrank_release(&c->rank);
+    /* Only the holder writes qword while it is locked. */
+    uint64_t w = atomic_load_explicit(&c->qword, memory_order_relaxed);
+    atomic_store_explicit(&c->qword, w & ~CHAN_QLOCKED, memory_order_release);
+}
+
+/* The receivers (senders) counted as waiting on a buffered channel. */
+GORT_INLINE uint32_t gort__sched_chan_nrecvq(gort_chan_t *c, memory_order mo) {
+    return CHAN_QNRECV(atomic_load_explicit(&c->qword, mo));
+}
+GORT_INLINE uint32_t gort__sched_chan_nsendq(gort_chan_t *c, memory_order mo) {
+    return CHAN_QNSEND(atomic_load_explicit(&c->qword, mo));
+}
+
 /* Buffered channels are roots: their buffers are scanned once per cycle. */
 void gort__sched_gc_chan_add(gort_chan_t *c);
 void gort__sched_gc_chan_remove(gort_chan_t *c);
 void gort__sched_waitq_enqueue(gort_chan_t *c, bool send, gort__sudog_t *sg);
+void gort__sched_waitq_link(gort_chan_t *c, bool send, gort__sudog_t *sg);
 void gort__sched_waitq_remove(gort_chan_t *c, bool send, gort__sudog_t *sg);
 /* The parts of send and receive select shares (c locked; they unlock it). */
 void gort__sched_chan_send_to(gort_chan_t *c, gort__sudog_t *sg, const void *ep, gort__g_t *self);

@@ -128,7 +128,7 @@ again:
                     gort__sched_chan_spin(&spins);
                 if (got) {
                     cs->ok = true;
-                    if (atomic_load_explicit(&c->nsendq, memory_order_seq_cst))
+                    if (gort__sched_chan_nsendq(c, memory_order_seq_cst))
                         gort__sched_chan_handoff(c, true, &wake);
                 } else if (atomic_load_explicit(&c->tail, memory_order_seq_cst) & CHAN_CLOSED) {
                     gort__sched_chan_copy(c, cs->elem, NULL);
@@ -161,7 +161,7 @@ again:
                     gort__sched_chan_spin(&spins);
                 if (!got)
                     continue;
-                if (atomic_load_explicit(&c->nrecvq, memory_order_seq_cst))
+                if (gort__sched_chan_nrecvq(c, memory_order_seq_cst))
                     gort__sched_chan_handoff(c, false, &wake);
             } else {
                 gort__sudog_t *sg = gort__sched_waitq_dequeue(c, false);

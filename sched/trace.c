@@ -77,7 +77,7 @@ static void dump_g(gort__g_t *gp, void *arg) {
                 outf(o, "\t\tring: head %llu, tail %llu; waiting: %u receivers, %u senders\n",
                      (unsigned long long)atomic_load(&((gort_chan_t *)c)->head),
                      (unsigned long long)(atomic_load(&((gort_chan_t *)c)->tail) & ~CHAN_CLOSED),
-                     atomic_load(&((gort_chan_t *)c)->nrecvq), atomic_load(&((gort_chan_t *)c)->nsendq));
+                     gort__sched_chan_nrecvq((gort_chan_t *)c, memory_order_relaxed), gort__sched_chan_nsendq((gort_chan_t *)c, memory_order_relaxed));
             break;
         }
         case WAIT_CHAN_RECV_NIL:

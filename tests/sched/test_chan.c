@@ -148,10 +148,10 @@ static void test_fatal_names(void **state) {
 /* Senders parked on c (peeking at the channel's queue, under its lock). */
 static int nsenders(gort_chan_t *c) {
     int n = 0;
-    lock(&c->lock);
+    gort__sched_chan_lock(c, 0);
     for (gort__sudog_t *sg = c->sendq.first; sg; sg = sg->next)
         n++;
-    unlock(&c->lock);
+    gort__sched_chan_unlock(c);
     return n;
 }
 
