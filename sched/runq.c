@@ -177,7 +177,7 @@ gort__g_t *gort__sched_runqget_oldest(gort__p_t *p) {
  * stealnext, and an empty queue, take its runnext -- after a pause if the
  * victim is running, since it is about to run it itself (Go sleeps 3 us). */
 static uint32_t runqgrab(gort__p_t *victim, gort__g_t **batch, bool stealnext) {
-    for (;;) {
+    for (int naps = 0;;) {
         uint64_t w = atomic_load_explicit(&victim->runqw, memory_order_acquire);
         uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
         uint32_t n = (uint16_t)(t - h);
@@ -188,8 +188,22 @@ static uint32_t runqgrab(gort__p_t *victim, gort__g_t **batch, bool stealnext) {
             gort__g_t *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
             if (!next)
                 return 0;
-            if (LOAD(victim->status) == P_RUNNING)
+            if (LOAD(victim->status) == P_RUNNING) {
+                /* Its owner will run it if it schedules meanwhile -- and then
+                 * leave it alone: two goroutines readying each other keep one
+                 * of the same two in runnext, and a compare-and-swap after
+                 * the nap would succeed on the other's return (ABA) and split
+                 * the pair across two Ps for nothing.  Its owner has looked
+                 * at runnext since when schedtick moved.  A few naps, then the
+                 * other victims and the global queue get a look. */
+                uint32_t tick = LOAD(victim->schedtick);
                 usleep(3);
+                if (LOAD(victim->schedtick) != tick) {
+                    if (++naps == 4)
+                        return 0;
+                    continue;
+                }
+            }
             if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                          memory_order_acq_rel, memory_order_relaxed))
                 continue;
