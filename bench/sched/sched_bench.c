@@ -18,6 +18,8 @@
  * read() on an empty pipe between gort_syscall_enter/exit), echo (1000 TCP
  * connections on loopback, one server goroutine each, clients doing N round
  * trips of 64 bytes in all; ns per round trip).
+ * With SCHED_BENCH_STATS set, buf1 and buf1024 also print (to stderr) the
+ * scheduler's counts per message: parks, switches, steals, thread sleeps.
  * Google Benchmark is not used here: the Go side cannot use it, and the
  * comparison is only fair with the same driver shape on both sides. */
 #include <gort/gort.h>
@@ -100,6 +102,12 @@ static void buffered_main(void *arg) {
     ns_per_op = (double)(now() - t0) / N;
     if (sum != N * (N - 1) / 2)
         abort();
+    if (getenv("SCHED_BENCH_STATS")) {   /* how the scheduler got there, per message */
+        gort_sched_stats_t st;
+        gort_sched_stats(&st);
+        fprintf(stderr, "per message: %.3f parks, %.3f switches, %.4f steals, %.4f thread sleeps\n",
+                (double)st.parks / N, (double)st.switches / N, (double)st.steals / N, (double)st.mparks / N);
+    }
 }
 
 /* ---- skynet ------------------------------------------------------------------------------------------ */
