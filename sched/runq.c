@@ -223,9 +223,21 @@ gort__g_t *gort__sched_runqsteal(gort__p_t *p, gort__p_t *victim, bool stealnext
     uint32_t n = runqgrab(victim, batch, stealnext);
     if (n == 0)
         return NULL;
-    /* Run the oldest; queue the others so the next-oldest is popped next. */
-    for (uint32_t i = n - 1; i >= 1; i--)
-        gort__sched_runqput(p, batch[i], false);
+    /* Run the oldest; queue the others so the next-oldest is popped next --
+     * in one CAS when they fit (the thief's queue is usually empty). */
+    for (;;) {
+        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
+        uint16_t h = RQ_HEAD(w), t = RQ_TAIL(w);
+        if ((uint16_t)(t - h) + n - 1 > RUNQ_SIZE) {
+            for (uint32_t i = n - 1; i >= 1; i--)
+                gort__sched_runqput(p, batch[i], false);
+            break;
+        }
+        for (uint32_t i = n - 1; i >= 1; i--)
+            atomic_store_explicit(SLOT(p, t + (n - 1 - i)), batch[i], memory_order_relaxed);
+        if (rq_cas(p, &w, RQ_MAKE(RQ_TAG(w), h, (uint16_t)(t + n - 1)), memory_order_release))
+            break;
+    }
     BUMP(p->st.steals, 1);
     BUMP(p->st.stolen, n);
     gort__sched_event(p, EV_STEAL, batch[0]->goid, (uint64_t)victim->id);
