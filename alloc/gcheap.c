@@ -76,7 +76,10 @@ static size_t bits_words(unsigned spc) {
 }
 
 static uint64_t *bits_get(unsigned spc) {
-    size_t bytes = bits_words(spc) * 8;
+    /* Whole lines, line aligned: the alloc and mark bits of a span of up to
+     * 256 objects share one line (a marker reads both), and no two spans'
+     * bitmaps share one (markers set bits while owners allocate). */
+    size_t bytes = GORT_ROUND_UP(bits_words(spc) * 8, GORT_CACHELINE);
     gort__mutex_lock(&bits_lock);
     void *b = bits_free[spc];
     if (b) {
@@ -837,8 +840,13 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
         uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
         if (s->gcneedzero)
             memset((void *)p, 0, s->elemsize);
-        if (kind == GC_TYPED)
+        if (kind == GC_TYPED) {
             s->gctypes[idx] = ty;
+            /* The span's one type, until a second comes (both written before
+             * the object can be published). */
+            if (GORT_UNLIKELY(s->gctype != ty))
+                __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
+        }
         STAT_ADD(t->p->alloc_bytes, s->elemsize);
         crit_exit(t);
         if (GORT_UNLIKELY(my_sweeping))

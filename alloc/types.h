@@ -106,24 +106,34 @@ typedef struct mspan {
     /* -- garbage-collected spans only (SPAN_GC*): see gc/gc.c and alloc/gcheap.c.
      *    Owner = the GC P (per-thread cache) holding the span; otherwise the sweeper
      *    that won the gcsweepgen CAS, or the GC central lock. -- */
-    uint64_t  *gcallocbits;    /* allocated as of the last sweep (owner/sweeper; read by markers) */
-    uint64_t  *gcmarkbits;     /* marked this cycle: atomic or by markers; sweep swaps the two */
-    uint64_t  *gccheckbits;    /* gccheckmark's own bits (STW only), or NULL */
-    const struct gort_gc_type **gctypes;  /* typed small spans: each object's type (owner) */
-    const struct gort_gc_type *gctype;    /* typed large object: its type */
-    struct gc_special *gcspecials;        /* finalizers of this span's objects (specials lock) */
-    uintptr_t  gcobjsize;      /* large: bytes requested (the scanned extent) */
+    /* Written by the owner at every allocation (markers read gcfreeindex only
+     * for an object not allocated at the last sweep): the tail of the line
+     * that ends at byte 384 on x86-64, apart from what markers read. */
     uint64_t   gcalloccache;   /* ~gcallocbits from gcfreeindex on, shifted (owner) */
-    _Atomic uint32_t gcsweepgen;   /* Go's sweepgen protocol (gc/gc.c) */
     _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; markers read) */
     uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
+    uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
+    uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
+    /* What a marker reads besides the first line, in one line of its own
+     * (span structs are line aligned; this starts at byte 384 on x86-64),
+     * written about once a cycle: a shade and an object scan miss on two
+     * lines of the span, not three, and allocation does not take the line
+     * away from the markers. */
+    uint64_t  *gcallocbits;    /* allocated as of the last sweep (owner/sweeper; read by markers) */
+    uint64_t  *gcmarkbits;     /* marked this cycle: atomic or by markers; sweep swaps the two */
+    const struct gort_gc_type **gctypes;  /* typed small spans: each object's type (owner) */
+    const struct gort_gc_type *gctype;    /* typed large object: its type; typed small span: the
+                                             type of every object allocated in it since it was
+                                             set up, or &gort__gc_type_mixed (owner writes) */
+    uint64_t  *gccheckbits;    /* gccheckmark's own bits (STW only), or NULL */
+    struct gc_special *gcspecials;        /* finalizers of this span's objects (specials lock) */
+    uintptr_t  gcobjsize;      /* large: bytes requested (the scanned extent) */
+    _Atomic uint32_t gcsweepgen;   /* Go's sweepgen protocol (gc/gc.c) */
     _Atomic uint16_t gcblackfrom;  /* gcfreeindex when the owner took it (or the mark began):
                                   slots allocated from there on are black, marked in bulk
                                   when it lets go (owner writes; markers read) */
     uint8_t    gckind;         /* GC_NOSCAN, GC_CONS or GC_TYPED (gc/internal.h) */
-    uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
     uint8_t    gcbitwords;     /* words per bitmap: (nelems + 63) / 64 */
-    uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
 } mspan;
 
 typedef struct span_list {

@@ -185,6 +185,8 @@
 #include <time.h>
 #include <unistd.h>
 
+const gort_gc_type_t gort__gc_type_mixed = {0, NULL, "(mixed)"};
+
 _Atomic int gort__gc_phase;
 _Atomic int gort__gc_gscan_on;
 _Atomic int gort__gc_inited;

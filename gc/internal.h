@@ -25,6 +25,10 @@
 
 /* ---- span kinds ----------------------------------------------------------------- */
 enum { GC_NOSCAN = 0, GC_CONS = 1, GC_TYPED = 2, GC_NKINDS = 3 };
+
+/* A typed small span's gctype when its objects are not all of one type: the
+ * marker then reads each object's own (gctypes[i]). */
+extern const gort_gc_type_t gort__gc_type_mixed;
 #define GC_NSPC (GC_NKINDS * NUM_CLASSES)   /* span classes: kind * NUM_CLASSES + size class (0 = large) */
 
 GC_NOSAN GORT_INLINE bool span_is_gc(const mspan *s) {

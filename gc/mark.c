@@ -320,8 +320,12 @@ GC_NOSAN static void scan_object(gcwork *w, uintptr_t b) {
     const gort_gc_type_t *ty = NULL;
     if (st == SPAN_GCSMALL) {
         n = s->elemsize;
-        if (s->gckind == GC_TYPED)
-            ty = s->gctypes[span_index(s, b)];
+        if (s->gckind == GC_TYPED) {
+            /* Most spans hold one type: no miss on the per-object array. */
+            ty = __atomic_load_n(&s->gctype, __ATOMIC_ACQUIRE);
+            if (ty == &gort__gc_type_mixed)
+                ty = s->gctypes[span_index(s, b)];
+        }
     } else if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
         uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t));
         if (b == base && size > OBLET_BYTES) {

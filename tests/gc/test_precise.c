@@ -134,12 +134,58 @@ static void test_typed_pointer_retains(void **state) {
     GORT_GC_STORE(holder_slot, NULL);
 }
 
+/* Two types of one size, allocated in turn, share spans: each object must be
+ * scanned by its own type (a span's objects are of one type until a second
+ * comes: gort__gc_type_mixed).  A list alternates them, the link in word 0 of
+ * one and word 3 of the other; a link scanned by the wrong mask is missed, its
+ * target freed and overwritten. */
+typedef struct mix_a { struct mix_b *next; uint64_t tag, pad[2]; } mix_a;
+typedef struct mix_b { uint64_t tag, pad[2]; struct mix_a *next; } mix_b;
+static const uint64_t mix_a_mask[1] = {0x1}, mix_b_mask[1] = {0x8};
+static const gort_gc_type_t mix_a_t = {sizeof(mix_a), mix_a_mask, "mix_a"};
+static const gort_gc_type_t mix_b_t = {sizeof(mix_b), mix_b_mask, "mix_b"};
+static mix_a *mix_head;   /* a global root */
+
+static void test_mixed_types_in_one_span(void **state) {
+    (void)state;
+    enum { PAIRS = 3000 };
+    mix_a *prev = NULL;
+    for (uint64_t i = 0; i < PAIRS; i++) {
+        mix_a *a = gort_gc_alloc_typed(sizeof *a, &mix_a_t);
+        mix_b *b = gort_gc_alloc_typed(sizeof *b, &mix_b_t);
+        a->tag = 2 * i;
+        b->tag = 2 * i + 1;
+        GORT_GC_STORE(a->next, b);
+        if (prev)
+            GORT_GC_STORE(prev->next->next, a);
+        else
+            GORT_GC_STORE(mix_head, a);
+        prev = a;
+    }
+    prev = NULL;
+    for (int round = 0; round < 3; round++) {
+        clear_stack();
+        gort_gc_collect();
+        for (int k = 0; k < 20000; k++)   /* would overwrite what was freed */
+            memset(gort_gc_alloc_noscan(32), 0xff, 32);
+        uint64_t i = 0;
+        for (mix_a *a = mix_head; a; a = a->next->next, i++) {
+            assert_int_equal(a->tag, 2 * i);
+            assert_non_null(a->next);
+            assert_int_equal(a->next->tag, 2 * i + 1);
+        }
+        assert_int_equal(i, PAIRS);
+    }
+    GORT_GC_STORE(mix_head, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_typed_integer_retains_nothing),
         cmocka_unit_test(test_noscan_never_scanned),
         cmocka_unit_test(test_conservative_retains),
         cmocka_unit_test(test_typed_pointer_retains),
+        cmocka_unit_test(test_mixed_types_in_one_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
