@@ -14,6 +14,8 @@
  * thread never holds the pool lock. */
 #include "gc/internal.h"
 
+#include <stddef.h>
+
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -255,6 +257,47 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
         put(w, base);
 }
 
+/* Pointers a drain finds in an object are shaded SHADE_DEPTH pointers later,
+ * their spans' two lines prefetched meanwhile: the drain's object FIFO hides
+ * the miss on the object, this the misses on the span of what it points to
+ * (its first line, and the line with the bitmaps' addresses). */
+#define SHADE_DEPTH 16
+typedef struct shadeq {
+    uintptr_t v[SHADE_DEPTH];
+    unsigned head, n;
+} shadeq;
+
+GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
+    shadeq *q = w->soon;
+    if (!q) {
+        shade_inline(w, v);
+        return;
+    }
+    mspan *s = span_of(v);
+    if (!s)
+        return;
+    __builtin_prefetch(s);
+    __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
+    if (q->n < SHADE_DEPTH) {
+        q->v[(q->head + q->n++) % SHADE_DEPTH] = v;
+        return;
+    }
+    uintptr_t u = q->v[q->head];
+    q->v[q->head] = v;
+    q->head = (q->head + 1) % SHADE_DEPTH;
+    shade_inline(w, u);
+}
+
+GC_NOSAN static void shade_soon_flush(gcwork *w) {
+    shadeq *q = w->soon;
+    while (q->n) {
+        uintptr_t u = q->v[q->head];
+        q->head = (q->head + 1) % SHADE_DEPTH;
+        q->n--;
+        shade_inline(w, u);
+    }
+}
+
 GC_NOSAN void gort__gc_shade(gcwork *w, uintptr_t p) {
     if (GC_MAYBE_HEAP(p, __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED),
                       __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED)))
@@ -267,7 +310,7 @@ GC_NOSAN static void scan_words(gcwork *w, uintptr_t lo, uintptr_t hi) {
     for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++) {
         uintptr_t v = *q;
         if (GC_MAYBE_HEAP(v, alo, an))
-            shade_inline(w, v);
+            shade_soon(w, v);
     }
 }
 
@@ -305,7 +348,7 @@ GC_NOSAN static void scan_typed(gcwork *w, uintptr_t b, uintptr_t n, uintptr_t o
                     continue;
                 uintptr_t v = *(const uintptr_t *)a;
                 if (GC_MAYBE_HEAP(v, alo, an))
-                    shade_inline(w, v);
+                    shade_soon(w, v);
             }
         }
     }
@@ -369,6 +412,8 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
     uint64_t start = w->scan_work;
     uintptr_t fifo[PREFETCH_DEPTH];
     unsigned head = 0, n = 0;
+    shadeq soon = {.n = 0};
+    w->soon = &soon;
     for (;;) {
         uintptr_t b = try_get(w);
         uintptr_t x;
@@ -385,11 +430,17 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
             x = fifo[head];
             head = (head + 1) % PREFETCH_DEPTH;
             n--;
+        } else if (soon.n) {
+            shade_soon_flush(w);   /* may grey more */
+            continue;
         } else {
+            w->soon = NULL;
             return true;
         }
         scan_object(w, x);
         if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) {
+            shade_soon_flush(w);
+            w->soon = NULL;
             while (n--) {
                 put(w, fifo[head]);
                 head = (head + 1) % PREFETCH_DEPTH;
