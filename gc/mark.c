@@ -419,6 +419,11 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
         uintptr_t x;
         if (b) {
             __builtin_prefetch((const void *)b);
+            /* And, in a span of mixed types, the object's type. */
+            mspan *bs = span_of(b);
+            if (bs->gctypes && __atomic_load_n(&bs->gctype, __ATOMIC_RELAXED) == &gort__gc_type_mixed &&
+                *(volatile uint8_t *)&bs->state == SPAN_GCSMALL)
+                __builtin_prefetch(&bs->gctypes[span_index(bs, b)]);
             if (n < PREFETCH_DEPTH) {
                 fifo[(head + n++) % PREFETCH_DEPTH] = b;
                 continue;
