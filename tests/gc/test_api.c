@@ -211,10 +211,14 @@ static void test_stats_and_settings(void **state) {
     assert_true(st.gc_cpu_fraction >= 0 && st.gc_cpu_fraction < 1);
     /* The histogram behind the quantiles: its counts add up to num_pauses, its
      * buckets are ordered and disjoint, and the maximum falls in the last one. */
-    gort_gc_pause_bucket_t hb[64];
-    int nb = gort_gc_pause_histogram(hb, 64);
-    assert_true(nb >= 1 && nb <= 64);
-    assert_int_equal(gort_gc_pause_histogram(NULL, 0), nb);
+    /* (Pauses spread over many 1/16-octave buckets on a loaded machine: room
+     * for all of them; the count is returned even when it exceeds max.) */
+    static gort_gc_pause_bucket_t hb[2048];
+    int nb = gort_gc_pause_histogram(hb, 2048);
+    assert_true(nb >= 1 && nb <= 2048);
+    gort_gc_pause_bucket_t one = {0, 0, 0};
+    assert_true(gort_gc_pause_histogram(&one, 1) >= nb);   /* a cycle may add buckets */
+    assert_true(one.count > 0 && one.lo_ns <= hb[0].lo_ns);
     uint64_t cnt = 0;
     for (int i = 0; i < nb; i++) {
         assert_true(hb[i].lo_ns < hb[i].hi_ns && hb[i].count > 0);
@@ -233,7 +237,7 @@ static void test_stats_and_settings(void **state) {
     assert_int_equal(gort_gc_stats(&st), 0);
     assert_int_equal(st.pause_max_ns, 0);
     assert_int_equal(st.num_pauses, 0);
-    assert_int_equal(gort_gc_pause_histogram(hb, 64), 0);
+    assert_int_equal(gort_gc_pause_histogram(hb, 2048), 0);
 }
 
 static void free_gc_object(void *arg) {
