@@ -844,7 +844,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             s->gctypes[idx] = ty;
             /* The span's one type, until a second comes (both written before
              * the object can be published). */
-            if (GORT_UNLIKELY(s->gctype != ty))
+            if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
                 __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
         }
         STAT_ADD(t->p->alloc_bytes, s->elemsize);
