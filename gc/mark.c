@@ -205,10 +205,8 @@ static void balance(gcwork *w) {
 }
 
 /* ---- greying ---------------------------------------------------------------------------- */
-GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
-    mspan *s = span_of(p);
-    if (!s)
-        return;
+/* Grey what p points into, in s = span_of(p) (non-NULL). */
+GC_NOSAN GORT_INLINE void shade_in(gcwork *w, mspan *s, uintptr_t p) {
     /* A plain load (the page heap writes states under its lock with plain stores;
      * an atomic load here would be a "race" to TSan), then acquire ordering. */
     uint8_t st = *(volatile uint8_t *)&s->state;
@@ -257,13 +255,19 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
         put(w, base);
 }
 
+GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
+    mspan *s = span_of(p);
+    if (s)
+        shade_in(w, s, p);
+}
+
 /* Pointers a drain finds in an object are shaded SHADE_DEPTH pointers later,
  * their spans' two lines prefetched meanwhile: the drain's object FIFO hides
  * the miss on the object, this the misses on the span of what it points to
  * (its first line, and the line with the bitmaps' addresses). */
 #define SHADE_DEPTH 16
 typedef struct shadeq {
-    uintptr_t v[SHADE_DEPTH];
+    struct { uintptr_t v; mspan *s; } e[SHADE_DEPTH];   /* a pointer and its span */
     unsigned head, n;
 } shadeq;
 
@@ -279,22 +283,25 @@ GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
     __builtin_prefetch(s);
     __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
     if (q->n < SHADE_DEPTH) {
-        q->v[(q->head + q->n++) % SHADE_DEPTH] = v;
+        unsigned i = (q->head + q->n++) % SHADE_DEPTH;
+        q->e[i].v = v;
+        q->e[i].s = s;
         return;
     }
-    uintptr_t u = q->v[q->head];
-    q->v[q->head] = v;
+    unsigned i = q->head;
     q->head = (q->head + 1) % SHADE_DEPTH;
-    shade_inline(w, u);
+    shade_in(w, q->e[i].s, q->e[i].v);
+    q->e[i].v = v;
+    q->e[i].s = s;
 }
 
 GC_NOSAN static void shade_soon_flush(gcwork *w) {
     shadeq *q = w->soon;
     while (q->n) {
-        uintptr_t u = q->v[q->head];
+        unsigned i = q->head;
         q->head = (q->head + 1) % SHADE_DEPTH;
         q->n--;
-        shade_inline(w, u);
+        shade_in(w, q->e[i].s, q->e[i].v);
     }
 }
 
@@ -419,10 +426,10 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
         uintptr_t x;
         if (b) {
             __builtin_prefetch((const void *)b);
-            /* And, in a span of mixed types, the object's type. */
+            /* And, in a span of mixed types (only a typed small span's gctype
+             * is ever that), the object's type. */
             mspan *bs = span_of(b);
-            if (bs->gctypes && __atomic_load_n(&bs->gctype, __ATOMIC_RELAXED) == &gort__gc_type_mixed &&
-                *(volatile uint8_t *)&bs->state == SPAN_GCSMALL)
+            if (__atomic_load_n(&bs->gctype, __ATOMIC_RELAXED) == &gort__gc_type_mixed)
                 __builtin_prefetch(&bs->gctypes[span_index(bs, b)]);
             if (n < PREFETCH_DEPTH) {
                 fifo[(head + n++) % PREFETCH_DEPTH] = b;
