@@ -169,6 +169,15 @@ void gort__sched_chan_copy(gort_chan_t *c, void *dst, const void *src) {
  * or an add under it (select).  The rest are plain stores of the holder's,
  * who alone writes qword while it is locked. */
 
+/* Round i of a wait for another thread's few instructions: a pause for the
+ * first spins rounds, then a yield of the CPU. */
+static inline void spin_or_yield(int i, int spins) {
+    if (i < spins)
+        gort__cpu_relax();
+    else
+        sched_yield();
+}
+
 void gort__sched_chan_lock_slow(gort_chan_t *c, uint64_t add) {
     for (int i = 0;; i++) {
         uint64_t w = atomic_load_explicit(&c->qword, memory_order_relaxed);
@@ -179,10 +188,7 @@ void gort__sched_chan_lock_slow(gort_chan_t *c, uint64_t add) {
         /* The holder's thread may have been descheduled: after a short spin,
          * give it the CPU.  (Under TSan sched_yield is also where this thread
          * is handed the collector's stop signal.) */
-        if (i < 100)
-            gort__cpu_relax();
-        else
-            sched_yield();
+        spin_or_yield(i, 100);
     }
 }
 
@@ -349,10 +355,7 @@ static GORT_NOINLINE void handoff(gort_chan_t *c, bool to_sender, gort__g_t *sel
 }
 
 void gort__sched_chan_spin(int *i) {
-    if (++*i < 1000)
-        gort__cpu_relax();
-    else
-        sched_yield();
+    spin_or_yield(++*i, 1000);
 }
 
 /* ---- the halves select shares (c locked; the caller unlocks, then readies) ------------------- */
