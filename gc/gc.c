@@ -412,6 +412,7 @@ static void run_cycle(void) {
     gort__gc_mark_prepare();
     gort__gc_pacer_mark_start();
     uint64_t heap0 = atomic_load(&gort__gc_heap_live);
+    uint64_t goal0 = atomic_load(&gort__gc_goal);   /* this cycle's goal, as Go's gctrace shows */
     for (gc_p *p = gort__gc_ps; p; p = p->allnext) {
         p->assist_credit = 0;
         gort__gc_mark_begin_p(p);
@@ -473,7 +474,7 @@ static void run_cycle(void) {
         gort__gc_trace_cycle(cycle, t0, e1 - s1, stw ? 0 : s2 - e1, e2 - s2,
                              atomic_load(&gort__gc_assist_cpu_ns) - assist0,
                              atomic_load(&gort__gc_bg_cpu_ns) - bg0, heap0, heap1, marked,
-                             atomic_load(&gort__gc_goal), gort__gc_ncpu, forced);
+                             goal0, gort__gc_ncpu, forced);
 }
 
 static void *coordinator_main(void *arg) {

@@ -895,16 +895,25 @@ static void schedule(gort__m_t *m) {
         }
         gort__p_t *p = m->p;
         gort__g_t *gp = NULL;
+        bool fired = false;
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed)) {
             int64_t next;
+            uint64_t f0 = LOAD(p->st.timers_fired);
             gort__sched_checktimers(p, p, 0, &next);
+            fired = LOAD(p->st.timers_fired) != f0;
         }
         /* A mark's background share (Go's findRunnableGCWorker). */
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)))
             gort__gc_p_background(m->gct);
         uint32_t tick = p->schedtick + 1;
         STORE(p->schedtick, tick);
-        if (tick % 61 == 0) {
+        /* A goroutine a timer just readied is in runnext: it runs now.  Taking
+         * the fairness pick first would let that G ready its partner into
+         * runnext and push the sleeper to the newest end of the local queue,
+         * under everything readied after it (the owner pops the newest): a
+         * 1 ms ticker on a busy P woke milliseconds late.  The fairness pick
+         * waits for the next 61st tick. */
+        if (tick % 61 == 0 && !fired) {
             /* Fairness: the global queue, else this P's oldest. */
             if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
                 lock(&gort__sched.lock);
