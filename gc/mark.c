@@ -689,7 +689,7 @@ static int64_t p_mark(gc_thread *t, int64_t deadline, bool (*stop)(void *), void
     return now - t0;
 }
 
-bool gort__gc_p_background(gort__gcm_hdr_t *h) {
+bool gort__gc_p_background(gort__gcm_hdr_t *h, bool (*stop)(void *), void *arg) {
     gc_thread *t = (gc_thread *)(void *)h;
     gc_p *p = t->p;
     if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
@@ -714,7 +714,7 @@ bool gort__gc_p_background(gort__gcm_hdr_t *h) {
             return false;
         deadline = now + (allowed > 2e6 ? 2000000 : (int64_t)allowed);
     }
-    p->mw_ns += p_mark(t, deadline, NULL, NULL);
+    p->mw_ns += p_mark(t, deadline, stop, arg);
     return true;
 }
 

@@ -882,6 +882,35 @@ static bool stop_self(gort__m_t *m) {
 
 /* ---- schedule ---------------------------------------------------------------------------------- */
 
+/* Timers another P should have run TIMER_LATE_NS ago: its M is not scheduling
+ * -- preempted by the OS (a kernel thread took a CPU for 4 ms here), or stuck
+ * in one long G.  Go leaves them to that P, or to a P that runs out of work;
+ * with every P busy, a 1 ms ticker then woke up to 9 ms late.  Here a busy P
+ * takes them over on its way through schedule() (runq.c's thieves do the same
+ * with due timers, and they ready onto the thief's P). */
+#define TIMER_LATE_NS 250000
+static void steal_late_timers(gort__p_t *p) {
+    int64_t now = 0;
+    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
+        gort__p_t *v = gort__sched.allp[i];
+        int64_t w = atomic_load_explicit(&v->timer0when, memory_order_relaxed);
+        if (v == p || !w)
+            continue;
+        if (!now)
+            now = gort__nanotime();
+        if (w + TIMER_LATE_NS <= now) {
+            int64_t next;
+            gort__sched_checktimers(p, v, now, &next);
+        }
+    }
+}
+
+static bool timer_due(void *arg) {
+    gort__p_t *p = arg;
+    int64_t when = atomic_load_explicit(&p->timer0when, memory_order_relaxed);
+    return (when && when <= gort__nanotime()) || LOAD(gort__sched.stopping);
+}
+
 static void schedule(gort__m_t *m) {
     for (;;) {
         if (GORT_UNLIKELY(LOAD(gort__sched.stopping) || !m->p)) {
@@ -895,16 +924,19 @@ static void schedule(gort__m_t *m) {
         }
         gort__p_t *p = m->p;
         gort__g_t *gp = NULL;
+        /* A mark's background share (Go's findRunnableGCWorker), cut short
+         * when one of this P's timers comes due: the timers are next. */
+        if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)))
+            gort__gc_p_background(m->gct, timer_due, p);
         bool fired = false;
+        uint64_t f0 = LOAD(p->st.timers_fired);
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed)) {
             int64_t next;
-            uint64_t f0 = LOAD(p->st.timers_fired);
             gort__sched_checktimers(p, p, 0, &next);
-            fired = LOAD(p->st.timers_fired) != f0;
         }
-        /* A mark's background share (Go's findRunnableGCWorker). */
-        if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)))
-            gort__gc_p_background(m->gct);
+        if (gort__sched.gomaxprocs > 1)
+            steal_late_timers(p);
+        fired = LOAD(p->st.timers_fired) != f0;
         uint32_t tick = p->schedtick + 1;
         STORE(p->schedtick, tick);
         /* A goroutine a timer just readied is in runnext: it runs now.  Taking

@@ -81,9 +81,9 @@ void gort__gc_blocking_self(void (*fn)(void *), void *arg);
  * worker threads stay asleep.  gort__gc_pmark is set while a mark wants it. */
 extern _Atomic int gort__gc_pmark;
 void gort__gc_sched_procs(int nprocs);   /* gort_main starts (GOMAXPROCS) / ends (0) */
-/* schedule(), on g0 with a P: this P's dedicated or fractional share, if due;
- * true if it marked. */
-bool gort__gc_p_background(gort__gcm_hdr_t *t);
+/* schedule(), on g0 with a P: this P's dedicated or fractional share, if due,
+ * until stop(arg) (checked between slices of marking); true if it marked. */
+bool gort__gc_p_background(gort__gcm_hdr_t *t, bool (*stop)(void *), void *arg);
 /* findrunnable, with a P and nothing to run: mark while there is work and
  * runnable(arg) is false; true if it marked. */
 bool gort__gc_p_idle(gort__gcm_hdr_t *t, bool (*runnable)(void *), void *arg);
