@@ -1,6 +1,6 @@
 /* Timers (sched/time.c): sleeps wake in order and never early, 100 000 timers
  * fire, gort_after's value and cancellation, select with a timeout, a million
- * pending timers cost no CPU. */
+ * pending timers cost no CPU, a busy P's overdue timers are taken over. */
 #include "sched/common.h"
 
 #include <time.h>
@@ -226,8 +226,86 @@ static void test_million_pending(void **state) {
     assert_true(cpu < 0.030);
 }
 
+/* ---- a P that does not schedule loses its due timers ----------------------------------------------
+ * The sleeper readies a goroutine that spins without a scheduling point onto its
+ * own P, then sleeps 1 ms: its timer is on that P, whose M is busy in the
+ * spinner (signal preemption off).  The other P runs a channel ping-pong: on
+ * its way through schedule() it must take the overdue timer over, so the sleeper wakes while
+ * the spinner still spins (which gives up after 2 s: a timer left to its own P
+ * would fire only then). */
+static int lt_woke, lt_spin_saw_wake, lt_done;
+static gort_waitgroup_t lwg;
+
+static void lt_spinner(void *arg) {
+    (void)arg;
+    int64_t t0 = gort_nanotime();
+    while (!__atomic_load_n(&lt_woke, __ATOMIC_ACQUIRE) && gort_nanotime() - t0 < 2000000000LL)
+        ;
+    __atomic_store_n(&lt_spin_saw_wake, __atomic_load_n(&lt_woke, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    __atomic_store_n(&lt_done, 1, __ATOMIC_RELEASE);
+    gort_wg_done(&lwg);
+}
+
+static void lt_sleeper(void *arg) {
+    (void)arg;
+    gort_go(lt_spinner, NULL);   /* runnext of this P: it runs when we sleep */
+    gort_sleep(1000000);
+    __atomic_store_n(&lt_woke, 1, __ATOMIC_RELEASE);
+    gort_wg_done(&lwg);
+}
+
+/* Two goroutines handing a value back and forth: their P passes through
+ * schedule() every 61st switch (a lone yielder never does: with nothing else
+ * to run, gort_yield returns at once). */
+static gort_chan_t *lt_ping, *lt_pong;
+
+static void lt_pinger(void *arg) {
+    (void)arg;
+    int v = 0;
+    while (!__atomic_load_n(&lt_done, __ATOMIC_ACQUIRE)) {
+        gort_chan_send(lt_ping, &v);
+        gort_chan_recv(lt_pong, &v);
+    }
+    gort_chan_close(lt_ping);
+    gort_wg_done(&lwg);
+}
+
+static void lt_ponger(void *arg) {
+    (void)arg;
+    int v;
+    while (gort_chan_recv(lt_ping, &v))
+        gort_chan_send(lt_pong, &v);
+    gort_wg_done(&lwg);
+}
+
+static void late_timer_main(void *arg) {
+    (void)arg;
+    lt_woke = lt_spin_saw_wake = lt_done = 0;
+    lt_ping = gort_chan_make(sizeof(int), 0);
+    lt_pong = gort_chan_make(sizeof(int), 0);
+    gort_wg_add(&lwg, 5);   /* sleeper, spinner, the pair, and ourselves */
+    gort_go(lt_pinger, NULL);
+    gort_go(lt_ponger, NULL);
+    gort_go(lt_sleeper, NULL);
+    gort_wg_done(&lwg);
+    gort_wg_wait(&lwg);
+    CHECK(lt_spin_saw_wake);
+    gort_chan_free(lt_ping);
+    gort_chan_free(lt_pong);
+}
+
+static void test_late_timer_taken_over(void **state) {
+    (void)state;
+    set_procs(2);
+    int async = gort__settings.asyncpreemptoff;
+    gort__settings.asyncpreemptoff = 1;
+    run_main(late_timer_main, NULL);
+    gort__settings.asyncpreemptoff = async;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_late_timer_taken_over),
         cmocka_unit_test(test_sleep_order),
         cmocka_unit_test(test_hundred_thousand),
         cmocka_unit_test(test_after_select),
