@@ -4,7 +4,8 @@
  * gc/gc.c.
  *
  * The sweeper runs at a low priority (nice 10): on a machine with few CPUs it
- * takes what the program leaves.  But the next cycle waits for a sweep in flight,
+ * takes what the program leaves -- and it yields the CPU every 100 us of
+ * sweeping, since a low priority shrinks a thread's share, not its time slice.  But the next cycle waits for a sweep in flight,
  * so the coordinator lifts the sweeper to normal priority while it waits (no
  * priority inversion: on a loaded machine a nice-10 thread can be kept off the
  * CPU for long, and the heap would grow past its goal meanwhile).  After a sweep it applies the memory limit
@@ -24,6 +25,7 @@ static pthread_once_t sweeper_once = PTHREAD_ONCE_INIT;
 static _Atomic pid_t sweeper_tid;
 
 #define SWEEPER_NICE 10
+#define YIELD_NS 100000   /* 100 us */
 
 static void *sweeper_main(void *arg) {
     (void)arg;
@@ -38,8 +40,21 @@ static void *sweeper_main(void *arg) {
     for (;;) {
         uint32_t w = atomic_load(&sweeper_wake);
         int n = 0;
-        while (gort__gc_sweep_one())
-            n++;
+        int64_t t0 = gort__nanotime();
+        while (gort__gc_sweep_one()) {
+            /* Every YIELD_NS, let a waiting thread have the CPU: a low nice value
+             * makes the share small, not the slice -- a woken sweeper ran 4.3 ms
+             * straight while an M (and the goroutine it ran) waited for the
+             * CPU (Linux 6.18, EEVDF).  Go's background sweeper yields after
+             * each span the same way. */
+            if ((++n & 15) == 0) {
+                int64_t t = gort__nanotime();
+                if (t - t0 >= YIELD_NS) {
+                    sched_yield();
+                    t0 = gort__nanotime();
+                }
+            }
+        }
         gort__gc_release_retired();
         if (n)
             gort__gc_pacer_enforce_limit();
