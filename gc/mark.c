@@ -489,7 +489,8 @@ void gort__gc_flush_wbuf(gc_p *p, gcwork *w) {
  * Go runs 25% of the Ps as mark workers: floor(0.25 P + 0.5) dedicated ones, or, when
  * that rounding is more than 30% off, a fractional worker for the remainder.  Here
  * workers are threads: `dedicated` threads that mark flat out, and one fractional
- * thread that keeps its own CPU time at `fraction` of the wall time of the mark.
+ * thread that keeps its CPU time, together with the idle workers', at `fraction`
+ * of the wall time of the mark.
  *
  * Go also marks on idle Ps (gcMarkWorkerIdleMode).  Here the rest of the CPUs get
  * idle workers: threads under SCHED_IDLE, which Linux runs only on a CPU nothing
