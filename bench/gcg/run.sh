@@ -4,7 +4,9 @@
 #   binary-trees with goroutines (the Benchmarks Game's parallel form, depth
 #   $GCG_TREES_DEPTH, default 18), three runs each, the median by wall time;
 #   the server-like workload ($GCG_SERVER_SECONDS of serving, default 10, with a
-#   $GCG_SERVER_CACHE_MIB cache, default 128), one run each.
+#   $GCG_SERVER_CACHE_MIB cache, default 128), three runs each, the median by
+#   requests/s.  Largest gap, MMU and pause p99: medians over the runs; pause
+#   max: the largest of any run.
 # For each: wall time, user+sys CPU and peak RSS (/usr/bin/time), the RESULT
 # line's GC count and pauses, and bench/gc/mmu.py's largest gap and MMU over the
 # progress stamps.  A run that dies or hangs (timeout) is recorded as failed:
@@ -70,12 +72,14 @@ for rep in 1 2 3; do
         run "binary-trees-go-P$p-r$rep" binary-trees go $p 30 "$tmp/go_binarytrees_g" "$depth" || true
     done
 done
-for p in 1 2; do
-    for rt in gort go; do
-        b=$bin/gcgbench_server
-        [ $rt = go ] && b=$tmp/go_server
-        for attempt in 1 2 3; do
-            run "server-$rt-P$p-a$attempt" server $rt $p $((${secs%.*} + 20)) "$b" "$secs" "$cache" && break
+for rep in 1 2 3; do
+    for p in 1 2; do
+        for rt in gort go; do
+            b=$bin/gcgbench_server
+            [ $rt = go ] && b=$tmp/go_server
+            for attempt in 1 2 3; do
+                run "server-$rt-P$p-r$rep-a$attempt" server $rt $p $((${secs%.*} + 20)) "$b" "$secs" "$cache" && break
+            done
         done
     done
 done
@@ -107,17 +111,32 @@ for line in open(os.path.join(tmp, "runs.txt")):
     allruns.setdefault(key, []).append(d)
 
 # Per workload, runtime and P: of the runs that completed, the one with the
-# median wall time (failed only if none did); its MMU curve and pause histogram
-# under a stable name.  Every failed run is listed.
+# median wall time (the server's is fixed: median requests/s), failed only if
+# none did; its MMU curve and pause histogram under a stable name.  The
+# mutator's view (largest gap, MMU) and the pause p99 are the medians over the
+# runs, the pause max the largest of any run: one run on a shared machine is
+# at the mercy of the other tenants, and of the kernel's own threads.  Every
+# failed run is listed.
 by, failures = {}, []
 def short(why):
     why = urllib.parse.unquote(why).replace("|", "/")
     return why if len(why) <= 160 else why[:157] + "…"
+def median(xs):
+    xs = sorted(xs)
+    return xs[(len(xs) - 1) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 for key, rs in allruns.items():
-    ok = sorted((r for r in rs if "failed" not in r), key=lambda r: float(r["elapsed"]))
+    primary = "rps" if key[0] == "server" else "elapsed"
+    ok = sorted((r for r in rs if "failed" not in r), key=lambda r: float(r[primary]))
     bad = [r for r in rs if "failed" in r]
     failures += [(r["name"], short(r.get("why", ""))) for r in bad]
     r = dict(ok[(len(ok) - 1) // 2] if ok else bad[0])
+    for k in ("maxgap_ms", "mmu10", "mmu50", "p99_ns"):
+        vs = [float(x[k]) for x in ok if k in x]
+        if vs:
+            r[k] = str(median(vs))
+    vs = [float(x["max_ns"]) for x in ok if "max_ns" in x]
+    if vs:
+        r["max_ns"] = str(max(vs))
     r["nruns"], r["nfailed"] = len(rs), len(bad)
     if bad:
         r["why_failed"] = short(bad[0].get("why", ""))
@@ -150,11 +169,13 @@ w(f"- Machine: {meta['cpu']}, {meta['ncpu']} CPUs, shared (load average {meta['l
 w("- gort runs the C programs (`bench/gcg/*.c`, through `bench/gc/harness.h`), Go the same programs in Go "
   "(`bench/gcg/go/`, through `bench/gc/go/harness`). Every GC object is allocated by goroutines.")
 w(f"- **binary-trees**: the Benchmarks Game's parallel form (Go program #2's shape), depth {meta['depth']}: one goroutine "
-  "per depth 4, 6, …, collected with a WaitGroup. Three runs each; the row is the median by wall time. "
+  "per depth 4, 6, …, collected with a WaitGroup. Three runs each; the row is the run with the median wall time, "
+  "except: largest gap, MMU and pause p99 are the medians over the three runs, pause max the largest of any run. "
   "Progress stamps are the tree builders' together (one per 2047-node subtree), so a gap is a time in which "
   "*no* builder made progress; at P=2 that is an optimistic view of utilisation.")
 w(f"- **server**: 1000 client goroutines, 8 handlers, unbuffered channels, a {meta['cache']} MiB long-lived cache "
-  f"(2-way sets, least recently used replaced), {meta['secs']} s of serving after the cache is built; one run each. "
+  f"(2-way sets, least recently used replaced), {meta['secs']} s of serving after the cache is built; three runs each, "
+  "the row the run with the median requests/s (gap, MMU and pauses as for binary-trees). "
   "Its wall time is fixed, so the table gives **requests/s** and its ratio to Go's instead (higher is better); "
   "request latency is send to reply. The gap and MMU columns come from a latency-sensitive goroutine that "
   "wakes every 1 ms for a ~100 µs unit of work; its stamps leave out the time it asked to sleep, so a gap is "
@@ -198,7 +219,7 @@ for key in [("server", rt, p) for p in (1, 2) for rt in ("gort", "go")]:
     if "failed" in r:
         w(f"| {rt} | {p} | failed ({r['nfailed']} attempts): {r.get('why_failed','')} |" + " |" * 15)
         continue
-    failnote = f" (attempt {r['nruns']}; {r['nfailed']} failed)" if r["nfailed"] else ""
+    failnote = f" ({r['nfailed']} of {r['nruns']} runs failed)" if r["nfailed"] else ""
     g = by.get((wl, "go", p))
     rps, rss = fl(r, "rps"), fl(r, "maxrss_kb", 1 / 1024)
     w(f"| {rt}{failnote} | {p} | {fmt(rps,'%.0f')} | {fmt(ratio(rps, fl(g,'rps'))) if rt=='gort' else ''} | "
