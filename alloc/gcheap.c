@@ -15,6 +15,8 @@
  *                "allocated" = i < gcfreeindex || gcallocbits[i]  (Go's isFree).
  *   gcmarkbits   bit i set: object i was marked this cycle (atomic or, by markers
  *                and by allocation while a mark runs: "allocate black").
+ *   The two are one block, interleaved word by word (alloc/types.h, GC_BITW):
+ *   a marker's allocation-bit miss brings the mark bit along.
  *
  * Allocation (Go's nextFreeFast): gcalloccache holds ~gcallocbits from gcfreeindex
  * on; the next free slot is a count-trailing-zeros away.  No free list is threaded
@@ -175,7 +177,7 @@ static void span_init_gc(mspan *s, unsigned spc) {
     size_t w = ((size_t)s->nelems + 63) / 64;
     uint64_t *b = bits_get(spc);
     s->gcbitwords = (uint8_t)w;
-    s->gcmarkbits = b + w;
+    s->gcmarkbits = b + 1;   /* interleaved with the allocation bits (GC_BITW) */
     s->gccheckbits = gort__settings.gccheckmark ? b + 2 * w : NULL;
     s->gctypes = (s->gckind == GC_TYPED && cls) ? (const gort_gc_type_t **)(b + w * (gort__settings.gccheckmark ? 3 : 2)) : NULL;
     s->gctype = NULL;
@@ -413,15 +415,16 @@ GC_NOSAN static bool sweep_span(mspan *s) {
     unsigned nel = s->nelems;
     unsigned marked = 0;
     for (unsigned i = 0; i < w; i++) {
-        uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->gcmarkbits[i], memory_order_relaxed);
+        uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->gcmarkbits[GC_BITW(i)], memory_order_relaxed);
         if (i == w - 1 && nel % 64)
             m &= ((uint64_t)1 << (nel % 64)) - 1;
         marked += (unsigned)gort__popcount64(m);
     }
     atomic_fetch_sub_explicit(&unswept, 1, memory_order_relaxed);
     if (marked == 0) {
-        /* Nothing allocated any more; keep the bitmaps until it is released. */
-        memset(s->gcallocbits, 0, w * sizeof(uint64_t));
+        /* Nothing allocated any more; keep the bitmaps until it is released
+         * (both zero: no mark bit is set). */
+        memset(bits_block(s), 0, 2 * w * sizeof(uint64_t));
         atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
         atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
         s->gcnalloc = 0;
@@ -433,11 +436,12 @@ GC_NOSAN static bool sweep_span(mspan *s) {
     uint64_t *a = s->gcallocbits;
     s->gcallocbits = s->gcmarkbits;
     s->gcmarkbits = a;
-    memset(a, 0, w * sizeof(uint64_t));
+    for (unsigned i = 0; i < w; i++)
+        a[GC_BITW(i)] = 0;
     if (s->gctypes) {
         /* Dead objects' types are cleared so a stale type is never trusted. */
         for (unsigned i = 0; i < nel; i++)
-            if (!((s->gcallocbits[i / 64] >> (i % 64)) & 1))
+            if (!((s->gcallocbits[GC_BITW(i / 64)] >> (i % 64)) & 1))
                 s->gctypes[i] = NULL;
     }
     s->gcnalloc = (uint16_t)marked;
@@ -570,7 +574,7 @@ GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
         return;
     unsigned n = 0;
     for (unsigned w = from / 64; w * 64 < to; w++) {
-        uint64_t m = ~s->gcallocbits[w];
+        uint64_t m = ~s->gcallocbits[GC_BITW(w)];
         if (w == from / 64)
             m &= ~(uint64_t)0 << (from % 64);
         if ((w + 1) * 64 > to)
@@ -579,7 +583,7 @@ GC_NOSAN static void mark_allocated_black(mspan *s, gc_p *p) {
             continue;
         /* Count only the bits this sets: a marker may have greyed a new object
          * while it read an older gcblackfrom. */
-        uint64_t old = atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[w], m, memory_order_relaxed);
+        uint64_t old = atomic_fetch_or_explicit((_Atomic uint64_t *)&s->gcmarkbits[GC_BITW(w)], m, memory_order_relaxed);
         n += (unsigned)gort__popcount64(m & ~old);
     }
     atomic_store_explicit(&s->gcblackfrom, (uint16_t)to, memory_order_release);
@@ -679,7 +683,7 @@ static unsigned next_free_index(mspan *s) {
             atomic_store_explicit(&s->gcfreeindex, (uint16_t)nel, memory_order_relaxed);
             return nel;
         }
-        cache = ~s->gcallocbits[fi / 64];
+        cache = ~s->gcallocbits[GC_BITW(fi / 64)];
     }
     unsigned bit = (unsigned)__builtin_ctzll(cache);
     unsigned result = fi + bit;
@@ -690,7 +694,7 @@ static unsigned next_free_index(mspan *s) {
     cache = bit == 63 ? 0 : cache >> (bit + 1);
     fi = result + 1;
     if (fi % 64 == 0 && fi != nel)
-        cache = ~s->gcallocbits[fi / 64];
+        cache = ~s->gcallocbits[GC_BITW(fi / 64)];
     s->gcalloccache = cache;
     atomic_store_explicit(&s->gcfreeindex, (uint16_t)fi, memory_order_relaxed);
     return result;
@@ -881,7 +885,7 @@ GC_NOSAN uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp)
         if (idx >= s->nelems)
             return 0;
         if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed) &&
-            !((ab[idx / 64] >> (idx % 64)) & 1))
+            !((ab[GC_BITW(idx / 64)] >> (idx % 64)) & 1))
             return 0;
         *sp = s;
         *idxp = idx;

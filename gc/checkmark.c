@@ -135,13 +135,13 @@ GC_NOSAN static void grey(uintptr_t p, uintptr_t slot) {
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (s->gccheckbits[idx / 64] & bit)
         return;
-    if (from_stack && !(s->gcmarkbits[idx / 64] & bit)) {
+    if (from_stack && !(s->gcmarkbits[GC_BITW(idx / 64)] & bit)) {
         gort__gc_checkmark_stale++;
         return;
     }
     s->gccheckbits[idx / 64] |= bit;
     insert(base, slot);
-    if (!(s->gcmarkbits[idx / 64] & bit))
+    if (!(s->gcmarkbits[GC_BITW(idx / 64)] & bit))
         fail(base, s, idx, slot);
     if (s->gckind == GC_NOSCAN)
         return;

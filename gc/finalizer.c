@@ -152,7 +152,7 @@ GC_NOSAN void gort__gc_finalizer_sweep(mspan *s) {
     gc_special **pp = &s->gcspecials, *r;
     while ((r = *pp) != NULL) {
         uint32_t idx = s->state == SPAN_GCSMALL ? span_index(s, r->obj) : 0;
-        _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmarkbits[idx / 64];
+        _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmarkbits[GC_BITW(idx / 64)];
         uint64_t bit = (uint64_t)1 << (idx % 64);
         if (atomic_load_explicit(mw, memory_order_relaxed) & bit) {
             pp = &r->next;

@@ -220,7 +220,7 @@ GC_NOSAN GORT_INLINE void shade_in(gcwork *w, mspan *s, uintptr_t p) {
         idx = DIV_INDEX(span_divide(s, p));
         if (idx >= s->nelems)
             return;
-        if (!((ab[idx / 64] >> (idx % 64)) & 1)) {
+        if (!((ab[GC_BITW(idx / 64)] >> (idx % 64)) & 1)) {
             /* Not allocated at the last sweep: free, or allocated since. */
             if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed))
                 return;
@@ -241,7 +241,7 @@ GC_NOSAN GORT_INLINE void shade_in(gcwork *w, mspan *s, uintptr_t p) {
     } else {
         return;
     }
-    _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmarkbits[idx / 64];
+    _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmarkbits[GC_BITW(idx / 64)];
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit)
         return;
@@ -282,6 +282,7 @@ GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
         return;
     __builtin_prefetch(s);
     __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
+    __builtin_prefetch((const char *)s + offsetof(mspan, gcfreeindex));
     if (q->n < SHADE_DEPTH) {
         unsigned i = (q->head + q->n++) % SHADE_DEPTH;
         q->e[i].v = v;
