@@ -205,6 +205,18 @@ int gort_go(void (*fn)(void *), void *arg) {
         return -1;
     }
     gort__p_t *p = self->m->p;
+    if (GORT_UNLIKELY(gort__sched_runqsize(p) > RUNQ_SIZE) &&
+        !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
+        /* Back-pressure (below), before the queue overflows, when the global
+         * queue is empty: the spawner alone goes there, and what it spawned
+         * runs here -- rather than half of it taking the trip through the
+         * global queue (a million-goroutine spawn loop put 0.98 goroutines
+         * per goroutine there).  With others already waiting there (a
+         * recursive spawner: skynet), overflowing as below keeps fewer
+         * half-done spawners alive. */
+        yield(self, true);
+        p = self->m->p;
+    }
     gort__g_t *gp = newproc(p, fn, arg);
     if (!gp) {
         errno = ENOMEM;

@@ -113,7 +113,12 @@
  * (2 MB peak instead of 170 MB of G structs).  Go gets a similar effect by
  * being slower to spawn (it allocates each stack in newproc) and by sysmon's
  * preemption.  Yielding there is allowed: a goroutine may be preempted at any
- * call.
+ * call.  When the global queue is empty the spawner yields just before the
+ * overflow instead, alone: its 256 goroutines run where they are, and none
+ * takes the trip through the global queue (a P=2 spawn loop had put 0.4 of
+ * every goroutine there).  With others already waiting in the global queue (a
+ * recursive spawner such as skynet), it overflows as above: that keeps fewer
+ * half-done spawners alive.
  *
  * One P
  * -----
