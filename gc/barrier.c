@@ -73,8 +73,10 @@ void gort_gc_store(void **slot, void *ptr) {
     else
         full = store_marking(t, slot, ptr);
     crit_exit(t);
-    if (GORT_UNLIKELY(full))
+    if (GORT_UNLIKELY(full)) {
         flush_chunked(t);
+        gort__gc_scrub_stack(t, 2048);   /* alloc/gcheap.c: what its frames held */
+    }
 }
 
 /* ---- copies the scheduler makes (channel elements, goroutine arguments) ----------------
@@ -115,6 +117,8 @@ void gort__gc_shade_words(const void *src, size_t n) {
         full = t->p->wbn > WBUF_LEN - 2;
     }
     crit_exit(t);
-    if (GORT_UNLIKELY(full))
+    if (GORT_UNLIKELY(full)) {
         flush_chunked(t);
+        gort__gc_scrub_stack(t, 2048);   /* alloc/gcheap.c: what its frames held */
+    }
 }

@@ -187,6 +187,7 @@ uint64_t gort__gc_scan_work(void);                          /* bytes scanned thi
 void gort__gc_flush_wbuf(gc_p *p, gcwork *w);
 void gort__gc_scan_object_now(gcwork *w, uintptr_t obj);   /* obj's contents, not obj */
 void gort__gc_assist(gc_thread *t);                         /* pay the P's allocation debt */
+void gort__gc_scrub_stack(gc_thread *t, unsigned bytes);     /* zero the dead stack below (alloc/gcheap.c) */
 /* CPU time of marking (ns): background workers, assists. */
 extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
 
