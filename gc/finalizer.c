@@ -185,6 +185,45 @@ static void wait_queue(void *arg) {
     gort__futex_wait(&finq_seq, *(uint32_t *)arg, -1);
 }
 
+/* Take one record off the queue and run it; false if the queue was empty.  Its
+ * own function, so that finalizer_main's frame never holds the object: after it
+ * returns, the stack below is scrubbed, and the thread waits for the next record
+ * without a stale pointer to the last object (and all it reaches) in its frames
+ * -- it kept that object alive until the next finalizer ran. */
+GORT_NOINLINE static bool run_one(gc_thread *t) {
+    crit_enter(t);
+    gort__mutex_lock(&finq_lock);
+    gc_special *r = finq_head;
+    if (r) {
+        finq_head = r->next;
+        if (!finq_head)
+            finq_tail = NULL;
+    }
+    gort__mutex_unlock(&finq_lock);
+    if (!r) {
+        crit_exit(t);
+        return false;
+    }
+    uintptr_t obj = r->obj, farg = (uintptr_t)r->arg;
+    void (*fn)(void *, void *) = r->fn;
+    /* Off the queue (a root) onto this thread's stack: a barrier. */
+    if (atomic_load(&gort__gc_phase) != GC_OFF) {
+        gort__gc_shade(&t->p->gcw, obj);
+        gort__gc_shade(&t->p->gcw, farg);
+        gort__gc_gcw_dispose(&t->p->gcw);
+    }
+    gort__mutex_lock(&specials_lock);
+    r->next = rec_free;
+    r->obj = 0;
+    r->arg = NULL;
+    rec_free = r;
+    gort__mutex_unlock(&specials_lock);
+    crit_exit(t);
+    fn((void *)obj, (void *)farg);
+    atomic_fetch_add(&gort__gc_finalizers_run, 1);
+    return true;
+}
+
 static void *finalizer_main(void *arg) {
     (void)arg;
     if (gort_gc_register_thread() != 0)
@@ -192,41 +231,11 @@ static void *finalizer_main(void *arg) {
     gc_thread *t = gort__gc_self;
     for (;;) {
         uint32_t seq = atomic_load(&finq_seq);
-        crit_enter(t);
-        gort__mutex_lock(&finq_lock);
-        gc_special *r = finq_head;
-        if (r) {
-            finq_head = r->next;
-            if (!finq_head)
-                finq_tail = NULL;
-        }
-        gort__mutex_unlock(&finq_lock);
-        uintptr_t obj = 0, farg = 0;
-        void (*fn)(void *, void *) = NULL;
-        if (r) {
-            obj = r->obj;
-            farg = (uintptr_t)r->arg;
-            fn = r->fn;
-            /* Off the queue (a root) onto this thread's stack: a barrier. */
-            if (atomic_load(&gort__gc_phase) != GC_OFF) {
-                gort__gc_shade(&t->p->gcw, obj);
-                gort__gc_shade(&t->p->gcw, farg);
-                gort__gc_gcw_dispose(&t->p->gcw);
-            }
-            gort__mutex_lock(&specials_lock);
-            r->next = rec_free;
-            r->obj = 0;
-            r->arg = NULL;
-            rec_free = r;
-            gort__mutex_unlock(&specials_lock);
-        }
-        crit_exit(t);
-        if (!fn) {
-            gort__gc_blocking(t, wait_queue, &seq);
+        if (run_one(t)) {
+            gort__gc_scrub_stack(t, 16384);   /* the finalizer's frames, and run_one's */
             continue;
         }
-        fn((void *)obj, (void *)farg);
-        atomic_fetch_add(&gort__gc_finalizers_run, 1);
+        gort__gc_blocking(t, wait_queue, &seq);
     }
     return NULL;
 }

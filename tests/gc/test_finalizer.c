@@ -1,6 +1,8 @@
 /* gc.finalizer: finalizers run exactly once, on their own thread; what the object
  * reaches is intact when its finalizer runs; removing a finalizer works; an object
- * whose finalizer ran is freed by a later cycle. */
+ * whose finalizer ran is freed by a later cycle; a chain of finalizable objects,
+ * each reached only from the one before, is finalized to the end (the
+ * finalizer thread keeps no stale pointer to the object it last ran). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,9 +106,55 @@ static void test_exactly_once(void **state) {
     assert_true(st.finalizers_run >= (uint64_t)ran);
 }
 
+/* ---- a chain: each object's finalizer can run only once the one before it
+ * has run and been freed (the one before reaches it) ---- */
+#define CHAIN 20
+typedef struct link {
+    struct link *next;
+    uint64_t k;
+} link;
+static _Atomic int chain_ran, chain_order_bad;
+
+static void fin_link(void *p, void *arg) {
+    (void)arg;
+    link *l = p;
+    if ((int)l->k != atomic_load(&chain_ran))
+        atomic_fetch_add(&chain_order_bad, 1);
+    atomic_fetch_add(&chain_ran, 1);
+}
+
+static void *make_chain(void *arg) {
+    (void)arg;
+    link *next = NULL;
+    for (int k = CHAIN - 1; k >= 0; k--) {
+        link *l = gort_gc_alloc(sizeof *l);
+        l->k = (uint64_t)k;
+        GORT_GC_STORE(l->next, next);
+        gort_gc_set_finalizer(l, fin_link, NULL);
+        next = l;
+    }
+    return NULL;
+}
+
+static int chain_done(void) { return atomic_load(&chain_ran) == CHAIN; }
+
+static void test_chain(void **state) {
+    (void)state;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, make_chain, NULL), 0);
+    pthread_join(t, NULL);
+    /* Two cycles per link at least (finalize, then free); many more allowed. */
+    int done = collect_until(chain_done, 40 * CHAIN);
+    if (!done)
+        print_message("chain finalized up to %d of %d\n", atomic_load(&chain_ran), CHAIN);
+    assert_true(done);
+    assert_int_equal(atomic_load(&chain_order_bad), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exactly_once),
+        cmocka_unit_test(test_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
