@@ -800,7 +800,6 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
     return obj;
 }
 
-/* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED. */
 /* ---- scrubbing the dead stack (after bdwgc's GC_clear_stack) ----------------------------
  * Stacks are scanned conservatively, and a live frame's unused slots keep whatever
  * an earlier call left at that address.  The runtime's slow paths (a span refill,
@@ -832,6 +831,7 @@ void gort__gc_scrub_stack(gc_thread *t, unsigned bytes) {
     scrub_below((bytes + SCRUB_CHUNK - 1) / SCRUB_CHUNK);
 }
 
+/* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED. */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gc_self();
     if (GORT_UNLIKELY(!t))
@@ -893,13 +893,13 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             gort__gc_scrub_stack(t, 2048);
         obj = (void *)p;
     }
-    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
-        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
+    bool assisted = GORT_UNLIKELY(t->p->assist_credit < 0) &&
+                    atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK;
+    if (assisted)
         gort__gc_assist(t);
-        t = gort__gc_self_reload();
-        gort__gc_scrub_stack(t, 2048);
-    }
     t = gort__gc_self_reload();   /* an assist may park a goroutine, which may come back on another M */
+    if (GORT_UNLIKELY(assisted))
+        gort__gc_scrub_stack(t, 2048);
     if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
     return obj;

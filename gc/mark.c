@@ -271,6 +271,13 @@ typedef struct shadeq {
     unsigned head, n;
 } shadeq;
 
+GC_NOSAN GORT_INLINE void shade_oldest(gcwork *w, shadeq *q) {
+    unsigned i = q->head;
+    q->head = (i + 1) % SHADE_DEPTH;
+    q->n--;
+    shade_in(w, q->e[i].s, q->e[i].v);
+}
+
 GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
     shadeq *q = w->soon;
     if (!q) {
@@ -283,27 +290,17 @@ GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
     __builtin_prefetch(s);
     __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
     __builtin_prefetch((const char *)s + offsetof(mspan, gcfreeindex));
-    if (q->n < SHADE_DEPTH) {
-        unsigned i = (q->head + q->n++) % SHADE_DEPTH;
-        q->e[i].v = v;
-        q->e[i].s = s;
-        return;
-    }
-    unsigned i = q->head;
-    q->head = (q->head + 1) % SHADE_DEPTH;
-    shade_in(w, q->e[i].s, q->e[i].v);
+    if (q->n == SHADE_DEPTH)
+        shade_oldest(w, q);   /* its slot takes the new one */
+    unsigned i = (q->head + q->n++) % SHADE_DEPTH;
     q->e[i].v = v;
     q->e[i].s = s;
 }
 
 GC_NOSAN static void shade_soon_flush(gcwork *w) {
     shadeq *q = w->soon;
-    while (q->n) {
-        unsigned i = q->head;
-        q->head = (q->head + 1) % SHADE_DEPTH;
-        q->n--;
-        shade_in(w, q->e[i].s, q->e[i].v);
-    }
+    while (q->n)
+        shade_oldest(w, q);
 }
 
 GC_NOSAN void gort__gc_shade(gcwork *w, uintptr_t p) {

@@ -5,10 +5,11 @@
  *
  * The sweeper runs at a low priority (nice 10): on a machine with few CPUs it
  * takes what the program leaves -- and it yields the CPU every 100 us of
- * sweeping, since a low priority shrinks a thread's share, not its time slice.  But the next cycle waits for a sweep in flight,
- * so the coordinator lifts the sweeper to normal priority while it waits (no
- * priority inversion: on a loaded machine a nice-10 thread can be kept off the
- * CPU for long, and the heap would grow past its goal meanwhile).  After a sweep it applies the memory limit
+ * sweeping, since a low priority shrinks a thread's share, not its time slice.
+ * But the next cycle waits for a sweep in flight, so the coordinator lifts the
+ * sweeper to normal priority while it waits (no priority inversion: on a loaded
+ * machine a nice-10 thread can be kept off the CPU for long, and the heap would
+ * grow past its goal meanwhile).  After a sweep it applies the memory limit
  * (gc/pacer.c), and the allocator's scavenger returns the freed pages to the OS
  * over the next seconds (alloc/scavenge.c). */
 #include "gc/internal.h"

@@ -933,7 +933,6 @@ static void schedule(gort__m_t *m) {
          * when one of this P's timers comes due: the timers are next. */
         if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)))
             gort__gc_p_background(m->gct, timer_due, p);
-        bool fired = false;
         uint64_t f0 = LOAD(p->st.timers_fired);
         if (atomic_load_explicit(&p->timer0when, memory_order_relaxed)) {
             int64_t next;
@@ -941,7 +940,7 @@ static void schedule(gort__m_t *m) {
         }
         if (gort__sched.gomaxprocs > 1)
             steal_late_timers(p);
-        fired = LOAD(p->st.timers_fired) != f0;
+        bool fired = LOAD(p->st.timers_fired) != f0;
         uint32_t tick = p->schedtick + 1;
         STORE(p->schedtick, tick);
         /* A goroutine a timer just readied is in runnext: it runs now.  Taking
