@@ -71,30 +71,20 @@ done
     echo "bdwgc=$(dpkg-query -W -f='${Version}' libgc-dev 2>/dev/null || echo '?')"
 } >"$tmp/meta.txt"
 
-python3 - "$tmp" "$results" <<'PY'
+python3 - "$tmp" "$results" "$here" <<'PY'
 import os, sys
 tmp, results = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from runs import summarize
 meta = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(tmp, "meta.txt")))
 allruns = {}
 for line in open(os.path.join(tmp, "runs.txt")):
     d = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
     allruns.setdefault(d["name"], []).append(d)
 def cpu_of(r): return float(r.get("user", 0)) + float(r.get("sys", 0))
-def median(xs):
-    xs = sorted(xs)
-    return xs[(len(xs) - 1) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
-runs = []   # per name, the run with the median CPU time; with several runs, the
-            # mutator's view and the pause p99 are medians, the pause max the worst
+runs = []   # per name, the run with the median CPU time (bench/gc/runs.py)
 for name, rs in allruns.items():
-    rs = sorted(rs, key=cpu_of)
-    r = dict(rs[(len(rs) - 1) // 2])
-    for k in ("maxgap_ms", "mmu10", "mmu50", "p99_ns"):
-        vs = [float(x[k]) for x in rs if k in x]
-        if vs:
-            r[k] = str(median(vs))
-    vs = [float(x["max_ns"]) for x in rs if "max_ns" in x]
-    if vs:
-        r["max_ns"] = str(max(vs))
+    r = summarize(rs, cpu_of)
     r["nruns"] = str(len(rs))
     runs.append(r)
 by = {r["name"]: r for r in runs}

@@ -100,9 +100,11 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "load=$load0 -> $load1"
 } >"$tmp/meta.txt"
 
-python3 - "$tmp" "$results" <<'PY'
+python3 - "$tmp" "$results" "$root/bench/gc" <<'PY'
 import os, shutil, sys, urllib.parse
 tmp, results = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from runs import summarize
 meta = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(tmp, "meta.txt")))
 allruns = {}
 for line in open(os.path.join(tmp, "runs.txt")):
@@ -111,32 +113,20 @@ for line in open(os.path.join(tmp, "runs.txt")):
     allruns.setdefault(key, []).append(d)
 
 # Per workload, runtime and P: of the runs that completed, the one with the
-# median wall time (the server's is fixed: median requests/s), failed only if
-# none did; its MMU curve and pause histogram under a stable name.  The
-# mutator's view (largest gap, MMU) and the pause p99 are the medians over the
-# runs, the pause max the largest of any run: one run on a shared machine is
-# at the mercy of the other tenants, and of the kernel's own threads.  Every
-# failed run is listed.
+# median wall time (the server's is fixed: median requests/s), with the
+# mutator's view and the pauses over all of them (bench/gc/runs.py); failed
+# only if none completed.  Its MMU curve and pause histogram go under a stable
+# name.  Every failed run is listed.
 by, failures = {}, []
 def short(why):
     why = urllib.parse.unquote(why).replace("|", "/")
     return why if len(why) <= 160 else why[:157] + "…"
-def median(xs):
-    xs = sorted(xs)
-    return xs[(len(xs) - 1) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 for key, rs in allruns.items():
     primary = "rps" if key[0] == "server" else "elapsed"
-    ok = sorted((r for r in rs if "failed" not in r), key=lambda r: float(r[primary]))
+    ok = [r for r in rs if "failed" not in r]
     bad = [r for r in rs if "failed" in r]
     failures += [(r["name"], short(r.get("why", ""))) for r in bad]
-    r = dict(ok[(len(ok) - 1) // 2] if ok else bad[0])
-    for k in ("maxgap_ms", "mmu10", "mmu50", "p99_ns"):
-        vs = [float(x[k]) for x in ok if k in x]
-        if vs:
-            r[k] = str(median(vs))
-    vs = [float(x["max_ns"]) for x in ok if "max_ns" in x]
-    if vs:
-        r["max_ns"] = str(max(vs))
+    r = summarize(ok, lambda r: float(r[primary])) if ok else dict(bad[0])
     r["nruns"], r["nfailed"] = len(rs), len(bad)
     if bad:
         r["why_failed"] = short(bad[0].get("why", ""))
