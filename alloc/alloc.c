@@ -103,6 +103,13 @@ static mspan *checked_span(const void *ptr) {
                                              : "pointer was not allocated by gort", NULL);
         return NULL;
     }
+    if (!s->big) {   /* a GC span (or a run the scavenger is releasing) */
+        gort__bad_free(ptr, s->state >= SPAN_GCSMALL ? "the block belongs to the garbage-collected heap (gort_gc_alloc): "
+                                                       "the collector frees it"
+                                                     : "double free, or a pointer never allocated: no allocated block there",
+                       NULL);
+        return NULL;
+    }
     if (s->state != SPAN_SMALL) {
         if (p != s->base) {
             gort__bad_free(ptr, "pointer is inside a large block, not at its start", s);

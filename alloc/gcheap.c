@@ -65,7 +65,7 @@ const char *gort__gc_kind_name(int kind) {
  * metadata slabs, whose lock a stopped thread may hold). */
 static gort_mutex_t bits_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 static void *bits_free[GC_NSPC];
-static char *bits_cur, *bits_end;
+static gort_bump_t bits_chunk;   /* bits_lock */
 
 static size_t bits_words(unsigned spc) {
     unsigned cls = spc % NUM_CLASSES, kind = spc / NUM_CLASSES;
@@ -87,16 +87,9 @@ static uint64_t *bits_get(unsigned spc) {
     if (b) {
         bits_free[spc] = *(void **)b;
     } else {
-        if ((size_t)(bits_end - bits_cur) < bytes) {
-            size_t chunk = (size_t)1 << 20;
-            char *c = gort__os_reserve(chunk, 0);
-            if (!c)
-                gort__fatal("gort: out of memory for GC bitmaps");
-            bits_cur = c;
-            bits_end = c + chunk;
-        }
-        b = bits_cur;
-        bits_cur += bytes;
+        b = gort__bump_take(&bits_chunk, bytes, (size_t)1 << 20);
+        if (!b)
+            gort__fatal("gort: out of memory for GC bitmaps");
     }
     gort__mutex_unlock(&bits_lock);
     memset(b, 0, bytes);
@@ -189,7 +182,6 @@ static void span_init_gc(mspan *s, unsigned spc) {
     s->gcnalloc = 0;
     s->gcneedzero = 0;
     s->gcqueued = 0;
-    memset(s->allocbits, 0, sizeof s->allocbits);   /* gort_free of a GC object must die */
     atomic_store_explicit(&s->gcsweepgen, atomic_load(&gort__gc_sweepgen), memory_order_relaxed);
     s->next = s->prev = NULL;
     s->where = IN_NONE;
@@ -757,7 +749,7 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
         gort__heap.sys_pages += npages;
         gort__heap.inuse_pages += npages;
         gort__mutex_unlock(&gort__heap.lock);
-        s = gort__span_new();
+        s = gort__span_new(false);
         s->base = base;
         s->npages = npages;
         gort__mutex_lock(&gort__heap.lock);

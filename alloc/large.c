@@ -35,7 +35,7 @@ static void *huge_alloc(size_t n, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
-    mspan *s = gort__span_new();
+    mspan *s = gort__span_new(true);
     s->base = base;
     s->npages = npages;
     s->state = SPAN_HUGE;

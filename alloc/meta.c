@@ -8,8 +8,8 @@
 #define CHUNK_SIZE ((size_t)1 << 20)
 
 static gort_mutex_t meta_lock = GORT_MUTEX_RANKED(GORT_RANK_META);
-static char *chunk_cur, *chunk_end;
-static mspan *span_free;   /* recycled span structs (meta_lock) */
+static gort_bump_t meta_chunk;   /* meta_lock */
+static mspan *span_free[2];   /* recycled span structs, short and big (meta_lock) */
 _Atomic uint64_t gort__meta_bytes;
 
 void *gort__meta_alloc(size_t size) {
@@ -24,16 +24,10 @@ void *gort__meta_alloc(size_t size) {
         return p;
     }
     gort__mutex_lock(&meta_lock);
-    if ((size_t)(chunk_end - chunk_cur) < size) {
-        char *c = gort__os_reserve(CHUNK_SIZE, 0);
-        if (!c)
-            gort__fatal("gort: out of memory for allocator metadata");
-        chunk_cur = c;   /* page aligned, so every allocation stays line aligned */
-        chunk_end = c + CHUNK_SIZE;
-    }
-    void *p = chunk_cur;
-    chunk_cur += size;
+    void *p = gort__bump_take(&meta_chunk, size, CHUNK_SIZE);   /* page aligned: allocations stay line aligned */
     gort__mutex_unlock(&meta_lock);
+    if (!p)
+        gort__fatal("gort: out of memory for allocator metadata");
     atomic_fetch_add(&gort__meta_bytes, size);
     return p;   /* fresh mmap memory: already zero */
 }
@@ -46,15 +40,18 @@ void gort__meta_fork_unlock(int child) {
         gort__mutex_unlock(&meta_lock);
 }
 
-mspan *gort__span_new(void) {
+mspan *gort__span_new(bool big) {
     gort__mutex_lock(&meta_lock);
-    mspan *s = span_free;
+    mspan *s = span_free[big];
     if (s)
-        span_free = s->next;
+        span_free[big] = s->next;
     gort__mutex_unlock(&meta_lock);
+    size_t size = big ? sizeof(mspan) : SPAN_SHORT;
     if (!s)
-        return gort__meta_alloc(sizeof(mspan));
-    memset(s, 0, sizeof *s);
+        s = gort__meta_alloc(size);   /* zero */
+    else
+        memset(s, 0, size);
+    s->big = big;
     return s;
 }
 
@@ -62,8 +59,8 @@ void gort__span_dispose(mspan *s) {
     s->state = SPAN_DEAD;
     SPAN_SET_OWNER(s, NULL);
     gort__mutex_lock(&meta_lock);
-    s->next = span_free;
-    span_free = s;
+    s->next = span_free[s->big];
+    span_free[s->big] = s;
     gort__mutex_unlock(&meta_lock);
 }
 

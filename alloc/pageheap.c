@@ -123,14 +123,14 @@ static void carve(mspan *s, uintptr_t base, uintptr_t npages) {
     uintptr_t lead = (base - s->base) >> PAGE_SHIFT;
     uintptr_t tail = s->npages - lead - npages;
     if (lead) {
-        mspan *l = gort__span_new();
+        mspan *l = gort__span_new(false);
         l->base = s->base;
         l->npages = lead;
         l->needzero = s->needzero;
         insert_free(l);
     }
     if (tail) {
-        mspan *t = gort__span_new();
+        mspan *t = gort__span_new(false);
         t->base = base + npages * PAGE_SIZE;
         t->npages = tail;
         t->needzero = s->needzero;
@@ -173,7 +173,7 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
             errno = ENOMEM;
             return NULL;
         }
-        mspan *f = gort__span_new();
+        mspan *f = gort__span_new(false);
         f->base = a->base;
         f->npages = ARENA_PAGES;
         h->sys_pages += ARENA_PAGES;
@@ -192,6 +192,17 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
     a->spans[page_index(a, s->base)] = NULL;
     a->spans[page_index(a, s->base) + s->npages - 1] = NULL;
     carve(s, base, npages);
+    bool big = state == SPAN_SMALL || state == SPAN_LARGE || state == SPAN_HUGE;
+    if (s->big != big) {
+        /* The run goes to the other heap: give it a struct of the size that heap
+         * uses ("Two sizes of span struct", alloc/types.h).  It is out of the bins
+         * and unmapped, so nothing else holds it. */
+        mspan *n = gort__span_new(big);
+        n->base = s->base;
+        n->npages = s->npages;
+        gort__span_dispose(s);
+        s = n;
+    }
 
     uintptr_t first = page_index(a, base);
     uintptr_t released = bits_count(a->scav, first, npages);
@@ -323,7 +334,7 @@ void gort__pageheap_free(mspan *s) {
 void gort__pageheap_shrink(mspan *s, uintptr_t npages) {
     GORT_ASSERT(npages >= 1 && npages < s->npages);
     gort__mutex_lock(&gort__heap.lock);
-    mspan *t = gort__span_new();
+    mspan *t = gort__span_new(false);
     t->base = s->base + npages * PAGE_SIZE;
     t->npages = s->npages - npages;
     t->state = s->state;

@@ -46,9 +46,19 @@ GORT_INLINE unsigned size_to_class(size_t n) {
  *   SPAN_DEAD   on the metadata free list.
  *   SPAN_GCSMALL, SPAN_GCLARGE, SPAN_GCHUGE
  *               the garbage-collected heap's small, large and huge spans (gc/gc.c,
- *               alloc/gcheap.c); their allocbits stay zero, so gort_free of a GC
- *               object dies as an invalid free.
+ *               alloc/gcheap.c); gort_free of a GC object dies as an invalid free.
  * Every page of a SMALL/LARGE/HUGE/GC* span maps to the span in its arena's page table.
+ *
+ * Two sizes of span struct.  allocbits and xfreebits (256 bytes) serve only the
+ * malloc heap's spans; a GC span or a free run has no use for them, and with one
+ * struct per 8 KiB span they were 3% of a GC heap.  So a struct is short
+ * (SPAN_SHORT bytes, the fields up to allocbits) or big (`big` set, the whole
+ * struct), for its life: gort__span_new(big) takes one from the matching free
+ * list.  SMALL, LARGE and HUGE spans have big structs; GC spans and FREE runs short
+ * ones, except that a run freed by the malloc heap keeps its big struct until it
+ * is taken again.  The page heap swaps the struct when a run is allocated for the
+ * other heap (gort__pageheap_alloc); nothing but the page heap holds a FREE
+ * run's struct, and a stale reader of the old one sees SPAN_DEAD.
  *
  * Small-span free paths (mimalloc's free-list sharding, with a bitmap for the
  * remote side):
@@ -93,6 +103,7 @@ typedef struct mspan {
     uint8_t    state;          /* enum span_state (heap lock, or owner for SMALL) */
     uint8_t    where;          /* enum span_where: which list holds it (owner / central lock) */
     uint8_t    needzero;       /* FREE/fresh: some page may hold old data */
+    uint8_t    big;            /* the struct has allocbits and xfreebits (fixed for its life) */
     uintptr_t  bump, limit;    /* [bump, limit): objects never handed out yet (owner) */
     /* -- cross-thread -- */
     _Atomic uintptr_t xstate;  /* XF_* flags (compare-and-swap) */
@@ -101,21 +112,19 @@ typedef struct mspan {
     /* -- lists -- */
     struct mspan *next, *prev; /* cache/central lists, page-heap bins (owner / lock) */
     uintptr_t  npages;
-    uint64_t   allocbits[BITMAP_WORDS];
-    _Atomic uint64_t xfreebits[BITMAP_WORDS];
     /* -- garbage-collected spans only (SPAN_GC*): see gc/gc.c and alloc/gcheap.c.
      *    Owner = the GC P (per-thread cache) holding the span; otherwise the sweeper
      *    that won the gcsweepgen CAS, or the GC central lock. -- */
     /* Written by the owner at every allocation (markers read gcfreeindex only
      * for an object not allocated at the last sweep): the tail of the line
-     * that ends at byte 384 on x86-64, apart from what markers read. */
+     * that ends at byte 128 on x86-64, apart from what markers read. */
     uint64_t   gcalloccache;   /* ~gcallocbits from gcfreeindex on, shifted (owner) */
     _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; markers read) */
     uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
     uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
     uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
     /* What a marker reads besides the first line, in one line of its own
-     * (span structs are line aligned; this starts at byte 384 on x86-64),
+     * (span structs are line aligned; this starts at byte 128 on x86-64),
      * written about once a cycle: a shade and an object scan miss on two
      * lines of the span, not three, and allocation does not take the line
      * away from the markers. */
@@ -136,7 +145,17 @@ typedef struct mspan {
                                   when it lets go (owner writes; markers read) */
     uint8_t    gckind;         /* GC_NOSCAN, GC_CONS or GC_TYPED (gc/internal.h) */
     uint8_t    gcbitwords;     /* words per bitmap: (nelems + 63) / 64 */
+    /* -- the malloc heap's spans only (a struct with `big` set): a short struct,
+     *    SPAN_SHORT bytes, ends here.  See "Two sizes of span struct" above. -- */
+    uint64_t   allocbits[BITMAP_WORDS];
+    _Atomic uint64_t xfreebits[BITMAP_WORDS];
 } mspan;
+
+#define SPAN_SHORT offsetof(mspan, allocbits)
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(offsetof(mspan, xstate) == 64 && offsetof(mspan, gcallocbits) == 128 && SPAN_SHORT == 192,
+               "span struct lines: the fast paths' line, the cross-thread and owner line, the markers' line");
+#endif
 
 /* A GC span's allocation and mark bitmaps share one block, interleaved word by
  * word (a0 m0 a1 m1 ...; sweeping swaps the pointers, so either may come first):
@@ -201,7 +220,7 @@ extern arena *gort__arenas;           /* list of all (non-huge) arenas; heap loc
 
 /* ---- metadata (alloc/meta.c): off-heap, never libc malloc ------------------------------ */
 void  *gort__meta_alloc(size_t size);          /* zeroed, cache-line aligned, never freed */
-mspan *gort__span_new(void);                   /* zeroed span struct */
+mspan *gort__span_new(bool big);               /* zeroed span struct, short or big */
 void   gort__span_dispose(mspan *s);
 extern _Atomic uint64_t gort__meta_bytes;
 void   gort__meta_fork_lock(void);

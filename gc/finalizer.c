@@ -22,7 +22,7 @@
 static gort_mutex_t specials_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_SPECIALS);
 static gc_special *all_specials;       /* every record, via next_all (specials lock) */
 static gc_special *rec_free;           /* recycled records (specials lock) */
-static char *rec_cur, *rec_end;
+static gort_bump_t rec_chunk;        /* specials lock */
 
 static gort_mutex_t finq_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_FINQ);
 static gc_special *finq_head, *finq_tail;   /* finq lock */
@@ -35,15 +35,9 @@ static gc_special *rec_new_locked(void) {
     if (r) {
         rec_free = r->next;
     } else {
-        if ((size_t)(rec_end - rec_cur) < sizeof *r) {
-            size_t chunk = (size_t)64 << 10;
-            rec_cur = gort__os_reserve(chunk, 0);
-            if (!rec_cur)
-                gort__fatal("gort: gc: out of memory for finalizer records");
-            rec_end = rec_cur + chunk;
-        }
-        r = (gc_special *)rec_cur;
-        rec_cur += sizeof *r;
+        r = gort__bump_take(&rec_chunk, sizeof *r, (size_t)64 << 10);
+        if (!r)
+            gort__fatal("gort: gc: out of memory for finalizer records");
     }
     memset(r, 0, sizeof *r);
     return r;

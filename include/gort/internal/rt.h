@@ -96,6 +96,31 @@ extern gort_os_ops_t gort__os;
 /* Reserve len bytes of address space aligned to align (a power of two >= page
  * size), readable and writable, committed lazily by the kernel.  NULL on failure. */
 void *gort__os_reserve(size_t len, size_t align);
+
+/* A bump allocator over chunks reserved from the OS (the caller holds its lock).
+ * It keeps its chunk's start and an offset, never a pointer one past the chunk:
+ * that address may be the start of the next mapping -- an arena -- and gort's own
+ * globals are scanned as roots, so it would keep that arena's first object alive
+ * (and gccheckmark would find the object reachable through a word no barrier saw
+ * written).  Returns NULL when the OS refuses a chunk; chunks are line aligned. */
+typedef struct gort_bump {
+    char  *chunk;
+    size_t used, size;
+} gort_bump_t;
+
+static inline void *gort__bump_take(gort_bump_t *b, size_t n, size_t chunk_size) {
+    if (!b->chunk || b->size - b->used < n) {
+        char *c = (char *)gort__os_reserve(chunk_size, 0);
+        if (!c)
+            return NULL;
+        b->chunk = c;
+        b->used = 0;
+        b->size = chunk_size;
+    }
+    void *p = b->chunk + b->used;
+    b->used += n;
+    return p;
+}
 void  gort__os_unmap(void *p, size_t len);
 /* Give pages back to the OS; they read as zero afterwards. */
 void  gort__os_release(void *p, size_t len);
