@@ -17,6 +17,7 @@
  * its contents going bad, which the torture test checks. */
 #include "gc/internal.h"
 
+#include <dlfcn.h>
 #include <string.h>
 
 typedef struct cm_entry {
@@ -83,6 +84,16 @@ static void describe_root(uintptr_t slot) {
             gort__printf("  <- word %p on the stack of thread %d\n", (void *)slot, (int)t->tid);
             return;
         }
+    Dl_info di;
+    if (dladdr((void *)slot, &di) && di.dli_fbase) {
+        /* Which global: a runtime's or a library's own variable, written without
+         * the barrier, is a root the mark cannot follow (module offset for
+         * addr2line/nm, and the nearest exported symbol when there is one). */
+        gort__printf("  <- word %p in %s (%s+%#lx%s%s)\n", (void *)slot, root_what ? root_what : "a root",
+                     di.dli_fname && *di.dli_fname ? di.dli_fname : "?", (unsigned long)(slot - (uintptr_t)di.dli_fbase),
+                     di.dli_sname ? ", near " : "", di.dli_sname ? di.dli_sname : "");
+        return;
+    }
     gort__printf("  <- word %p in %s\n", (void *)slot, root_what ? root_what : "a root");
 }
 
