@@ -2,17 +2,31 @@
  * allocation owes during a mark, and the soft memory limit.  See "Pacing" in
  * gc/gc.c.
  *
- *   goal    = basis * (1 + GORT_GC / 100), at least 4 MiB * GORT_GC / 100 (Go's
- *             heapMinimum); with a memory limit, at most what fits under it.
- *             basis = every byte the last mark marked (Go's heapMarked), which
- *             includes what was allocated during the mark (black, liveness
- *             unknown).  Under a heavy churn that is mostly garbage by the next
- *             cycle, and it compounds (a longer mark allocates more black, which
- *             raises the goal, which lengthens the next mark): such a heap settles
- *             near 3x its live data, as Go's does.  GORT_DEBUG=gcgoaltraced=1
- *             takes the traced bytes alone as the basis: the heap stays near
- *             GORT_GC's promise, at the price of more cycles wherever marks are
- *             long next to the live heap (binary-trees: twice as many).
+ *   goal    = what GORT_GC promises -- the traced bytes (what the last mark
+ *             found reachable) * (1 + GORT_GC / 100) -- but never so little that
+ *             the marks take over, and never more than Go's goal:
+ *               marked = every byte the last mark marked (Go's heapMarked): the
+ *                        traced bytes and those allocated during the mark (black,
+ *                        liveness unknown; under churn mostly garbage by the
+ *                        next cycle, yet they survive its sweep);
+ *               black  = marked - traced;
+ *               goal   = max(traced * (1 + g), min(marked * (1 + g), marked + 3g * black))
+ *             with g = GORT_GC / 100.  After a sweep the heap is `marked`; a cycle
+ *             then allows goal - marked of allocation, of which the mark itself
+ *             takes about `black`.  The first term keeps the heap within GORT_GC's
+ *             promise; the floor keeps each cycle's allocation at least 3g times
+ *             the mark's own, so that marks do not run back to back where marking
+ *             is slow next to allocation (binary-trees allocates, during a mark,
+ *             most of what the mark traces); the cap is Go's own goal.  A heap
+ *             with a slow mark (black near the traced bytes) is paced as Go paces
+ *             it; one with a quick mark stays near GORT_GC's promise.  Go's basis
+ *             alone (goal = marked * (1 + g)) compounds under churn -- a longer
+ *             mark allocates more black, which raises the goal, which lengthens
+ *             the next mark -- and settles near 3x the live data (pause-stress:
+ *             2.6x for gort, 3.0x for Go).  GORT_DEBUG=gcgoal=1 paces from the
+ *             traced bytes alone, gcgoal=2 from the marked bytes alone (Go's).
+ *             At least 4 MiB * g (Go's heapMinimum); with a memory limit, at most
+ *             what fits under it.
  *   trigger = marked + (goal - marked) * r, where r (0.6 .. 0.95) adapts: a cycle
  *             that ended past its goal starts the next one earlier, one that ended
  *             well short of it starts the next one later (Go 1.19 solves for the
@@ -37,10 +51,9 @@ _Atomic uint64_t gort__gc_goal;
 _Atomic int gort__gc_goal_limited;
 _Atomic uint64_t gort__gc_heap_marked;
 _Atomic uint64_t gort__gc_overdue_waits;
-static _Atomic uint64_t heap_traced;        /* the goal's basis (see above) */
+static _Atomic uint64_t heap_traced;        /* what the last mark traced (see above) */
 _Atomic int      gort__gc_percent = 100;
 _Atomic int64_t  gort__gc_memlimit = INT64_MAX;
-static uint64_t goal_basis(void);
 static double trigger_ratio = 0.7;           /* pacer lock */
 static gort_mutex_t pacer_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 static _Atomic uint64_t scan_expected;     /* scan work expected this mark */
@@ -60,11 +73,31 @@ static uint64_t limit_goal(void) {
     return avail - avail / 20;
 }
 
-static void compute_locked(uint64_t marked) {
+/* The goal for a heap whose last mark marked `marked` bytes and traced `traced`
+ * of them (see the top of the file). */
+static uint64_t goal_for(int pct, uint64_t marked, uint64_t traced) {
+    if (traced > marked)
+        traced = marked;
+    uint64_t g_marked = marked + marked / 100 * (uint64_t)pct;
+    uint64_t g_traced = traced + traced / 100 * (uint64_t)pct;
+    switch (gort__settings.gcgoal) {
+    case 1:
+        return g_traced;
+    case 2:
+        return g_marked;
+    }
+    uint64_t black = marked - traced;
+    uint64_t floor = marked + black / 100 * 3 * (uint64_t)pct;
+    uint64_t g = floor < g_marked ? floor : g_marked;
+    return g > g_traced ? g : g_traced;
+}
+
+static void compute_locked(void) {
     int pct = atomic_load(&gort__gc_percent);
+    uint64_t marked = atomic_load(&gort__gc_heap_marked);
     uint64_t goal = UINT64_MAX;
     if (pct >= 0) {
-        goal = marked + marked / 100 * (uint64_t)pct;
+        goal = goal_for(pct, marked, atomic_load(&heap_traced));
         uint64_t min = HEAP_MIN / 100 * (uint64_t)pct;
         if (goal < min)
             goal = min;
@@ -79,28 +112,26 @@ static void compute_locked(uint64_t marked) {
             goal = HEAP_MIN / 4;
     }
     atomic_store(&gort__gc_goal, goal);
-    uint64_t trig = goal == UINT64_MAX ? UINT64_MAX : marked + (uint64_t)((double)(goal - marked) * trigger_ratio);
-    if (goal != UINT64_MAX && trig < marked + (goal - marked) / 2 && lg == UINT64_MAX)
-        trig = marked + (goal - marked) / 2;
+    /* The trigger is placed between what the sweep leaves (marked) and the goal. */
+    uint64_t base = marked < goal ? marked : goal;
+    uint64_t trig = goal == UINT64_MAX ? UINT64_MAX : base + (uint64_t)((double)(goal - base) * trigger_ratio);
+    if (goal != UINT64_MAX && trig < base + (goal - base) / 2 && lg == UINT64_MAX)
+        trig = base + (goal - base) / 2;
     atomic_store(&gort__gc_trigger, trig);
 }
 
 /* Mutators call this inside a critical section (the collector calls it with the
  * world stopped, and a stopped thread must not hold the pacer lock). */
-static void compute(uint64_t marked) {
+static void compute(void) {
     gort__mutex_lock(&pacer_lock);
-    compute_locked(marked);
+    compute_locked();
     gort__mutex_unlock(&pacer_lock);
-}
-
-static uint64_t goal_basis(void) {
-    return atomic_load(gort__settings.gcgoaltraced ? &heap_traced : &gort__gc_heap_marked);
 }
 
 void gort__gc_pacer_init(void) {
     atomic_store(&gort__gc_percent, gort__settings.gc_percent);
     atomic_store(&gort__gc_memlimit, gort__settings.memlimit);
-    compute(0);
+    compute();
 }
 
 void gort__gc_pacer_mark_start(void) {
@@ -124,10 +155,13 @@ double gort__gc_assist_work_per_byte(void) {
 void gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_live_at_end) {
     gort__mutex_lock(&pacer_lock);
     uint64_t goal = atomic_load(&gort__gc_goal);
+    uint64_t base = atomic_load(&gort__gc_heap_marked);   /* where this cycle started */
+    if (base > goal)
+        base = goal;
     if (goal != UINT64_MAX) {
         if (heap_live_at_end > goal)
             trigger_ratio -= 0.1;
-        else if (heap_live_at_end < goal - (goal - goal_basis()) / 4)
+        else if (heap_live_at_end < goal - (goal - base) / 4)
             trigger_ratio += 0.05;
         if (trigger_ratio < 0.5)
             trigger_ratio = 0.5;
@@ -136,7 +170,7 @@ void gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_li
     }
     atomic_store(&gort__gc_heap_marked, marked);
     atomic_store(&heap_traced, traced);
-    compute_locked(goal_basis());
+    compute_locked();
     gort__mutex_unlock(&pacer_lock);
 }
 
@@ -201,7 +235,7 @@ int gort_gc_set_percent(int pct) {
     int old = atomic_exchange(&gort__gc_percent, pct);
     if (t)
         crit_enter(t);
-    compute(goal_basis());
+    compute();
     if (t)
         crit_exit(t);
     gort__gc_maybe_trigger(atomic_load(&gort__gc_heap_live));
@@ -214,7 +248,7 @@ void gort_gc_set_memory_limit(size_t bytes) {
     atomic_store(&gort__gc_memlimit, bytes >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)bytes);
     if (t)
         crit_enter(t);
-    compute(goal_basis());
+    compute();
     if (t)
         crit_exit(t);
     gort__gc_maybe_trigger(atomic_load(&gort__gc_heap_live));

@@ -30,7 +30,7 @@ static const struct debug_key {
     {"gccheckmark", &gort__settings.gccheckmark, 0, 1, "verify each mark stop-the-world"},
     {"gcstoptheworld", &gort__settings.gcstoptheworld, 0, 2, "run whole collections stopped"},
     {"gcidlemark", &gort__settings.gcidlemark, 0, 1, "0: no idle-priority mark workers"},
-    {"gcgoaltraced", &gort__settings.gcgoaltraced, 0, 1, "1: heap goal from the traced bytes only (not those allocated during the mark)"},
+    {"gcgoal", &gort__settings.gcgoal, 0, 2, "heap goal's basis: 0 traced, bounded by the mark's allocation; 1 traced only; 2 marked (Go's)"},
     {"schedtrace", &gort__settings.schedtrace, 0, INT_MAX, "scheduler state every N ms"},
     {"scheddetail", &gort__settings.scheddetail, 0, 1, "per-P/M/G lines in schedtrace"},
     {"scavenge", &gort__settings.scavenge, 0, 1, "background return of free pages"},

@@ -39,15 +39,15 @@ run() {
 }
 
 # The short workloads run three times each; the table shows the run with the
-# median CPU time.  gort also runs with GORT_DEBUG=gcgoaltraced=1 (the "-gt"
-# rows): pacing from the traced bytes only instead of every marked byte (Go's).
+# median CPU time.  gort also runs with GORT_DEBUG=gcgoal=2 (the "-gm"
+# rows): pacing from every marked byte (Go's basis) instead of the traced bytes.
 for rep in 1 2 3; do
     for c in gort bdwgc; do
         run "binary-trees-$c" $c binary-trees "$bin/gcbench_binary_trees_$c" "$depth"
         run "gcbench-$c" $c gcbench "$bin/gcbench_gcbench_$c"
     done
-    run "binary-trees-gort-gt" gort binary-trees env GORT_DEBUG=gcgoaltraced=1 "$bin/gcbench_binary_trees_gort" "$depth"
-    run "gcbench-gort-gt" gort gcbench env GORT_DEBUG=gcgoaltraced=1 "$bin/gcbench_gcbench_gort"
+    run "binary-trees-gort-gm" gort binary-trees env GORT_DEBUG=gcgoal=2 "$bin/gcbench_binary_trees_gort" "$depth"
+    run "gcbench-gort-gm" gort gcbench env GORT_DEBUG=gcgoal=2 "$bin/gcbench_gcbench_gort"
     run "binary-trees-go" go binary-trees "$tmp/go_binarytrees" "$depth"
     run "gcbench-go" go gcbench "$tmp/go_gcbench"
 done
@@ -57,7 +57,7 @@ for s in $sizes; do
         run "stress-$s-gort" gort pause-stress "$bin/gcbench_pause_stress_gort" "$s" "$secs"
     done
     run "stress-$s-bdwgc" bdwgc pause-stress "$bin/gcbench_pause_stress_bdwgc" "$s" "$secs"
-    run "stress-$s-gort-gt" gort pause-stress env GORT_DEBUG=gcgoaltraced=1 "$bin/gcbench_pause_stress_gort" "$s" "$secs"
+    run "stress-$s-gort-gm" gort pause-stress env GORT_DEBUG=gcgoal=2 "$bin/gcbench_pause_stress_gort" "$s" "$secs"
     run "stress-$s-go" go pause-stress "$tmp/go_stress" "$s" "$secs"
     GOMAXPROCS=2 run "stress-$s-go-P2" go pause-stress "$tmp/go_stress" "$s" "$secs"
 done
@@ -121,19 +121,19 @@ def cpu(n):
 w("## Against the issue's targets\n")
 def line(s): w("- " + s)
 for wl, lim in (("binary-trees", 0.6), ("gcbench", 0.4)):
-    g, o, gm = cpu(f"{wl}-gort"), cpu(f"{wl}-go"), cpu(f"{wl}-gort-gt")
+    g, o, gm = cpu(f"{wl}-gort"), cpu(f"{wl}-go"), cpu(f"{wl}-gort-gm")
     if g and o:
         line(f"{wl}: gort CPU {g:.2f} s vs Go {o:.2f} s = {g/o:.2f}x (target ≤ {lim}x) {'✅' if g/o <= lim else '❌'}"
-             + (f"; with gcgoaltraced=1 {gm:.2f} s = {gm/o:.2f}x {'✅' if gm/o <= lim else '❌'}" if gm else ""))
+             + (f"; with gcgoal=2 {gm:.2f} s = {gm/o:.2f}x {'✅' if gm/o <= lim else '❌'}" if gm else ""))
 for r in runs:
-    if r["name"].endswith("-gort") or r["name"].endswith("-gort-gt"):
+    if r["name"].endswith("-gort") or r["name"].endswith("-gort-gm"):
         p99, mx = float(r.get("p99_ns", 0)) / 1e6, float(r.get("max_ns", 0)) / 1e6
         line(f"{r['name']}: pause p99 {p99:.3f} ms (≤ 0.1) {'✅' if p99 <= 0.1 else '❌'}, max {mx:.3f} ms (≤ 1) {'✅' if mx <= 1 else '❌'}")
 sz = [r for r in runs if r["name"].startswith("stress-") and r["name"].endswith("-gort")]
 if len(sz) >= 2:
     a, b = float(sz[0]["p99_ns"]), float(sz[-1]["p99_ns"])
     line(f"pause p99 at {sz[-1]['live_mib']} MiB / at {sz[0]['live_mib']} MiB = {b/a if a else 0:.2f} (≤ 1.2) {'✅' if a and b/a <= 1.2 else '❌'}")
-for r in [r for r in runs if r["name"].startswith("stress-") and (r["name"].endswith("-gort") or r["name"].endswith("-gort-gt"))]:
+for r in [r for r in runs if r["name"].startswith("stress-") and (r["name"].endswith("-gort") or r["name"].endswith("-gort-gm"))]:
     live = float(r["live_mib"])
     rss = float(r["maxrss_kb"]) / 1024
     line(f"{r['name']}: longest mutator gap {float(r['maxgap_ms']):.2f} ms (≤ 5) {'✅' if float(r['maxgap_ms']) <= 5 else '❌'}, "

@@ -152,7 +152,7 @@ typedef struct gort_settings {
     int     gccheckmark;      /* GORT_DEBUG=gccheckmark=1 */
     int     gcstoptheworld;   /* GORT_DEBUG=gcstoptheworld=1 */
     int     gcidlemark;       /* GORT_DEBUG=gcidlemark=0: no idle-priority mark workers */
-    int     gcgoaltraced;     /* GORT_DEBUG=gcgoaltraced=1: pace from the traced bytes, not Go's heapMarked */
+    int     gcgoal;           /* GORT_DEBUG=gcgoal=N: the heap goal's basis (gc/pacer.c) */
     int     schedtrace;       /* GORT_DEBUG=schedtrace=ms */
     int     scheddetail;      /* GORT_DEBUG=scheddetail=1 */
     int     scavenge;         /* GORT_DEBUG=scavenge=0 disables the background scavenger */
