@@ -548,9 +548,10 @@ void gort__gc_sweep_span_stw(void) {
  * mark termination with the world stopped, all of them (gort__gc_release_p)
  * before the mark bits are read.  Until then a new object's bit may be clear, so
  * a marker that meets a pointer to an object whose bit is clear asks the span:
- * not allocated at the last sweep yet below gcfreeindex, and at or above
- * gcblackfrom, means allocated during this mark — black, nothing to do (mark.c's
- * shade_inline).  gcblackfrom moves only when a P takes a span (to its
+ * not allocated at the last sweep and at or above gcblackfrom means free or
+ * allocated during this mark -- black -- and nothing to do either way; below it,
+ * allocated before the mark (gcblackfrom never passes gcfreeindex), white (mark.c's
+ * shade_in).  gcblackfrom moves only when a P takes a span (to its
  * gcfreeindex, where the last holder left it) and when it lets go (to its
  * gcfreeindex, after marking), so a marker that reads it late errs towards
  * greying a new object: extra work, never a miss.

@@ -115,11 +115,12 @@ typedef struct mspan {
     /* -- garbage-collected spans only (SPAN_GC*): see gc/gc.c and alloc/gcheap.c.
      *    Owner = the GC P (per-thread cache) holding the span; otherwise the sweeper
      *    that won the gcsweepgen CAS, or the GC central lock. -- */
-    /* Written by the owner at every allocation (markers read gcfreeindex only
-     * for an object not allocated at the last sweep): the tail of the line
-     * that ends at byte 128 on x86-64, apart from what markers read. */
+    /* Written by the owner at every allocation, and not read by markers: the
+     * tail of the line that ends at byte 128 on x86-64, apart from what markers
+     * read (a marker reading it would take the line from the owner at every
+     * allocation). */
     uint64_t   gcalloccache;   /* ~gcallocbits from gcfreeindex on, shifted (owner) */
-    _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; markers read) */
+    _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; gccheckmark reads) */
     uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
     uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
     uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
@@ -140,9 +141,10 @@ typedef struct mspan {
     struct gc_special *gcspecials;        /* finalizers of this span's objects (specials lock) */
     uintptr_t  gcobjsize;      /* large: bytes requested (the scanned extent) */
     _Atomic uint32_t gcsweepgen;   /* Go's sweepgen protocol (gc/gc.c) */
-    _Atomic uint16_t gcblackfrom;  /* gcfreeindex when the owner took it (or the mark began):
-                                  slots allocated from there on are black, marked in bulk
-                                  when it lets go (owner writes; markers read) */
+    _Atomic uint16_t gcblackfrom;  /* gcfreeindex when the owner took it (or the mark began),
+                                  never above gcfreeindex: slots allocated from there on
+                                  are black, marked in bulk when it lets go (owner writes;
+                                  markers read) */
     uint8_t    gckind;         /* GC_NOSCAN, GC_CONS or GC_TYPED (gc/internal.h) */
     uint8_t    gcbitwords;     /* words per bitmap: (nelems + 63) / 64 */
     /* -- the malloc heap's spans only (a struct with `big` set): a short struct,

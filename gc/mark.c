@@ -221,11 +221,13 @@ GC_NOSAN GORT_INLINE void shade_in(gcwork *w, mspan *s, uintptr_t p) {
         if (idx >= s->nelems)
             return;
         if (!((ab[GC_BITW(idx / 64)] >> (idx % 64)) & 1)) {
-            /* Not allocated at the last sweep: free, or allocated since. */
-            if (idx >= atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed))
-                return;
-            /* Allocated during this mark: black (alloc/gcheap.c, "Allocate-black in
-             * bulk"); its bit is set when its P lets go of the span. */
+            /* Not allocated at the last sweep: free, or allocated since.  Below
+             * gcblackfrom (which never passes gcfreeindex) it was allocated before
+             * this mark: white.  At or above it, it is free or was allocated during
+             * this mark -- black, its bit set when its P lets go of the span
+             * (alloc/gcheap.c, "Allocate-black in bulk") -- nothing to do either
+             * way, so a marker never reads gcfreeindex, the line its owner writes
+             * at every allocation. */
             if (idx >= atomic_load_explicit(&s->gcblackfrom, memory_order_acquire))
                 return;
         }
@@ -289,7 +291,6 @@ GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
         return;
     __builtin_prefetch(s);
     __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
-    __builtin_prefetch((const char *)s + offsetof(mspan, gcfreeindex));
     if (q->n == SHADE_DEPTH)
         shade_oldest(w, q);   /* its slot takes the new one */
     unsigned i = (q->head + q->n++) % SHADE_DEPTH;
