@@ -14,6 +14,7 @@
 #include "gc/internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -182,8 +183,13 @@ static bool try_hold(gc_thread *t) {
  * thread that entered a blocking region before its handler ran does not park
  * there.  Taking it marks the request served, so a late handler (TSan delivers
  * them late) and the poll at the region's end both ignore it. */
+#ifndef ACK_SPIN_NS
+#define ACK_SPIN_NS 100000
+#endif
 static void wait_ack(gc_thread *t) {
     uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
+    int64_t spin_until = 0;
+    bool spinning = true;
     for (int spin = 0;; spin++) {
         uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
         if (a == seq)
@@ -192,9 +198,25 @@ static void wait_ack(gc_thread *t) {
             atomic_store_explicit(&t->ack, seq, memory_order_release);
             return;
         }
-        if (spin < 200) {
-            gort__cpu_relax();
-            continue;
+        /* A signal reaches a running thread in a few microseconds; sleeping on
+         * the futex at once adds the collector's own wake-up to every pause
+         * (tens of microseconds on a virtual machine).  So spin first, for a
+         * bounded time, giving the CPU away now and then in case the thread
+         * waits for this very CPU. */
+        if (spinning) {
+            if ((spin & 63) == 0) {
+                int64_t now = gort__nanotime();
+                if (!spin_until)
+                    spin_until = now + ACK_SPIN_NS;
+                else if (now >= spin_until)
+                    spinning = false;
+                else
+                    sched_yield();
+            }
+            if (spinning) {
+                gort__cpu_relax();
+                continue;
+            }
         }
         gort__futex_wait(&t->ack, a, 1000000);
         if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
