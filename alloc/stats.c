@@ -165,6 +165,12 @@ static void allocstats_at_exit(void) {
         gort_alloc_stats_print(report_fd);
 }
 
+/* rt/env.c refers to this, so that a static link pulls this file in (with its
+ * constructor) whenever it links gort at all: nothing else may refer to it, and
+ * an archive member nothing refers to is left out -- allocstats=1 then printed
+ * nothing. */
+const char gort__allocstats_linked = 1;
+
 __attribute__((constructor)) static void allocstats_init(void) {
     gort__settings_init();
     if (gort__settings.allocstats) {

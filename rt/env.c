@@ -148,6 +148,10 @@ static void parse_env(void) {
         gort__settings_parse_debug(v);
 }
 
+/* Pulls alloc/stats.c (the GORT_DEBUG=allocstats=1 report) into a static link. */
+extern const char gort__allocstats_linked;
+__attribute__((used)) static const char *const allocstats_ref = &gort__allocstats_linked;
+
 void gort__settings_init(void) {
     static _Atomic int state; /* 0 not yet, 1 parsing, 2 done */
     if (atomic_load_explicit(&state, memory_order_acquire) == 2)

@@ -1,10 +1,20 @@
-/* Settings: GORT_DEBUG parsing, sizes, and that bad input is reported, not fatal. */
+/* Settings: GORT_DEBUG parsing, sizes, and that bad input is reported, not fatal;
+ * and that a setting works in a static link (this suite links gort statically). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "include/gort/gort.h"
 #include "include/gort/internal/rt.h"
+
+static const char *self_path;
 
 static void debug_keys(void **state) {
     (void)state;
@@ -48,8 +58,46 @@ static void sizes(void **state) {
     assert_int_equal(gort__parse_size("99999999999TiB"), -1);
 }
 
-int main(void) {
+/* GORT_DEBUG=allocstats=1 in a program linked with libgort.a: the report comes at
+ * exit (its module used to be left out of static links, and nothing was printed). */
+static void allocstats_report_in_a_static_link(void **state) {
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        setenv("GORT_DEBUG", "allocstats=1", 1);
+        execl(self_path, self_path, "allocate-and-exit", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    static char out[1 << 16];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = 0;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!strstr(out, "gort allocstats"))
+        fail_msg("no allocstats report; the child said:\n%s", out);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "allocate-and-exit") == 0) {
+        void *p = gort_malloc(100);
+        gort_free(p);
+        return 0;
+    }
+    self_path = argv[0];
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(allocstats_report_in_a_static_link),
         cmocka_unit_test(debug_keys),
         cmocka_unit_test(bad_debug_values_are_reported_and_ignored),
         cmocka_unit_test(sizes),
