@@ -623,7 +623,7 @@ static uint32_t gcd(uint32_t a, uint32_t b) {
  * coprime with gomaxprocs: Go's randomOrder), runnext on the last. */
 static gort__g_t *stealwork(gort__m_t *m, int64_t now) {
     gort__p_t *p = m->p;
-    int32_t n = gort__sched.gomaxprocs;
+    int32_t n = LOAD(gort__sched.gomaxprocs);
     for (int pass = 0; pass < 4; pass++) {
         bool last = pass == 3;
         uint32_t start = gort__sched_fastrandn(m, (uint32_t)n);
@@ -633,7 +633,7 @@ static gort__g_t *stealwork(gort__m_t *m, int64_t now) {
                 stride = 1 + gort__sched_fastrandn(m, (uint32_t)n - 1);
             while (gcd(stride, (uint32_t)n) != 1);
         for (int32_t i = 0; i < n; i++) {
-            gort__p_t *v = gort__sched.allp[(start + (uint32_t)i * stride) % (uint32_t)n];
+            gort__p_t *v = LOAD(gort__sched.allp)[(start + (uint32_t)i * stride) % (uint32_t)n];
             if (v == p)
                 continue;
             if (LOAD(gort__sched.stopping))
@@ -675,8 +675,8 @@ static bool runnable_somewhere(void *arg) {
     int64_t when = atomic_load_explicit(&m->p->timer0when, memory_order_relaxed);
     if (when && when <= gort__nanotime())
         return true;
-    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++)
-        if (!gort__sched_runqempty(gort__sched.allp[i]))
+    for (int32_t i = 0; i < LOAD(gort__sched.gomaxprocs); i++)
+        if (!gort__sched_runqempty(LOAD(gort__sched.allp)[i]))
             return true;
     return false;
 }
@@ -709,7 +709,7 @@ top:;
         if (list)
             return take_polled(m, list);
     }
-    int32_t procs = gort__sched.gomaxprocs;
+    int32_t procs = LOAD(gort__sched.gomaxprocs);
     if (procs > 1 &&
         (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < procs - atomic_load(&gort__sched.npidle))) {
         if (!m->spinning) {
@@ -752,7 +752,7 @@ top:;
         /* The delicate dance: a G readied while we were still counted as
          * spinning did not wake anyone; look again before sleeping. */
         for (int32_t i = 0; i < procs; i++) {
-            if (!gort__sched_runqempty(gort__sched.allp[i])) {
+            if (!gort__sched_runqempty(LOAD(gort__sched.allp)[i])) {
                 lock(&gort__sched.lock);
                 p = pidleget_locked();
                 unlock(&gort__sched.lock);
@@ -840,8 +840,8 @@ void gort__sched_stop_begin(void) {
  * (those goroutines are abandoned with the rest; their Ms, when the calls
  * return, find the run over and stay out of the way). */
 static void stop_retake_syscalls(void) {
-    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
-        gort__p_t *p = gort__sched.allp[i];
+    for (int32_t i = 0; i < LOAD(gort__sched.gomaxprocs); i++) {
+        gort__p_t *p = LOAD(gort__sched.allp)[i];
         uint32_t s = P_SYSCALL;
         if (__atomic_compare_exchange_n(&p->status, &s, P_IDLE, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
             lock(&gort__sched.lock);
@@ -896,8 +896,8 @@ static bool stop_self(gort__m_t *m) {
 #define TIMER_LATE_NS 250000
 static void steal_late_timers(gort__p_t *p) {
     int64_t now = 0;
-    for (int32_t i = 0; i < gort__sched.gomaxprocs; i++) {
-        gort__p_t *v = gort__sched.allp[i];
+    for (int32_t i = 0; i < LOAD(gort__sched.gomaxprocs); i++) {
+        gort__p_t *v = LOAD(gort__sched.allp)[i];
         int64_t w = atomic_load_explicit(&v->timer0when, memory_order_relaxed);
         if (v == p || !w)
             continue;
@@ -1012,8 +1012,8 @@ static int procresize(int32_t n) {
         memset(&p->st, 0, sizeof p->st);
         STORE(p->status, P_IDLE);
     }
-    gort__sched.allp = allp_store;
-    gort__sched.gomaxprocs = n;
+    STORE(gort__sched.allp, allp_store);   /* relaxed: an M of the last run may still be on its way to sleep, reading it */
+    STORE(gort__sched.gomaxprocs, n);
     gort__sched.single = n == 1;
     gort__sched.pidle = NULL;
     atomic_store(&gort__sched.npidle, 0);
