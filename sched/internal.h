@@ -261,7 +261,9 @@ extern gort__sched_t gort__sched;
  * thieves and channels no concurrent users; owners use plain loads and stores
  * and channel locks are skipped (sched.c, "One P").  Constant during a run. */
 GORT_INLINE bool gort__sched_single(void) {
-    return gort__sched.single;
+    /* Relaxed: an M of the last run, on its way to sleep, may read it while the
+     * next run's procresize writes it (the same plain load on x86-64). */
+    return __atomic_load_n(&gort__sched.single, __ATOMIC_RELAXED);
 }
 /* A channel's lock (gort__sched_chan_lock, below); skipped at one P. */
 #define chan_lock(c)   do { if (!gort__sched_single()) gort__sched_chan_lock(c, 0); } while (0)

@@ -1014,7 +1014,7 @@ static int procresize(int32_t n) {
     }
     STORE(gort__sched.allp, allp_store);   /* relaxed: an M of the last run may still be on its way to sleep, reading it */
     STORE(gort__sched.gomaxprocs, n);
-    gort__sched.single = n == 1;
+    STORE(gort__sched.single, n == 1);
     gort__sched.pidle = NULL;
     atomic_store(&gort__sched.npidle, 0);
     for (int32_t i = n - 1; i >= 0; i--)
