@@ -1,5 +1,6 @@
 /* Death tests for cmocka suites: run fn(arg) in a forked child and assert that it
- * dies (by a signal, or a non-zero exit) with stderr containing `expect`.
+ * dies (by a signal, or a non-zero exit) with stderr containing `expect`; or that
+ * it exits 0 (capture_child, which returns what it said).
  *
  *   gort_expect_death(double_free, NULL, "double free");
  *
@@ -21,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static inline void gort_expect_death(void (*fn)(void *), void *arg, const char *expect) {
+/* Run fn(arg) in a forked child (no core file) that exits 0 if fn returns; the
+ * child's stderr goes to out (n bytes, NUL-terminated).  Returns its wait status. */
+static inline int gort_run_child(void (*fn)(void *), void *arg, char *out, size_t n) {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     fflush(NULL);
@@ -33,24 +36,40 @@ static inline void gort_expect_death(void (*fn)(void *), void *arg, const char *
         close(fds[0]);
         dup2(fds[1], 2);
         fn(arg);
-        _exit(0);   /* survived: the parent reports it */
+        _exit(0);   /* survived: the parent decides what that means */
     }
     close(fds[1]);
-    static char out[65536];
-    size_t n = 0;
+    size_t got = 0;
     ssize_t r;
-    while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
+    while (got < n - 1 && (r = read(fds[0], out + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = 0;
     close(fds[0]);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static inline void gort_expect_death(void (*fn)(void *), void *arg, const char *expect) {
+    static char out[65536];
+    int status = gort_run_child(fn, arg, out, sizeof out);
     int died = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
     if (!died || !strstr(out, expect)) {
         print_error("child %s; expected stderr to contain \"%s\"; it said:\n%s\n",
                     died ? "died" : "exited 0", expect, out);
         fail();
     }
+}
+
+/* Run fn(arg) in a forked child that must exit 0; returns its stderr. */
+static inline const char *capture_child(void (*fn)(void *), void *arg) {
+    static char out[1 << 20];
+    int status = gort_run_child(fn, arg, out, sizeof out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        print_error("child failed (status %d); it said:\n%s\n", status, out);
+        fail();
+    }
+    return out;
 }
 
 #endif

@@ -5,12 +5,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/death.h"
 #include "include/gort/gort.h"
 #include "include/gort/internal/rt.h"
 
@@ -60,31 +59,16 @@ static void sizes(void **state) {
 
 /* GORT_DEBUG=allocstats=1 in a program linked with libgort.a: the report comes at
  * exit (its module used to be left out of static links, and nothing was printed). */
+static void exec_self_with_allocstats(void *arg) {
+    (void)arg;
+    setenv("GORT_DEBUG", "allocstats=1", 1);
+    execl(self_path, self_path, "allocate-and-exit", (char *)NULL);
+    _exit(127);
+}
+
 static void allocstats_report_in_a_static_link(void **state) {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        setenv("GORT_DEBUG", "allocstats=1", 1);
-        execl(self_path, self_path, "allocate-and-exit", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    static char out[1 << 16];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const char *out = capture_child(exec_self_with_allocstats, NULL);
     if (!strstr(out, "gort allocstats"))
         fail_msg("no allocstats report; the child said:\n%s", out);
 }

@@ -61,36 +61,6 @@ static inline void run_main(void (*fn)(void *), void *arg) {
     assert_int_equal(__atomic_load_n(&check_failures, __ATOMIC_RELAXED), 0);
 }
 
-/* Run fn(arg) in a forked child that must exit 0; returns its stderr. */
-static inline const char *capture_child(void (*fn)(void *), void *arg) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    static char out[1 << 20];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        print_error("child failed (status %d); it said:\n%s\n", status, out);
-        fail();
-    }
-    return out;
-}
-
 /* Let everything runnable run: yield until this goroutine is the only one
  * that ran for `rounds` yields. */
 static inline void settle(int rounds) {

@@ -30,34 +30,21 @@ static gort_ctx_t main_ctx;
 /* ---- helpers ---------------------------------------------------------------------- */
 
 /* Run fn in a child; return its wait status, and its stderr in out. */
+struct child_call {
+    void (*fn)(void *);
+    void *arg;
+};
+static void child_defaults(void *arg) {
+    const struct child_call *c = arg;
+    /* cmocka catches SIGSEGV to report a crashing test; the child wants the
+     * plain default it would have in a program. */
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    c->fn(c->arg);
+}
 static int run_child(void (*fn)(void *), void *arg, char *out, size_t n) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], 2);
-        /* cmocka catches SIGSEGV to report a crashing test; the child wants the
-         * plain default it would have in a program. */
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGBUS, SIG_DFL);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t got = 0;
-    ssize_t r;
-    while (got < n - 1 && (r = read(fds[0], out + got, n - 1 - got)) > 0)
-        got += (size_t)r;
-    out[got] = 0;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return status;
+    struct child_call c = {fn, arg};
+    return gort_run_child(child_defaults, &c, out, n);
 }
 
 /* Recurse with 1 KiB frames, each touched, until the stack runs out. */
