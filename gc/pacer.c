@@ -27,7 +27,7 @@
  *             traced bytes alone, gcgoal=2 from the marked bytes alone (Go's).
  *             At least 4 MiB * g (Go's heapMinimum); with a memory limit, at most
  *             what fits under it.
- *   trigger = marked + (goal - marked) * r, where r (0.6 .. 0.95) adapts: a cycle
+ *   trigger = marked + (goal - marked) * r, where r (0.5 .. 0.95) adapts: a cycle
  *             that ended past its goal starts the next one earlier, one that ended
  *             well short of it starts the next one later (Go 1.19 solves for the
  *             trigger from its cons/mark model; this is its feedback, not its

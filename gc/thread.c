@@ -179,16 +179,19 @@ static bool try_hold(gc_thread *t) {
     return false;
 }
 
+/* A signal reaches a running thread in a few microseconds; sleeping on the futex
+ * at once adds the collector's own wake-up to every pause (tens of microseconds on
+ * a virtual machine).  So the collector spins first, for a bounded time, giving
+ * the CPU away every 64 rounds in case the thread waits for this very CPU. */
+#define ACK_SPIN_NS 100000
+
 /* Waits until t answers the signal just sent, or until it can be taken as held: a
  * thread that entered a blocking region before its handler ran does not park
  * there.  Taking it marks the request served, so a late handler (TSan delivers
  * them late) and the poll at the region's end both ignore it. */
-#ifndef ACK_SPIN_NS
-#define ACK_SPIN_NS 100000
-#endif
 static void wait_ack(gc_thread *t) {
     uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
-    int64_t spin_until = 0;
+    int64_t spin_until = gort__nanotime() + ACK_SPIN_NS;
     bool spinning = true;
     for (int spin = 0;; spin++) {
         uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
@@ -198,25 +201,14 @@ static void wait_ack(gc_thread *t) {
             atomic_store_explicit(&t->ack, seq, memory_order_release);
             return;
         }
-        /* A signal reaches a running thread in a few microseconds; sleeping on
-         * the futex at once adds the collector's own wake-up to every pause
-         * (tens of microseconds on a virtual machine).  So spin first, for a
-         * bounded time, giving the CPU away now and then in case the thread
-         * waits for this very CPU. */
+        if (spinning && (spin & 63) == 63) {
+            spinning = gort__nanotime() < spin_until;
+            if (spinning)
+                sched_yield();
+        }
         if (spinning) {
-            if ((spin & 63) == 0) {
-                int64_t now = gort__nanotime();
-                if (!spin_until)
-                    spin_until = now + ACK_SPIN_NS;
-                else if (now >= spin_until)
-                    spinning = false;
-                else
-                    sched_yield();
-            }
-            if (spinning) {
-                gort__cpu_relax();
-                continue;
-            }
+            gort__cpu_relax();
+            continue;
         }
         gort__futex_wait(&t->ack, a, 1000000);
         if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
