@@ -379,7 +379,14 @@ static void pidleput_locked(gort__p_t *p) {
     atomic_fetch_add_explicit(&gort__sched.npidle, 1, memory_order_seq_cst);
 }
 
+/* None while the run stops: M0 returns from gort_main once every P is idle, and
+ * a P taken after that -- by an M in findrunnable's last look at the run queues,
+ * or a startm -- was still held when the next gort_main's procresize reset it
+ * (sched.netpoll: "internal assertion failed: !p->m ..." in procresize, with that
+ * M in stop_self), or was never given back (M0 waiting for ever in stop_self). */
 static gort__p_t *pidleget_locked(void) {
+    if (LOAD(gort__sched.stopping))
+        return NULL;
     gort__p_t *p = gort__sched.pidle;
     if (p) {
         gort__sched.pidle = p->link;
@@ -789,7 +796,7 @@ top:;
         atomic_store(&gort__sched.lastpoll, now);
         if (LOAD(gort__sched.stopping) || LOAD(gort__sched.gen) != gen)
             list = NULL;   /* the run ended meanwhile: they were abandoned with it */
-        p = LOAD(gort__sched.stopping) ? NULL : gort__sched_pidleget();
+        p = gort__sched_pidleget();
         if (p) {
             acquirep(m, p);
             if (list)

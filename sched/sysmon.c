@@ -54,7 +54,7 @@ static void exitsyscall0(gort__m_t *m, gort__g_t *prev, void *arg) {
     lock(&gort__sched.lock);
     STORE(prev->status, G_RUNNABLE);
     gort__sched_globrunqput_locked(prev);
-    gort__p_t *p = LOAD(gort__sched.stopping) ? NULL : gort__sched_pidleget_locked();
+    gort__p_t *p = gort__sched_pidleget_locked();
     unlock(&gort__sched.lock);
     if (p)
         gort__sched_acquirep(m, p);
@@ -95,7 +95,7 @@ void gort_syscall_exit(void) {
         return;
     }
     /* The P was handed off: any idle P will do. */
-    gort__p_t *p = LOAD(gort__sched.stopping) ? NULL : gort__sched_pidleget();
+    gort__p_t *p = gort__sched_pidleget();
     if (p) {
         gort__sched_acquirep(m, p);
         STORE(gp->status, G_RUNNING);
