@@ -3,7 +3,7 @@
  * sched/sched.c ("Switching", "Dead goroutines"). */
 #include "sched/internal.h"
 
-#include "stack/internal.h"   /* gort__stack_set_owner: name the stack in overflow reports */
+#include "stack/internal.h"   /* gort__ctx_make_owned: a goroutine's context, its stack named */
 
 #include <errno.h>
 #include <string.h>
@@ -160,8 +160,8 @@ void gort__sched_take_stack(gort__p_t *p, gort__g_t *gp) {
                               (unsigned long long)gp->goid);
         }
     }
-    gort__stack_set_owner(&gp->stack, "goroutine", gp->goid);
-    gort_ctx_make(&gp->ctx, &gp->stack, g_entry, gp);
+    gort__ctx_make_owned(&gp->ctx, &gp->stack, g_entry, gp, "goroutine", gp->goid,
+                         gort__sched.fpstate);
     gp->started = 1;
 }
 

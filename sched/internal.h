@@ -238,6 +238,8 @@ typedef struct gort__sched {
     int32_t      stopping;          /* the main goroutine returned: Ms release their Ps (atomic builtins) */
     _Atomic uint32_t stopwait;      /* futex word: Ps still held during a stop */
     int64_t      start_time;        /* nanotime at gort_main */
+    uint64_t     fpstate;           /* the FP control state goroutines start with: gort_main's
+                                     * caller's (gort__ctx_fpstate), set before any M runs */
     _Atomic uint64_t threads_made;
     int32_t      maxmcount;         /* the thread cap (GORT_MAXTHREADS, gort_set_max_threads; under lock) */
     int32_t      mlost;             /* Ms stranded in a system call past the end of their run (under lock) */

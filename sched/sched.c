@@ -39,7 +39,9 @@
  *                  M is already looking for work.
  *   running        an M switches from g0 into the G (execute).  The first
  *                  time, the G gets its stack: a dead G's warm one if the P
- *                  has any, else a fresh one from the stack pool.
+ *                  has any, else a fresh one from the stack pool, and its
+ *                  context, with the FP control state gort_main read once
+ *                  (sched.fpstate).
  *   blocking       the G enqueues a sudog (on its own stack) on the channel or
  *                  semaphore, holding that object's lock, and parks: status
  *                  WAITING, then a switch away; the lock is released by the
@@ -312,6 +314,7 @@
 
 #include "include/gort/internal/fork.h"
 #include "stack/internal.h"   /* gort__stack_thread_init */
+#include "stack/switch.h"     /* gort__ctx_fpstate */
 
 #include <errno.h>
 #include <signal.h>
@@ -1086,6 +1089,7 @@ int gort_main(void (*fn)(void *), void *arg) {
     acquirep(&m0, p0);
     gort__sched.m0 = &m0;
     gort__sched.start_time = gort__nanotime();
+    gort__sched.fpstate = gort__ctx_fpstate();
     atomic_store(&gort__sched.lastpoll, gort__sched.start_time);
     atomic_store(&gort__sched.handoffs, 0);
     atomic_store(&gort__sched.netpoll_ready, 0);

@@ -88,9 +88,8 @@ static void ctx_entry(gort_ctx_t *from, void *fn, void *arg) {
                 r ? (void *)(slot + size) : NULL);
 }
 
-void gort_ctx_make(gort_ctx_t *c, gort_stack_t *s, void (*fn)(void *), void *arg) {
-    GORT_ASSERT(c != NULL && fn != NULL);
-    gort__stack_slot_t *r = gort__stack_check(s, "gort_ctx_make");
+static void make_on(gort_ctx_t *c, gort_stack_t *s, const gort__stack_slot_t *r,
+                    void (*fn)(void *), void *arg, uint64_t fp) {
     gort__stack_thread_init();
 #if GORT_STACK_ASAN
     if (s->flags & GORT_STACK_HAD_CTX)
@@ -102,10 +101,25 @@ void gort_ctx_make(gort_ctx_t *c, gort_stack_t *s, void (*fn)(void *), void *arg
     s->tsan_fiber = __tsan_create_fiber(0);
 #endif
     s->flags |= GORT_STACK_HAD_CTX;
-    c->sp = gort__ctx_init(s->hi, ctx_entry, (void *)fn, arg);
+    c->sp = gort__ctx_init(s->hi, ctx_entry, (void *)fn, arg, fp);
     c->guard = r->guard == GORT_GUARD_CANARY ? (uint64_t *)s->lo - 1 : NULL;
     c->stack_lo = s->lo;
     c->stack_size = s->size;
     c->asan_fake = NULL;
     c->tsan_fiber = s->tsan_fiber;
+}
+
+void gort_ctx_make(gort_ctx_t *c, gort_stack_t *s, void (*fn)(void *), void *arg) {
+    GORT_ASSERT(c != NULL && fn != NULL);
+    gort__stack_slot_t *r = gort__stack_check(s, "gort_ctx_make");
+    make_on(c, s, r, fn, arg, gort__ctx_fpstate());
+}
+
+void gort__ctx_make_owned(gort_ctx_t *c, gort_stack_t *s, void (*fn)(void *), void *arg,
+                          const char *kind, uint64_t id, uint64_t fp) {
+    gort__stack_slot_t *r = s->slot;
+    GORT_DASSERT(r == gort__stack_check(s, "gort__ctx_make_owned"));
+    r->owner_kind = kind;
+    r->owner_id = id;
+    make_on(c, s, r, fn, arg, fp);
 }

@@ -117,6 +117,13 @@ void   gort__stack_thread_init(void);
 gort__stack_slot_t *gort__stack_check(const gort_stack_t *s, const char *who);
 /* The scheduler names a stack's owner for overflow reports ("goroutine", 17). */
 void   gort__stack_set_owner(gort_stack_t *s, const char *kind, uint64_t id);
+/* gort_ctx_make for a runtime's own stack (from gort_stack_alloc, never a
+ * user's): names its owner as gort__stack_set_owner does, and starts the
+ * context with the FP control state fp (gort__ctx_fpstate's, read once by the
+ * caller: reading it is slow).  No validation of s beyond GORT_DASSERT: a
+ * goroutine's start is the scheduler's hottest path. */
+void   gort__ctx_make_owned(gort_ctx_t *c, gort_stack_t *s, void (*fn)(void *), void *arg,
+                            const char *kind, uint64_t id, uint64_t fp);
 /* Tests: pretend the kernel lacks MADV_GUARD_INSTALL, and/or set the budget of
  * mprotect guard pages (-1 = the default).  Only before the first stack. */
 void   gort__stack_test_config(bool no_kernel_guards, long guard_page_budget);

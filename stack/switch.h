@@ -21,9 +21,14 @@ __attribute__((visibility("hidden"))) gort_ctx_t *gort__ctx_jump(gort_ctx_t *fro
 
 /* Write below top (rounded down to 16 bytes) a frame that the first
  * gort__ctx_jump to it resumes as entry(from, a, b), on an ABI-aligned stack,
- * with the caller's FP control state.  Returns the initial sp. */
+ * with the FP control state fp.  Returns the initial sp. */
 __attribute__((visibility("hidden"))) void *gort__ctx_init(void *top, gort__ctx_entry_fn entry,
-                                                           void *a, void *b);
+                                                           void *a, void *b, uint64_t fp);
+
+/* The calling thread's FP control state, as gort__ctx_init takes it (x86-64:
+ * MXCSR and the x87 control word; AArch64: FPCR).  Reading it is slow on some
+ * CPUs: a caller that makes many contexts keeps it. */
+__attribute__((visibility("hidden"))) uint64_t gort__ctx_fpstate(void);
 
 /* The C side of gort_ctx_switch (stack/ctx.c): the assembly entry jumps there
  * when stacks without guard pages exist; with a sanitizer it is every switch. */

@@ -117,10 +117,10 @@ gort__ctx_suspended:
 #endif
 
 /* void *gort__ctx_init(void *top, void (*entry)(gort_ctx_t *from, void *a, void *b),
- *                      void *a, void *b)
+ *                      void *a, void *b, uint64_t fp)
  * Writes a frame below top (16-byte aligned) that the first jump "resumes":
  * it enters gort__ctx_boot with x19 = entry, x20 = a, x21 = b, x29 = 0 and the
- * caller's FPCR.  Returns the context's initial sp. */
+ * FPCR fp (gort__ctx_fpstate's).  Returns the context's initial sp. */
         .globl  gort__ctx_init
         .hidden gort__ctx_init
         .type   gort__ctx_init, %function
@@ -139,11 +139,22 @@ gort__ctx_init:
         str     x3, [x0, #0x50]         /* x21 = b */
         adr     x9, gort__ctx_boot
         str     x9, [x0, #0x98]         /* x30: "return" into the boot stub */
-        mrs     x9, fpcr
-        str     x9, [x0, #0xa0]
+        str     x4, [x0, #0xa0]         /* FPCR */
         ret
         .cfi_endproc
         .size   gort__ctx_init, .-gort__ctx_init
+
+/* uint64_t gort__ctx_fpstate(void): the calling thread's FPCR. */
+        .globl  gort__ctx_fpstate
+        .hidden gort__ctx_fpstate
+        .type   gort__ctx_fpstate, %function
+        .p2align 4
+gort__ctx_fpstate:
+        .cfi_startproc
+        mrs     x0, fpcr
+        ret
+        .cfi_endproc
+        .size   gort__ctx_fpstate, .-gort__ctx_fpstate
 
 /* The first code a new context runs, with sp = top - 16 (16-byte aligned) and
  * x0 = the context that switched to it.  entry must not return; if it does

@@ -4,6 +4,7 @@
 #include "sched/common.h"
 
 #include <errno.h>
+#include <fenv.h>
 #include <time.h>
 
 void gort__sched_pstats(int i, gort__pstats_t *out);
@@ -308,6 +309,52 @@ static void test_events(void **state) {
     assert_int_equal(counts[EV_GO_END], 2);
 }
 
+/* ---- the FP control state ---------------------------------------------------------------------------- */
+/* Every goroutine starts with the rounding mode of gort_main's caller (read
+ * once, at gort_main: sched/g.c), whichever M runs it and whatever the
+ * goroutine that ran there before it did to its own. */
+
+enum { NFP = 200 };
+static int fp_seen[NFP];
+static gort_waitgroup_t fp_wg = GORT_WAITGROUP_INIT;
+
+static void fp_child(void *arg) {
+    int i = (int)(intptr_t)arg;
+    fp_seen[i] = fegetround();
+    fesetround(i % 2 ? FE_DOWNWARD : FE_TOWARDZERO);   /* its own, not the next one's */
+    gort_yield();
+    CHECK_EQ(fegetround(), i % 2 ? FE_DOWNWARD : FE_TOWARDZERO);
+    gort_wg_done(&fp_wg);
+}
+
+static void fp_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(fegetround(), FE_UPWARD);
+    gort_wg_add(&fp_wg, NFP);
+    for (int i = 0; i < NFP; i++) {
+        gort_go(fp_child, (void *)(intptr_t)i);
+        if (i % 16 == 0)
+            gort_yield();
+    }
+    gort_wg_wait(&fp_wg);
+    CHECK_EQ(fegetround(), FE_UPWARD);
+}
+
+static void test_fpstate(void **state) {
+    (void)state;
+    for (int procs = 1; procs <= 2; procs++) {
+        set_procs(procs);
+        memset(fp_seen, 0, sizeof fp_seen);
+        assert_int_equal(fesetround(FE_UPWARD), 0);
+        run_main(fp_main, NULL);
+        int mode = fegetround();
+        fesetround(FE_TONEAREST);
+        assert_int_equal(mode, FE_UPWARD);
+        for (int i = 0; i < NFP; i++)
+            assert_int_equal(fp_seen[i], FE_UPWARD);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_main),
@@ -318,6 +365,7 @@ int main(void) {
         cmocka_unit_test(test_idle_no_cpu),
         cmocka_unit_test(test_schedtrace),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_fpstate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

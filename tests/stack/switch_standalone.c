@@ -68,7 +68,7 @@ int main(void) {
     regs_pattern(&in_b, 2);
     regs_pattern(&in_c, 3);
     regs_fpctl(fpctl_at_make);
-    co.sp = gort__ctx_init(stack + sizeof stack, entry, (void *)0x1234, (void *)0x5678);
+    co.sp = gort__ctx_init(stack + sizeof stack, entry, (void *)0x1234, (void *)0x5678, gort__ctx_fpstate());
     CHECK((char *)co.sp > stack && (char *)co.sp < stack + sizeof stack, "initial sp %p", co.sp);
 
     regs_switch(&main_ctx, &co, &in_a, &out_a, jump);
