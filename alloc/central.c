@@ -67,9 +67,12 @@ mspan *gort__central_adopt(gort_cache *c, unsigned cls) {
  * reclaim-on-free): its later frees become local.  True if s is now c's; it is put
  * on c's partial or full list. */
 bool gort__central_adopt_span(gort_cache *c, mspan *s) {
-    mcentral *m = &gort__central[s->cls];
+    unsigned cls = __atomic_load_n(&s->cls, __ATOMIC_RELAXED);
+    if (cls >= NUM_CLASSES)
+        return false;   /* s became a GC span meanwhile (its classes go one further) */
+    mcentral *m = &gort__central[cls];
     gort__mutex_lock(&m->lock);
-    bool ok = SPAN_OWNER(s) == NULL && s->state == SPAN_SMALL &&
+    bool ok = SPAN_OWNER(s) == NULL && s->state == SPAN_SMALL && s->cls == cls &&
               (s->where == IN_CENTRAL_PARTIAL || s->where == IN_CENTRAL_FULL);
     if (ok) {
         gort__span_list_remove(s->where == IN_CENTRAL_PARTIAL ? &m->partial : &m->full, s);

@@ -5,9 +5,10 @@
  *
  * A GC span is an ordinary span of the page heap in state SPAN_GCSMALL (objects of
  * one size class), SPAN_GCLARGE (one object) or SPAN_GCHUGE (one object in a
- * reservation of its own).  Its span class is kind * NUM_CLASSES + size class, the
- * kind being NOSCAN, CONS (scanned conservatively) or TYPED (scanned by each
- * object's pointer mask); class 0 stands for large objects.  It carries two
+ * reservation of its own).  Its span class is kind * GC_NCLASSES + GC size class,
+ * the kind being NOSCAN, CONS (scanned conservatively) or TYPED (scanned by each
+ * object's pointer mask); class 0 stands for large objects.  The GC size classes
+ * are malloc's and a 24-byte one (gc/internal.h, GC_CLASS24).  It carries two
  * bitmaps, as Go's spans do:
  *
  *   gcallocbits  bit i set: object i was allocated when the span was last swept.
@@ -58,6 +59,28 @@ const char *gort__gc_kind_name(int kind) {
     return kind >= 0 && kind < GC_NKINDS ? names[kind] : "?";
 }
 
+/* ---- GC size classes -----------------------------------------------------------------
+ * malloc's table, and GC_CLASS24: 24-byte objects in one page (341 of them, 8 bytes
+ * left over), divmul = ceil(2^32 / 24) (tests/gc/test_api.c checks every offset). */
+enum { CLASS24_SIZE = 24, CLASS24_NELEMS = PAGE_SIZE / CLASS24_SIZE };
+#define CLASS24_DIVMUL ((uint32_t)((((uint64_t)1 << 32) + CLASS24_SIZE - 1) / CLASS24_SIZE))
+
+GORT_INLINE unsigned gc_size_to_class(size_t n) {
+    return n > 16 && n <= CLASS24_SIZE ? GC_CLASS24 : size_to_class(n);
+}
+GORT_INLINE uint32_t gc_class_size(unsigned cls) {
+    return cls == GC_CLASS24 ? CLASS24_SIZE : gort__class_size[cls];
+}
+GORT_INLINE uint32_t gc_class_divmul(unsigned cls) {
+    return cls == GC_CLASS24 ? CLASS24_DIVMUL : gort__class_divmul[cls];
+}
+GORT_INLINE uint16_t gc_class_nelems(unsigned cls) {
+    return cls == GC_CLASS24 ? CLASS24_NELEMS : gort__class_nelems[cls];
+}
+GORT_INLINE unsigned gc_class_npages(unsigned cls) {
+    return cls == GC_CLASS24 ? 1 : gort__class_npages[cls];
+}
+
 /* ---- bitmap blocks ------------------------------------------------------------------
  * One block per span: [alloc bits W][mark bits W][check bits W, with gccheckmark]
  * [type pointers, typed small spans].  Its size is a function of the span class, so
@@ -68,8 +91,8 @@ static void *bits_free[GC_NSPC];
 static gort_bump_t bits_chunk;   /* bits_lock */
 
 static size_t bits_words(unsigned spc) {
-    unsigned cls = spc % NUM_CLASSES, kind = spc / NUM_CLASSES;
-    size_t nel = cls ? gort__class_nelems[cls] : 1;
+    unsigned cls = spc % GC_NCLASSES, kind = spc / GC_NCLASSES;
+    size_t nel = cls ? gc_class_nelems(cls) : 1;
     size_t w = (nel + 63) / 64;
     size_t words = w * (gort__settings.gccheckmark ? 3 : 2);
     if (kind == GC_TYPED && cls)
@@ -104,7 +127,7 @@ static void bits_put(unsigned spc, uint64_t *b) {
 }
 
 static unsigned span_spc(const mspan *s) {
-    return (unsigned)s->gckind * NUM_CLASSES + (s->state == SPAN_GCSMALL ? s->cls : 0);
+    return (unsigned)s->gckind * GC_NCLASSES + (s->state == SPAN_GCSMALL ? s->cls : 0);
 }
 
 #ifdef GORT_DEBUG_CHECKS
@@ -154,14 +177,14 @@ static void note_bounds(uintptr_t lo, uintptr_t hi) {
  * published, last.  Critical section: the sweepgen read here cannot change before
  * s is published. */
 static void span_init_gc(mspan *s, unsigned spc) {
-    unsigned cls = spc % NUM_CLASSES;
+    unsigned cls = spc % GC_NCLASSES;
     SPAN_SET_OWNER(s, NULL);
     s->cls = (uint8_t)cls;
-    s->gckind = (uint8_t)(spc / NUM_CLASSES);
+    s->gckind = (uint8_t)(spc / GC_NCLASSES);
     if (cls) {
-        s->elemsize = gort__class_size[cls];
-        s->divmul = gort__class_divmul[cls];
-        s->nelems = gort__class_nelems[cls];
+        s->elemsize = gc_class_size(cls);
+        s->divmul = gc_class_divmul(cls);
+        s->nelems = gc_class_nelems(cls);
     } else {
         s->elemsize = s->npages * PAGE_SIZE > UINT32_MAX ? 0 : (uint32_t)(s->npages * PAGE_SIZE);
         s->divmul = 0;
@@ -505,7 +528,7 @@ static void reclaim(gc_thread *t, uintptr_t npages) {
         mspan *s = NULL;
         unsigned spc = 0;
         for (unsigned k = 0; k < GC_NKINDS && !s; k++) {
-            spc = k * NUM_CLASSES;
+            spc = k * GC_NCLASSES;
             s = central_pop(spc, true, false);
         }
         int any = 1;
@@ -704,11 +727,11 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     }
     s = central_take(spc);
     if (!s) {
-        unsigned cls = spc % NUM_CLASSES;
+        unsigned cls = spc % GC_NCLASSES;
         crit_exit(t);
         mutator_sweep_done();
-        reclaim(t, gort__class_npages[cls]);
-        mspan *ns = heap_alloc(t, gort__class_npages[cls], SPAN_GCSMALL);
+        reclaim(t, gc_class_npages(cls));
+        mspan *ns = heap_alloc(t, gc_class_npages(cls), SPAN_GCSMALL);
         crit_enter(t);
         if (!ns)
             return NULL;
@@ -765,7 +788,7 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
         }
     }
     crit_enter(t);
-    unsigned spc = (unsigned)kind * NUM_CLASSES;
+    unsigned spc = (unsigned)kind * GC_NCLASSES;
     span_init_gc(s, spc);
     s->gctype = ty;
     s->gcobjsize = n;
@@ -838,8 +861,8 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
         obj = large_alloc(t, n, kind, ty);
         gort__gc_scrub_stack(t, 4096);
     } else {
-        unsigned cls = size_to_class(n ? n : 1);
-        unsigned spc = (unsigned)kind * NUM_CLASSES + cls;
+        unsigned cls = gc_size_to_class(n ? n : 1);
+        unsigned spc = (unsigned)kind * GC_NCLASSES + cls;
         bool refilled = false;
         crit_enter(t);
         mspan *s = t->p->alloc[spc];

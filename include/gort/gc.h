@@ -73,6 +73,8 @@ typedef struct gort_gc_pause_bucket {
 } gort_gc_pause_bucket_t;
 GORT_API int gort_gc_pause_histogram(gort_gc_pause_bucket_t *out, int max);
 
+/* Every GC object is zeroed, and 16-byte aligned if n >= 16, except for n of 17 to 24:
+ * those come from a 24-byte class (Go's) and are 8-byte aligned (docs/gc.md). */
 GORT_API void *gort_gc_alloc(size_t n);                 /* zeroed; scanned conservatively; interior pointers keep it alive */
 GORT_API void *gort_gc_alloc_noscan(size_t n);          /* zeroed; never scanned */
 GORT_API void *gort_gc_alloc_typed(size_t n, const gort_gc_type_t *t);  /* zeroed; scanned precisely by t->ptrmask */

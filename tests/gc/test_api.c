@@ -1,5 +1,5 @@
-/* gc.api: the allocation entry points, roots of every kind, interior pointers,
- * large objects, statistics and settings. */
+/* gc.api: the allocation entry points, alignment and the 24-byte class, roots of
+ * every kind, interior pointers, large objects, statistics and settings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,13 +63,84 @@ static void test_zeroed(void **state) {
     }
 }
 
+/* 16 bytes for objects of 16 bytes and up, but 8 for 17 to 24 (the 24-byte
+ * class, as Go's); 8 for 8 to 15. */
 static void test_alignment(void **state) {
     (void)state;
     for (size_t n = 1; n < 5000; n += 7) {
         uintptr_t p = (uintptr_t)gort_gc_alloc(n);
-        size_t want = n >= 16 ? 16 : n >= 8 ? 8 : 1;
+        size_t want = n > 24 || n == 16 ? 16 : n >= 8 ? 8 : 1;
         assert_int_equal(p % want, 0);
     }
+}
+
+/* The 24-byte class: objects 24 bytes apart (a third less than a 32-byte block),
+ * every byte of every object found as that object (its index comes from a
+ * multiply by ceil(2^32 / 24), not a divide), and a list held together only by
+ * pointers into the middle of its cells survives collections. */
+uintptr_t gort__gc_find_object(uintptr_t p, void **sp, uint32_t *idxp);
+
+typedef struct cell24 {
+    char *next_mid;        /* the next cell's address + 12 */
+    uint64_t value;
+    uint32_t pad, check;
+} cell24;
+_Static_assert(sizeof(cell24) == 24, "a 24-byte object");
+static char *list24;       /* a root: the first cell's address + 12 */
+
+static void test_class24(void **state) {
+    (void)state;
+    for (size_t n = 17; n <= 24; n++) {
+        void *(*allocs[2])(size_t) = {gort_gc_alloc, gort_gc_alloc_noscan};
+        for (int k = 0; k < 2; k++) {
+            uintptr_t a = (uintptr_t)allocs[k](n), b = (uintptr_t)allocs[k](n);
+            assert_int_equal(a % 8, 0);
+            assert_int_equal((b > a ? b - a : a - b) % 24, 0);   /* same class, whatever the order */
+        }
+    }
+    /* A whole span's worth, and then some: every offset of every object. */
+    enum { N = 1000 };
+    char *objs[N];
+    int unaligned16 = 0;
+    for (int i = 0; i < N; i++) {
+        objs[i] = gort_gc_alloc_noscan(24);
+        unaligned16 += ((uintptr_t)objs[i] % 16) != 0;
+    }
+    assert_true(unaligned16 > 0);
+    for (int i = 0; i < N; i++) {
+        for (int off = 0; off < 24; off++) {
+            void *s;
+            uint32_t idx;
+            assert_int_equal(gort__gc_find_object((uintptr_t)objs[i] + (uintptr_t)off, &s, &idx),
+                             (uintptr_t)objs[i]);
+        }
+    }
+    /* Interior pointers only. */
+    char *head = NULL;
+    for (int i = 0; i < 20000; i++) {
+        cell24 *c = gort_gc_alloc(sizeof *c);
+        GORT_GC_STORE(c->next_mid, head);
+        c->value = (uint64_t)i * 3;
+        c->check = 0x24242424u;
+        head = (char *)c + 12;
+    }
+    GORT_GC_STORE(list24, head);
+    head = NULL;
+    clear_stack();
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 50000; i++)
+            gort_gc_alloc(24);   /* garbage of the same class */
+        gort_gc_collect();
+        int n = 0;
+        for (char *m = list24; m; n++) {
+            cell24 *c = (cell24 *)(m - 12);
+            assert_int_equal(c->value, (uint64_t)(19999 - n) * 3);
+            assert_int_equal(c->check, 0x24242424u);
+            m = c->next_mid;
+        }
+        assert_int_equal(n, 20000);
+    }
+    GORT_GC_STORE(list24, NULL);
 }
 
 static void test_global_root(void **state) {
@@ -254,6 +325,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zeroed),
         cmocka_unit_test(test_alignment),
+        cmocka_unit_test(test_class24),
         cmocka_unit_test(test_global_root),
         cmocka_unit_test(test_registered_root),
         cmocka_unit_test(test_stack_root_and_interior),
