@@ -224,7 +224,13 @@ int gort_go(void (*fn)(void *), void *arg) {
     }
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_inited, memory_order_relaxed)))
         gort__sched_gc_newg(self->m, gp);
-    bool overflowed = gort__sched_runqput(p, gp, true);
+    /* With thieves about (P >= 2), a new G takes runnext only when it is free:
+     * moving an occupant to the queue costs a second locked instruction, each
+     * of which waits for every store before it.  The newest then goes to the
+     * queue's newest end, where the owner takes it after runnext (sched.c,
+     * "Run queues and order"). */
+    bool next = gort__sched_single() || !atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    bool overflowed = gort__sched_runqput(p, gp, next);
     gort__sched_wakep();
     /* Back-pressure: a goroutine that has filled its P's queue (256 runnable
      * goroutines, half of them just moved to the global queue) yields, behind
