@@ -31,10 +31,11 @@
  * operations use them). */
 #define SLOT(p, i) RQ_SLOT(p, i)
 
-/* Every change is seq_cst: a readier's push followed by its load of
+/* Every change but one is seq_cst: a readier's push followed by its load of
  * sched.nmspinning (wakep), against a spinning M's decrement of nmspinning
  * followed by its look at every queue, is Dekker's pattern -- one of the two
- * must see the other (sched.c, "Spinning").  On x86 a CAS is seq_cst anyway. */
+ * must see the other (sched.c, "Spinning").  On x86 a CAS is seq_cst anyway.
+ * The exception is filling a free runnext (gort__sched_runqput). */
 static inline bool rq_cas(gort__p_t *p, uint64_t *old, uint64_t new, int order) {
     (void)order;
     return atomic_compare_exchange_strong_explicit(&p->runqw, old, new, memory_order_seq_cst,
@@ -104,6 +105,19 @@ static inline bool put_single(gort__p_t *p, gort__g_t *gp, bool next) {
 bool gort__sched_runqput(gort__p_t *p, gort__g_t *gp, bool next) {
     if (gort__sched_single())
         return put_single(p, gp, next);
+    if (next && !atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+        /* A free runnext is the caller's to fill with a store: only its P's
+         * holder makes runnext non-NULL, and a thief's CAS needs it non-NULL.
+         * Release publishes the G.  Not seq_cst (an exchange, a locked
+         * instruction: 12-14% of a P=2 ping-pong round trip or cap-1 message):
+         * a spinning M going to sleep just now may miss this G in its last look
+         * while our wakep reads it still spinning -- the G is not lost, its own
+         * P runs it at its next schedule, as with any work a running P queues
+         * while no M comes for it (Go's non-spinning Ms give up their P with no
+         * last look at all).  See sched.c, "Spinning". */
+        atomic_store_explicit(&p->runnext, gp, memory_order_release);
+        return false;
+    }
     if (next) {
         gp = atomic_exchange_explicit(&p->runnext, gp, memory_order_seq_cst);
         if (!gp)
