@@ -36,8 +36,9 @@
  *   gort_go        newproc takes a dead G (or makes one) and puts it in
  *                  runnext of the caller's P; the old runnext moves to the
  *                  queue (at P >= 2, if runnext is taken, the new G goes to
- *                  the queue instead: "Run queues and order").  wakep() starts a spinning M if a P is idle and no
- *                  M is already looking for work.
+ *                  the queue instead: "Run queues and order").  wakep()
+ *                  starts a spinning M if a P is idle and no M is already
+ *                  looking for work.
  *   running        an M switches from g0 into the G (execute).  The first
  *                  time, the G gets its stack: a dead G's warm one if the P
  *                  has any, else a fresh one from the stack pool, and its
