@@ -140,8 +140,8 @@ static void carve(mspan *s, uintptr_t base, uintptr_t npages) {
     s->npages = npages;
 }
 
-/* Find a FREE span that can hold npages pages at an align-page boundary; out of bins. */
-static mspan *find_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at) {
+/* A FREE span that can hold npages pages at an align-page boundary, left in its bin. */
+static mspan *peek_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at) {
     uintptr_t need = npages + align_pages - 1;
     if (need > ARENA_PAGES)
         need = npages;   /* try an exact fit; the alignment check below decides */
@@ -149,7 +149,6 @@ static mspan *find_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at
         for (mspan *s = bins[b]; s; s = s->next) {
             uintptr_t base = GORT_ROUND_UP(s->base, align_pages * PAGE_SIZE);
             if (base + npages * PAGE_SIZE <= s->base + s->npages * PAGE_SIZE) {
-                bin_remove(s);
                 *at = base;
                 return s;
             }
@@ -158,6 +157,22 @@ static mspan *find_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at
         }
     }
     return NULL;
+}
+
+/* The same, out of its bin. */
+static mspan *find_locked(uintptr_t npages, uintptr_t align_pages, uintptr_t *at) {
+    mspan *s = peek_locked(npages, align_pages, at);
+    if (s)
+        bin_remove(s);
+    return s;
+}
+
+bool gort__pageheap_has_run(uintptr_t npages) {
+    uintptr_t base;
+    gort__mutex_lock(&gort__heap.lock);
+    bool ok = peek_locked(npages, 1, &base) != NULL;
+    gort__mutex_unlock(&gort__heap.lock);
+    return ok;
 }
 
 mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero) {

@@ -243,6 +243,8 @@ extern pageheap gort__heap;
  * them read as zero.  Returns a span in state `state`, or NULL (ENOMEM). */
 mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero);
 void   gort__pageheap_free(mspan *s);
+/* Whether npages free pages in one run are there now (the heap would not grow). */
+bool   gort__pageheap_has_run(uintptr_t npages);
 void   gort__pageheap_free_locked(mspan *s);
 /* Release dirty free pages to the OS until at most `keep` dirty free pages remain
  * (GORT_SCAVENGE_RETAIN: the retention policy's amount); returns the pages released. */
