@@ -45,8 +45,48 @@ _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, 
 _Atomic int64_t gort__gc_bg_credit;
 
 /* ---- the pool ----------------------------------------------------------------------- */
+/* The pool lock and the idle workers.  An idle worker runs SCHED_IDLE while a
+ * mark runs: any thread that wants its CPU preempts it at once, and on a busy
+ * machine it may then not run again for many milliseconds.  Preempted holding
+ * the pool lock, it would hold up every other marker (an assisting mutator
+ * waited 9.5 ms so on pause-stress).  So a marker that finds the lock held, and
+ * still held after a short spin, by an idle worker lifts that worker to
+ * SCHED_OTHER -- priority inheritance by hand, on contention only -- and the
+ * worker lowers itself again when it lets go. */
+static _Atomic int mark_running;
+static bool set_policy(pid_t tid, int policy);
+static __thread pid_t idle_self;            /* this thread's tid, if an idle worker */
+static _Atomic pid_t pool_idle_holder;      /* the idle worker holding the pool lock, or 0 */
+static _Atomic pid_t pool_lifted;           /* an idle worker lifted while holding it, or 0 */
+
+static void pool_lock(void) {
+    if (GORT_UNLIKELY(!gort__mutex_trylock(&pool.lock))) {
+        for (int i = 0; i < 200 && atomic_load_explicit(&pool.lock.state, memory_order_relaxed); i++)
+            gort__cpu_relax();
+        pid_t h = atomic_load_explicit(&pool_idle_holder, memory_order_relaxed);
+        pid_t none = 0;
+        if (h && atomic_compare_exchange_strong(&pool_lifted, &none, h))
+            set_policy(h, SCHED_OTHER);
+        gort__mutex_lock(&pool.lock);
+    }
+    if (idle_self)
+        atomic_store_explicit(&pool_idle_holder, idle_self, memory_order_relaxed);
+}
+
+static void pool_unlock(void) {
+    pid_t me = idle_self;
+    if (me)
+        atomic_store_explicit(&pool_idle_holder, 0, memory_order_relaxed);
+    gort__mutex_unlock(&pool.lock);
+    /* Lifted (perhaps just after letting go): back to idle, unless the mark is
+     * over (the coordinator lifts idle workers when it ends, see worker_main). */
+    if (me && atomic_load_explicit(&pool_lifted, memory_order_relaxed) == me &&
+        atomic_compare_exchange_strong(&pool_lifted, &me, 0) && atomic_load(&mark_running))
+        set_policy(me, SCHED_IDLE);
+}
+
 static workbuf *get_empty(void) {
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     workbuf *b = pool.empty;
     if (b) {
         pool.empty = b->next;
@@ -62,31 +102,31 @@ static workbuf *get_empty(void) {
         }
         b = (workbuf *)c;
     }
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
     b->n = 0;
     b->next = NULL;
     return b;
 }
 
 static void put_empty(workbuf *b) {
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     b->next = pool.empty;
     pool.empty = b;
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
 }
 
 static void put_full(workbuf *b) {
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     b->next = pool.full;
     pool.full = b;
     atomic_fetch_add_explicit(&pool.nfull, 1, memory_order_relaxed);
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
 }
 
 static workbuf *try_get_full(gcwork *w) {
     if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
         return NULL;
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     workbuf *b = pool.full;
     if (b) {
         pool.full = b->next;
@@ -96,21 +136,21 @@ static workbuf *try_get_full(gcwork *w) {
             pool.active++;
         }
     }
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
     return b;
 }
 
 static void activate(gcwork *w) {
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     pool.active++;
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
     w->active = true;
 }
 
 bool gort__gc_mark_idle(void) {
-    gort__mutex_lock(&pool.lock);
+    pool_lock();
     bool idle = !pool.full && pool.active == 0;
-    gort__mutex_unlock(&pool.lock);
+    pool_unlock();
     return idle;
 }
 
@@ -136,9 +176,9 @@ void gort__gc_gcw_dispose(gcwork *w) {
     w->bytes_black = 0;
     w->scan_work = 0;
     if (w->active) {
-        gort__mutex_lock(&pool.lock);
+        pool_lock();
         pool.active--;
-        gort__mutex_unlock(&pool.lock);
+        pool_unlock();
         w->active = false;
     }
 }
@@ -499,7 +539,6 @@ void gort__gc_flush_wbuf(gc_p *p, gcwork *w) {
 static int dedicated;
 static double fraction;
 static _Atomic uint32_t mark_epoch;      /* futex: bumped when a mark starts or stops */
-static _Atomic int mark_running;
 static _Atomic int workers_busy;         /* workers inside a mark (not parked between marks) */
 static _Atomic int64_t mark_start_ns;   /* read by the Ps (relaxed: set before gort__gc_pmark) */
 static _Atomic int64_t idle_busy_ns;    /* the idle workers' marking this mark */
@@ -561,6 +600,7 @@ static void *worker_main(void *arg) {
         if (i >= MAX_IDLE_WORKERS)
             return NULL;
         atomic_store(&idle_tids[i], tid);
+        idle_self = tid;
     }
     uint32_t seen = 0;
     for (;;) {
