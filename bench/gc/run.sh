@@ -25,17 +25,24 @@ for d in binarytrees gcbench stress; do
     (cd "$here/go" && go build -o "$tmp/go_$d" "./$d")
 done
 
+# The host's steal time (/proc/stat, clock ticks): shown per run in the table.
+hz=$(getconf CLK_TCK)
+steal_ticks() { awk '/^cpu /{print $9; exit}' /proc/stat; }
+
 # run NAME COLLECTOR WORKLOAD CMD...: one measured run, appended to $tmp/runs.txt
 run() {
     local name=$1 coll=$2 wl=$3; shift 3
     echo "bench/gc: $name" >&2
+    local s0 s1
+    s0=$(steal_ticks)
     PAUSES_FILE="$tmp/$name.pauses" STAMPS_FILE="$tmp/$name.stamps" /usr/bin/time -f "TIME user=%U sys=%S maxrss_kb=%M" \
         "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; echo "bench/gc: $name failed" >&2; return 0; }
     local res tm mm
+    s1=$(steal_ticks)
     res=$(grep '^RESULT' "$tmp/$name.out" | sed 's/^RESULT //')
     tm=$(grep '^TIME' "$tmp/$name.err" | sed 's/^TIME //')
     mm=$(python3 "$here/mmu.py" "$tmp/$name.stamps" "$tmp/$name.mmu")
-    echo "name=$name $res $tm $mm" >>"$tmp/runs.txt"
+    echo "name=$name $res $tm $mm steal_ms=$(( (s1 - s0) * 1000 / hz ))" >>"$tmp/runs.txt"
 }
 
 # The short workloads run three times each; the table shows the run with the
@@ -107,13 +114,15 @@ w("- CPU: user+sys of the whole process (`/usr/bin/time`); GC CPU fraction as ea
 w("Rows for binary-trees and GCBench, and gort's stress rows, come from three runs: the run with the median CPU time, "
   "except that the largest gap, the MMU and the pause p99 are the medians over the three runs and the pause max the "
   "largest of any run. The other stress rows are single runs.\n")
-w("| run | wall s | CPU s | peak RSS MiB | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | check |")
-w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+w("- Host steal: the time the hypervisor ran something else on this machine's CPUs during each run "
+  "(`/proc/stat`, in 10 ms ticks), in the order the runs ran. A mutator gap of ~10 ms in a run with steal is the host's.\n")
+w("| run | wall s | CPU s | peak RSS MiB | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | host steal ms | check |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in runs:
     cpu = float(r.get("user", 0)) + float(r.get("sys", 0))
     w(f"| {r['name']} | {f(r,'wall_ns',1e-9)} | {cpu:.2f} | {f(r,'maxrss_kb',1/1024,'%.0f')} | {r.get('gcs','—')} | "
       f"{f(r,'p50_ns',1e-6,'%.3f')} | {f(r,'p99_ns',1e-6,'%.3f')} | {f(r,'max_ns',1e-6,'%.3f')} | {f(r,'gc_cpu',100,'%.1f%%')} | "
-      f"{f(r,'maxgap_ms',1,'%.2f')} | {f(r,'mmu10',1,'%.2f')} | {f(r,'mmu50',1,'%.2f')} | {r.get('check','—')} |")
+      f"{f(r,'maxgap_ms',1,'%.2f')} | {f(r,'mmu10',1,'%.2f')} | {f(r,'mmu50',1,'%.2f')} | {r.get('steal_ms','—')} | {r.get('check','—')} |")
 w("")
 # targets
 def cpu(n):

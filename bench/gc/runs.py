@@ -21,4 +21,16 @@ def summarize(runs, key):
     vs = [float(x["max_ns"]) for x in rs if "max_ns" in x]
     if vs:
         r["max_ns"] = str(max(vs))
+    # The host's steal time in each run, in the order they ran: a hypervisor
+    # that takes the CPU away stalls the mutator for whole ticks (10 ms).
+    r["steal_ms"] = ",".join(x["steal_ms"] for x in runs if "steal_ms" in x) or "—"
     return r
+
+
+def steal_ticks():
+    """The machine's steal time so far (/proc/stat, in clock ticks)."""
+    try:
+        with open("/proc/stat") as f:
+            return int(f.readline().split()[8])
+    except (OSError, IndexError, ValueError):
+        return 0

@@ -33,6 +33,10 @@ for w in binary_trees_g server; do
     [ -x "$bin/gcgbench_$w" ] || { echo "bench/gcg: $bin/gcgbench_$w missing (cmake --build $build --target gcgbench_$w)" >&2; exit 1; }
 done
 
+# The host's steal time (/proc/stat, clock ticks): shown per run in the tables.
+hz=$(getconf CLK_TCK)
+steal_ticks() { awk '/^cpu /{print $9; exit}' /proc/stat; }
+
 # run NAME WORKLOAD RUNTIME P LIMIT_S CMD...: one measured run, appended to
 # $tmp/runs.txt; a run that fails or outlives LIMIT_S is recorded as failed
 # (and run returns 1).
@@ -40,7 +44,8 @@ run() {
     local name=$1 wl=$2 rt=$3 p=$4 limit=$5; shift 5
     local tag="name=$name bench=$wl runtime=$rt procs=$p"
     echo "bench/gcg: $name" >&2
-    local rc=0
+    local rc=0 s0 s1
+    s0=$(steal_ticks)
     GORT_MAXPROCS=$p GOMAXPROCS=$p PAUSES_FILE="$tmp/$name.pauses" STAMPS_FILE="$tmp/$name.stamps" \
         /usr/bin/time -f "TIME elapsed=%e user=%U sys=%S maxrss_kb=%M" timeout -k 5 "$limit" "$@" \
         >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
@@ -58,10 +63,11 @@ run() {
         return 1
     fi
     local res tm mm
+    s1=$(steal_ticks)
     res=$(grep '^RESULT' "$tmp/$name.out" | sed 's/^RESULT //')
     tm=$(grep '^TIME' "$tmp/$name.err" | sed 's/^TIME //')
     mm=$(python3 "$root/bench/gc/mmu.py" "$tmp/$name.stamps" "$tmp/$name.mmu")
-    echo "$tag $res $tm $mm" >>"$tmp/runs.txt"
+    echo "$tag $res $tm $mm steal_ms=$(( (s1 - s0) * 1000 / hz ))" >>"$tmp/runs.txt"
     grep -v '^RESULT' "$tmp/$name.out" >"$tmp/$name.trees" || true
 }
 
@@ -173,11 +179,13 @@ w(f"- **server**: 1000 client goroutines, 8 handlers, unbuffered channels, a {me
 w("- Pauses: every stop-the-world phase (gort: `gort_gc_stats`; Go: `/gc/pauses:seconds`, max exact from "
   "`MemStats.PauseNs` up to 256 GCs). MMU: minimum mutator utilisation over any 10 / 50 ms window of the stamps "
   "(`bench/gc/mmu.py`). Wall, CPU (user+sys) and peak RSS: `/usr/bin/time`, the whole process.\n")
+w("Host steal: the time the hypervisor ran something else on this machine's CPUs during each of the row's runs "
+  "(`/proc/stat`, in clock ticks of 10 ms), in the order they ran. A gap of ~10 ms in a run with steal is the host's.\n")
 
 rows = [("binary-trees", rt, p) for p in (1, 2) for rt in ("gort", "go")]
 w("## binary-trees\n")
-w("| runtime | P | wall s | wall × Go | CPU s | peak RSS MiB | RSS × Go | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | check |")
-w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+w("| runtime | P | wall s | wall × Go | CPU s | peak RSS MiB | RSS × Go | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | host steal ms | check |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 gocheck = {p: by.get(("binary-trees", "go", p), {}).get("check") for p in (1, 2)}
 for key in rows:
     r = by.get(key)
@@ -185,7 +193,7 @@ for key in rows:
     if r is None:
         continue
     if "failed" in r:
-        w(f"| {rt} | {p} | failed ({r['nfailed']} of {r['nruns']} runs): {r.get('why_failed','')} |" + " |" * 13)
+        w(f"| {rt} | {p} | failed ({r['nfailed']} of {r['nruns']} runs): {r.get('why_failed','')} |" + " |" * 14)
         continue
     g = by.get((wl, "go", p))
     wall, rss = fl(r, "elapsed"), fl(r, "maxrss_kb", 1 / 1024)
@@ -196,18 +204,18 @@ for key in rows:
     w(f"| {rt}{failnote} | {p} | {fmt(wall)} | {fmt(ratio(wall, fl(g,'elapsed'))) if rt=='gort' else ''} | {fmt(cpu(r))} | "
       f"{fmt(rss,'%.0f')} | {fmt(ratio(rss, fl(g,'maxrss_kb',1/1024))) if rt=='gort' else ''} | {r.get('gcs','—')} | "
       f"{fmt(fl(r,'p50_ns',1e-6),'%.3f')} | {fmt(fl(r,'p99_ns',1e-6),'%.3f')} | {fmt(fl(r,'max_ns',1e-6),'%.3f')} | "
-      f"{fmt(fl(r,'gc_cpu',100),'%.1f%%')} | {fmt(fl(r,'maxgap_ms'))} | {fmt(fl(r,'mmu10'))} | {fmt(fl(r,'mmu50'))} | {chk} |")
+      f"{fmt(fl(r,'gc_cpu',100),'%.1f%%')} | {fmt(fl(r,'maxgap_ms'))} | {fmt(fl(r,'mmu10'))} | {fmt(fl(r,'mmu50'))} | {r.get('steal_ms','—')} | {chk} |")
 w("")
 w("## server\n")
-w("| runtime | P | requests/s | req/s × Go | latency p50 ms | latency p99 ms | CPU s | peak RSS MiB | RSS × Go | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | check |")
-w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+w("| runtime | P | requests/s | req/s × Go | latency p50 ms | latency p99 ms | CPU s | peak RSS MiB | RSS × Go | GCs | pause p50 ms | pause p99 ms | pause max ms | GC CPU | max gap ms | MMU 10ms | MMU 50ms | host steal ms | check |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for key in [("server", rt, p) for p in (1, 2) for rt in ("gort", "go")]:
     r = by.get(key)
     wl, rt, p = key
     if r is None:
         continue
     if "failed" in r:
-        w(f"| {rt} | {p} | failed ({r['nfailed']} attempts): {r.get('why_failed','')} |" + " |" * 15)
+        w(f"| {rt} | {p} | failed ({r['nfailed']} attempts): {r.get('why_failed','')} |" + " |" * 16)
         continue
     failnote = f" ({r['nfailed']} of {r['nruns']} runs failed)" if r["nfailed"] else ""
     g = by.get((wl, "go", p))
@@ -216,7 +224,7 @@ for key in [("server", rt, p) for p in (1, 2) for rt in ("gort", "go")]:
       f"{fmt(fl(r,'lat_p50_ns',1e-6),'%.3f')} | {fmt(fl(r,'lat_p99_ns',1e-6),'%.2f')} | {fmt(cpu(r))} | "
       f"{fmt(rss,'%.0f')} | {fmt(ratio(rss, fl(g,'maxrss_kb',1/1024))) if rt=='gort' else ''} | {r.get('gcs','—')} | "
       f"{fmt(fl(r,'p50_ns',1e-6),'%.3f')} | {fmt(fl(r,'p99_ns',1e-6),'%.3f')} | {fmt(fl(r,'max_ns',1e-6),'%.3f')} | "
-      f"{fmt(fl(r,'gc_cpu',100),'%.1f%%')} | {fmt(fl(r,'maxgap_ms'))} | {fmt(fl(r,'mmu10'))} | {fmt(fl(r,'mmu50'))} | {r.get('check','—')} |")
+      f"{fmt(fl(r,'gc_cpu',100),'%.1f%%')} | {fmt(fl(r,'maxgap_ms'))} | {fmt(fl(r,'mmu10'))} | {fmt(fl(r,'mmu50'))} | {r.get('steal_ms','—')} | {r.get('check','—')} |")
 w("")
 w("## Against the issue's targets\n")
 w("Targets: wall time ≤ 0.6× Go's (for the server, whose wall time is fixed: requests/s ≥ 1/0.6 = 1.67× Go's), "
