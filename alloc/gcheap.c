@@ -421,8 +421,10 @@ static mspan *central_pop(unsigned spc, bool full, bool swept) {
 /* ---- sweeping one span (Go's mspan.sweep) ---------------------------------------------
  * The caller owns s (popped it from an unswept list, or is the STW sweeper) and has
  * set gcsweepgen to sg - 1.  Returns true if s was emptied: it is then on the
- * retired list, no longer the caller's. */
-GC_NOSAN static bool sweep_span(mspan *s) {
+ * retired list, no longer the caller's.  With preserve (Go's preserve, for
+ * mcentral.cacheSpan) an emptied span stays the caller's, every slot free, to
+ * allocate from at once. */
+GC_NOSAN static bool sweep_span(mspan *s, bool preserve) {
     uint32_t sg = atomic_load(&gort__gc_sweepgen);
     if (s->gcspecials)
         gort__gc_finalizer_sweep(s);   /* may set mark bits: the finalizer keeps it */
@@ -436,7 +438,7 @@ GC_NOSAN static bool sweep_span(mspan *s) {
         marked += (unsigned)gort__popcount64(m);
     }
     atomic_fetch_sub_explicit(&unswept, 1, memory_order_relaxed);
-    if (marked == 0) {
+    if (marked == 0 && !preserve) {
         /* Nothing allocated any more; keep the bitmaps until it is released
          * (both zero: no mark bit is set). */
         memset(bits_block(s), 0, 2 * w * sizeof(uint64_t));
@@ -448,6 +450,8 @@ GC_NOSAN static bool sweep_span(mspan *s) {
     }
     if (marked < s->gcnalloc)
         s->gcneedzero = 1;
+    if (marked == 0 && s->gctype)
+        __atomic_store_n(&s->gctype, NULL, __ATOMIC_RELAXED);   /* preserved empty: a span of no type yet */
     uint64_t *a = s->gcallocbits;
     s->gcallocbits = s->gcmarkbits;
     s->gcmarkbits = a;
@@ -488,7 +492,7 @@ static int sweep_one(void) {
         if (k)
             atomic_store_explicit(&sweep_cursor, spc, memory_order_relaxed);
         if (sweep_claim(s)) {
-            if (!sweep_span(s))
+            if (!sweep_span(s, false))
                 central_push(spc, s);
         } else {
             central_push(spc, s);   /* cannot happen: popping gives ownership */
@@ -570,7 +574,7 @@ static void reclaim(gc_thread *t, uintptr_t npages) {
         }
         int any = 1;
         if (s) {
-            if (sweep_claim(s) && !sweep_span(s))
+            if (sweep_claim(s) && !sweep_span(s, false))
                 central_push(spc, s);
         } else {
             any = sweep_one();
@@ -717,8 +721,7 @@ static mspan *central_take(unsigned spc) {
             central_push(spc, s);
             continue;
         }
-        if (sweep_span(s))
-            continue;
+        sweep_span(s, true);
         if (s->gcnalloc < s->nelems)
             goto out;
         (void)full;
