@@ -528,8 +528,7 @@ int gort__gc_sweep_one_mutator(gc_thread *t) {
  * them).  This one cannot tell them apart without sweeping, so it sweeps only
  * when it must and while it pays:
  *   - not when the page heap has a free run of npages: the heap would not grow
- *     (the background sweeper has handed pages back, or a mutator's own sweep
- *     just did);
+ *     (the background sweeper has handed pages back);
  *   - not once this cycle's reclaims have swept RECLAIM_PROBE spans and got
  *     less than a page back for every RECLAIM_PROBE swept: on a dense heap the
  *     heap grows instead, by pages the background sweeper soon hands back.
@@ -542,9 +541,14 @@ int gort__gc_sweep_one_mutator(gc_thread *t) {
 #define RECLAIM_PROBE 64
 static _Atomic uint64_t reclaim_swept, reclaim_pages;   /* this cycle's */
 
+typedef struct has_run_call {
+    uintptr_t npages;
+    bool ok;
+} has_run_call;
+
 static void has_run_fn(void *arg) {
-    heap_call *c = arg;
-    c->state = gort__pageheap_has_run(c->npages);
+    has_run_call *c = arg;
+    c->ok = gort__pageheap_has_run(c->npages);
 }
 
 static void reclaim(gc_thread *t, uintptr_t npages) {
@@ -555,9 +559,9 @@ static void reclaim(gc_thread *t, uintptr_t npages) {
     if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
         return;
     if (npages <= ARENA_PAGES / 2) {   /* (a bigger object gets a reservation of its own) */
-        heap_call hc = {npages, 0, NULL};
+        has_run_call hc = {npages, false};
         gort__gc_blocking(t, has_run_fn, &hc);
-        if (hc.state)
+        if (hc.ok)
             return;
     }
     uintptr_t got = 0;
@@ -709,27 +713,21 @@ static mspan *central_take(unsigned spc) {
     if (!mutator_sweep_begin())
         return NULL;
     for (int budget = 0; budget < 100; budget++) {
-        bool full = false;
         s = central_pop(spc, false, false);
-        if (!s) {
+        if (!s)
             s = central_pop(spc, true, false);
-            full = true;
-        }
         if (!s)
             break;
         if (!sweep_claim(s)) {
             central_push(spc, s);
             continue;
         }
-        sweep_span(s, true);
+        sweep_span(s, true);   /* preserve: an emptied span is ours to allocate from */
         if (s->gcnalloc < s->nelems)
-            goto out;
-        (void)full;
+            return s;
         central_push(spc, s);
     }
-    s = NULL;
-out:
-    return s;
+    return NULL;
 }
 
 /* Go's nextFreeIndex: the next free slot of s at or after gcfreeindex, or nelems. */
@@ -775,9 +773,8 @@ static mspan *refill(gc_thread *t, unsigned spc) {
     if (!s) {
         unsigned cls = spc % GC_NCLASSES;
         crit_exit(t);
-        uintptr_t freed = mutator_sweep_done(), need = gc_class_npages(cls);
-        if (freed < need)
-            reclaim(t, need - freed);
+        mutator_sweep_done();
+        reclaim(t, gc_class_npages(cls));
         mspan *ns = heap_alloc(t, gc_class_npages(cls), SPAN_GCSMALL);
         crit_enter(t);
         if (!ns)

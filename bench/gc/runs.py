@@ -26,11 +26,3 @@ def summarize(runs, key):
     r["steal_ms"] = ",".join(x["steal_ms"] for x in runs if "steal_ms" in x) or "—"
     return r
 
-
-def steal_ticks():
-    """The machine's steal time so far (/proc/stat, in clock ticks)."""
-    try:
-        with open("/proc/stat") as f:
-            return int(f.readline().split()[8])
-    except (OSError, IndexError, ValueError):
-        return 0
