@@ -955,11 +955,14 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     }
     bool assisted = GORT_UNLIKELY(t->p->assist_credit < 0) &&
                     atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK;
-    if (assisted)
+    if (GORT_UNLIKELY(assisted)) {
         gort__gc_assist(t);
-    t = gort__gc_self_reload();   /* an assist may park a goroutine, which may come back on another M */
-    if (GORT_UNLIKELY(assisted))
+        /* An assist may park a goroutine, which may come back on another M.
+         * Nothing else here lets it move: runtime code is never preempted
+         * asynchronously, and a thread parked for a stop is still this one. */
+        t = gort__gc_self_reload();
         gort__gc_scrub_stack(t, 2048);
+    }
     if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
     return obj;
