@@ -61,22 +61,36 @@ GORT_NOINLINE static void flush_chunked(gc_thread *t) {
     }
 }
 
-void gort_gc_store(void **slot, void *ptr) {
+/* Out of line, so that the stores that need neither save no registers: a
+ * full buffer (entered inside the store's critical section), and a thread not
+ * registered yet. */
+GORT_NOINLINE static void store_full(gc_thread *t) {
+    crit_exit(t);
+    flush_chunked(t);
+    gort__gc_scrub_stack(t, 2048);   /* alloc/gcheap.c: what its frames held */
+}
+
+GORT_NOINLINE static void store_unregistered(void **slot, void *ptr) {
     gc_thread *t = gc_self();
-    if (GORT_UNLIKELY(!t)) {
+    if (GORT_UNLIKELY(!t))
         gort__fatal("gort: gc: gort_gc_store: cannot register the calling thread");
+    gort_gc_store(slot, ptr);
+}
+
+void gort_gc_store(void **slot, void *ptr) {
+    gc_thread *t = gort__gc_self;
+    if (GORT_UNLIKELY(t == NULL)) {
+        store_unregistered(slot, ptr);
+        return;
     }
     crit_enter(t);
-    bool full = false;
-    if (GORT_LIKELY(atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF))
+    if (GORT_LIKELY(atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF)) {
         __atomic_store_n(slot, ptr, __ATOMIC_RELEASE);
-    else
-        full = store_marking(t, slot, ptr);
-    crit_exit(t);
-    if (GORT_UNLIKELY(full)) {
-        flush_chunked(t);
-        gort__gc_scrub_stack(t, 2048);   /* alloc/gcheap.c: what its frames held */
+    } else if (GORT_UNLIKELY(store_marking(t, slot, ptr))) {
+        store_full(t);
+        return;
     }
+    crit_exit(t);
 }
 
 /* ---- copies the scheduler makes (channel elements, goroutine arguments) ----------------
