@@ -891,8 +891,27 @@ void gort__gc_scrub_stack(gc_thread *t, unsigned bytes) {
     scrub_below((bytes + SCRUB_CHUNK - 1) / SCRUB_CHUNK);
 }
 
-/* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED. */
-void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
+/* The end of an allocation that owes scan work: the assist, then what its frames
+ * left on the stack, then a wait if the cycle is overdue. */
+GORT_NOINLINE static void *gc_alloc_assist(gc_thread *t, void *obj) {
+    gort__gc_assist(t);
+    /* An assist may park a goroutine, which may come back on another M.  Nothing
+     * else in an allocation lets it move: runtime code is never preempted
+     * asynchronously, and a thread parked for a stop is still this one. */
+    t = gort__gc_self_reload();
+    gort__gc_scrub_stack(t, 2048);
+    if (GORT_UNLIKELY(t->p->overdue))
+        gort__gc_wait_overdue(t);
+    /* The object's address must be live until the end (scanned as a root). */
+    __asm__ volatile("" ::"r"(obj) : "memory");
+    return obj;
+}
+
+/* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED.
+ * gort__gc_alloc below takes a free slot from the cache's bits when there is one;
+ * everything else -- a span to refill, a large object, an assist owed, a thread
+ * not registered yet -- is here. */
+GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gc_self();
     if (GORT_UNLIKELY(!t))
         return NULL;
@@ -911,7 +930,8 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
         crit_enter(t);
         mspan *s = t->p->alloc[spc];
         unsigned idx;
-        /* Fast path (Go's nextFreeFast): a set bit in the cache is a free slot. */
+        /* A set bit in the cache is a free slot (gort__gc_alloc's case, come here
+         * for a slot too big to zero in line). */
         uint64_t cache = s->gcalloccache;
         unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
         unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
@@ -953,19 +973,81 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
             gort__gc_scrub_stack(t, 2048);
         obj = (void *)p;
     }
-    bool assisted = GORT_UNLIKELY(t->p->assist_credit < 0) &&
-                    atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK;
-    if (GORT_UNLIKELY(assisted)) {
-        gort__gc_assist(t);
-        /* An assist may park a goroutine, which may come back on another M.
-         * Nothing else here lets it move: runtime code is never preempted
-         * asynchronously, and a thread parked for a stop is still this one. */
-        t = gort__gc_self_reload();
-        gort__gc_scrub_stack(t, 2048);
-    }
+    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
+        return gc_alloc_assist(t, obj);
     if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
     return obj;
+}
+
+/* Zero a slot of at most FAST_ZERO_MAX bytes (a multiple of 8) in line: a call to
+ * memset would make the whole fast path save registers.  The empty asm keeps the
+ * compiler from turning the loop back into that call. */
+#define FAST_ZERO_MAX 128u
+GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
+    for (uint32_t i = 0; i < size; i += 8) {
+        *(uint64_t *)(p + i) = 0;
+        __asm__ volatile("");
+    }
+}
+
+/* The fast path's way out to alloc_slow, from inside its critical section. */
+GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
+    crit_exit(t);
+    return alloc_slow(n, kind, ty);
+}
+
+/* The end of a fast allocation that has more to do: a stop that came during its
+ * critical section (parked), an assist owed, a cycle overdue. */
+GORT_NOINLINE static void *alloc_end(gc_thread *t, void *obj, bool parked) {
+    if (parked)
+        gort__gc_park_deferred(t);
+    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
+        return gc_alloc_assist(t, obj);
+    if (GORT_UNLIKELY(t->p->overdue))
+        gort__gc_wait_overdue(t);
+    __asm__ volatile("" ::"r"(obj) : "memory");
+    return obj;
+}
+
+/* The fast path (Go's nextFreeFast): a set bit in the span's cache is a free
+ * slot.  Straight-line code with no call on the way, so it saves no registers. */
+void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
+    gc_thread *t = gort__gc_self;
+    if (GORT_UNLIKELY(!t || n > MAX_SMALL))
+        return alloc_slow(n, kind, ty);
+    unsigned spc = (unsigned)kind * GC_NCLASSES + gc_size_to_class(n ? n : 1);
+    crit_enter(t);
+    gc_p *p = t->p;
+    mspan *s = p->alloc[spc];
+    uint64_t cache = s->gcalloccache;
+    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+    if (GORT_UNLIKELY(!(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0) ||
+                      (s->gcneedzero && s->elemsize > FAST_ZERO_MAX)))
+        return alloc_bail(t, n, kind, ty);
+    unsigned idx = fi + bit;
+    s->gcalloccache = cache >> (bit + 1);
+    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
+    s->gcnalloc++;
+    uintptr_t obj = s->base + (uintptr_t)idx * s->elemsize;
+    if (s->gcneedzero)
+        zero_small(obj, s->elemsize);
+    if (kind == GC_TYPED) {
+        s->gctypes[idx] = ty;
+        if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
+            __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
+    }
+    STAT_ADD(p->alloc_bytes, s->elemsize);
+    /* crit_exit, with its call made a tail call (as every call here is). */
+    atomic_signal_fence(memory_order_seq_cst);
+    if (GORT_UNLIKELY(--t->crit == 0 && (t->pending || GORT_GCM_POLL(t))))
+        return alloc_end(t, (void *)obj, true);
+    if (GORT_UNLIKELY(p->assist_credit < 0 || p->overdue))
+        return alloc_end(t, (void *)obj, false);
+    return (void *)obj;
 }
 
 /* ---- object lookup ------------------------------------------------------------------- */
