@@ -760,6 +760,36 @@ static unsigned next_free_index(mspan *s) {
     return result;
 }
 
+/* Go's nextFreeFast: the free slot a set bit of the cache names, taken, or nelems
+ * when the cache cannot tell (empty, or the slot ends a 64-slot word, where
+ * next_free_index reloads it). */
+GORT_INLINE unsigned next_free_fast(mspan *s) {
+    uint64_t cache = s->gcalloccache;
+    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
+    if (!(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0))
+        return s->nelems;
+    unsigned idx = fi + bit;
+    s->gcalloccache = cache >> (bit + 1);
+    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
+    return idx;
+}
+
+/* Slot idx of s, just taken: count it, note its type, and return its address
+ * (the caller zeroes it if gcneedzero).  Inside the critical section. */
+GORT_INLINE uintptr_t take_slot(gc_p *p, mspan *s, unsigned idx, int kind, const gort_gc_type_t *ty) {
+    s->gcnalloc++;
+    if (kind == GC_TYPED) {
+        s->gctypes[idx] = ty;
+        /* The span's one type, until a second comes (both written before the
+         * object can be published). */
+        if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
+            __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
+    }
+    STAT_ADD(p->alloc_bytes, s->elemsize);
+    return s->base + (uintptr_t)idx * s->elemsize;
+}
+
 /* Replace p's span of class spc with one that has room.  In a critical section;
  * may leave it (and re-enter) to get pages.  Returns the span or NULL (ENOMEM). */
 static mspan *refill(gc_thread *t, unsigned spc) {
@@ -907,6 +937,20 @@ GORT_NOINLINE static void *gc_alloc_assist(gc_thread *t, void *obj) {
     return obj;
 }
 
+/* The end of an allocation: a stop that came during the fast path's critical
+ * section (parked), then an assist owed, or a cycle overdue. */
+GORT_NOINLINE static void *alloc_end(gc_thread *t, void *obj, bool parked) {
+    if (parked)
+        gort__gc_park_deferred(t);
+    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
+        return gc_alloc_assist(t, obj);
+    if (GORT_UNLIKELY(t->p->overdue))
+        gort__gc_wait_overdue(t);
+    __asm__ volatile("" ::"r"(obj) : "memory");
+    return obj;
+}
+
 /* The allocation path of gort_gc_alloc*: kind is GC_NOSCAN, GC_CONS or GC_TYPED.
  * gort__gc_alloc below takes a free slot from the cache's bits when there is one;
  * everything else -- a span to refill, a large object, an assist owed, a thread
@@ -929,17 +973,8 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
         bool refilled = false;
         crit_enter(t);
         mspan *s = t->p->alloc[spc];
-        unsigned idx;
-        /* A set bit in the cache is a free slot (gort__gc_alloc's case, come here
-         * for a slot too big to zero in line). */
-        uint64_t cache = s->gcalloccache;
-        unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
-        unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
-        if (GORT_LIKELY(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0)) {
-            idx = fi + bit;
-            s->gcalloccache = cache >> (bit + 1);
-            atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
-        } else {
+        unsigned idx = next_free_fast(s);   /* found here for a slot too big to zero in line */
+        if (idx >= s->nelems) {
             idx = next_free_index(s);
             if (idx >= s->nelems) {
                 refilled = true;
@@ -954,18 +989,9 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
                 GORT_ASSERT(idx < s->nelems);
             }
         }
-        s->gcnalloc++;
-        uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
+        uintptr_t p = take_slot(t->p, s, idx, kind, ty);
         if (s->gcneedzero)
             memset((void *)p, 0, s->elemsize);
-        if (kind == GC_TYPED) {
-            s->gctypes[idx] = ty;
-            /* The span's one type, until a second comes (both written before
-             * the object can be published). */
-            if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
-                __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
-        }
-        STAT_ADD(t->p->alloc_bytes, s->elemsize);
         crit_exit(t);
         if (GORT_UNLIKELY(my_sweeping))
             mutator_sweep_done();
@@ -973,12 +999,7 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
             gort__gc_scrub_stack(t, 2048);
         obj = (void *)p;
     }
-    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
-        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
-        return gc_alloc_assist(t, obj);
-    if (GORT_UNLIKELY(t->p->overdue))
-        gort__gc_wait_overdue(t);
-    return obj;
+    return alloc_end(t, obj, false);
 }
 
 /* Zero a slot of at most FAST_ZERO_MAX bytes (a multiple of 8) in line: a call to
@@ -998,22 +1019,8 @@ GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const go
     return alloc_slow(n, kind, ty);
 }
 
-/* The end of a fast allocation that has more to do: a stop that came during its
- * critical section (parked), an assist owed, a cycle overdue. */
-GORT_NOINLINE static void *alloc_end(gc_thread *t, void *obj, bool parked) {
-    if (parked)
-        gort__gc_park_deferred(t);
-    if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
-        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
-        return gc_alloc_assist(t, obj);
-    if (GORT_UNLIKELY(t->p->overdue))
-        gort__gc_wait_overdue(t);
-    __asm__ volatile("" ::"r"(obj) : "memory");
-    return obj;
-}
-
-/* The fast path (Go's nextFreeFast): a set bit in the span's cache is a free
- * slot.  Straight-line code with no call on the way, so it saves no registers. */
+/* The fast path: a free slot from the cached span's bits (next_free_fast).
+ * Straight-line code with no call on the way, so it saves few registers. */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gort__gc_self;
     if (GORT_UNLIKELY(!t || n > MAX_SMALL))
@@ -1022,25 +1029,13 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     crit_enter(t);
     gc_p *p = t->p;
     mspan *s = p->alloc[spc];
-    uint64_t cache = s->gcalloccache;
-    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
-    unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
-    if (GORT_UNLIKELY(!(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0) ||
-                      (s->gcneedzero && s->elemsize > FAST_ZERO_MAX)))
+    unsigned idx;
+    if (GORT_UNLIKELY((s->gcneedzero && s->elemsize > FAST_ZERO_MAX) ||
+                      (idx = next_free_fast(s)) >= s->nelems))
         return alloc_bail(t, n, kind, ty);
-    unsigned idx = fi + bit;
-    s->gcalloccache = cache >> (bit + 1);
-    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
-    s->gcnalloc++;
-    uintptr_t obj = s->base + (uintptr_t)idx * s->elemsize;
+    uintptr_t obj = take_slot(p, s, idx, kind, ty);
     if (s->gcneedzero)
         zero_small(obj, s->elemsize);
-    if (kind == GC_TYPED) {
-        s->gctypes[idx] = ty;
-        if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
-            __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
-    }
-    STAT_ADD(p->alloc_bytes, s->elemsize);
     /* crit_exit, with its call made a tail call (as every call here is). */
     atomic_signal_fence(memory_order_seq_cst);
     if (GORT_UNLIKELY(--t->crit == 0 && (t->pending || GORT_GCM_POLL(t))))
