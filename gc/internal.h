@@ -184,6 +184,7 @@ void gort__gc_gcw_init(gcwork *w);
 void gort__gc_gcw_dispose(gcwork *w);                      /* push local work to the pool; inactive */
 bool gort__gc_drain(gcwork *w, int64_t budget);            /* scan until budget bytes or no work; true if work ran out */
 bool gort__gc_mark_idle(void);                             /* pool empty and no active marker */
+void gort__gc_mark_wait_idle(int64_t timeout_ns);          /* sleep until the pool may be idle (coordinator) */
 void gort__gc_mark_prepare(void);                          /* at sweep termination (STW) */
 void gort__gc_workers_start(void);                          /* background workers for this mark */
 void gort__gc_workers_stop(void);

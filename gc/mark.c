@@ -40,6 +40,12 @@ static struct {
     int active;                   /* markers holding work (lock) */
 } pool = {.lock = GORT_MUTEX_RANKED(GORT_RANK_GC_POOL)};
 
+/* Bumped when the last active marker lets go with no full buffer left (the pool
+ * turned idle); woken only while the coordinator sleeps on it
+ * (gort__gc_mark_wait_idle), so a marker going idle costs no system call. */
+static _Atomic uint32_t idle_seq;
+static _Atomic int idle_waiting;
+
 static _Atomic uint64_t bytes_marked, bytes_black, scan_work;
 _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
 _Atomic int64_t gort__gc_bg_credit;
@@ -154,6 +160,17 @@ bool gort__gc_mark_idle(void) {
     return idle;
 }
 
+/* The waiter announces itself before it looks, the marker bumps idle_seq before
+ * it looks for a waiter (both sequentially consistent): either the waiter sees
+ * the pool idle, or its futex_wait sees idle_seq changed, or the marker wakes it. */
+void gort__gc_mark_wait_idle(int64_t timeout_ns) {
+    uint32_t seq = atomic_load(&idle_seq);
+    atomic_store(&idle_waiting, 1);
+    if (!gort__gc_mark_idle())
+        gort__futex_wait(&idle_seq, seq, timeout_ns);
+    atomic_store(&idle_waiting, 0);
+}
+
 void gort__gc_gcw_init(gcwork *w) {
     memset(w, 0, sizeof *w);
 }
@@ -177,9 +194,14 @@ void gort__gc_gcw_dispose(gcwork *w) {
     w->scan_work = 0;
     if (w->active) {
         pool_lock();
-        pool.active--;
+        bool idle = --pool.active == 0 && !pool.full;
         pool_unlock();
         w->active = false;
+        if (idle) {
+            atomic_fetch_add(&idle_seq, 1);
+            if (atomic_load(&idle_waiting))
+                gort__futex_wake(&idle_seq, 1);
+        }
     }
 }
 
