@@ -36,8 +36,8 @@ GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
  * a stop never waits for more than one chunk (greying a whole buffer in one section
  * had made some stops wait ~0.1 ms).  Between chunks the collector may stop the
  * thread and grey the rest itself (the ragged barrier, mark termination), or the
- * mark may end: each chunk rereads the count and the phase. */
-#define WB_CHUNK 64
+ * mark may end: each chunk rereads the count and the phase.  A chunk is one
+ * batch of gort__gc_shade_batch (its misses overlapped). */
 
 GORT_NOINLINE static void flush_chunked(gc_thread *t) {
     gc_p *p = t->p;
@@ -53,9 +53,8 @@ GORT_NOINLINE static void flush_chunked(gc_thread *t) {
             crit_exit(t);
             return;
         }
-        uint32_t k = n < WB_CHUNK ? n : WB_CHUNK;
-        for (uint32_t i = n - k; i < n; i++)
-            gort__gc_shade(&p->gcw, p->wb[i]);
+        uint32_t k = n < SHADE_BATCH ? n : SHADE_BATCH;
+        gort__gc_shade_batch(&p->gcw, p->wb + n - k, k);
         p->wbn = n - k;
         crit_exit(t);
     }

@@ -179,6 +179,8 @@ void gort__gc_thread_init_signals(void);
 
 /* ---- marking (gc/mark.c) ------------------------------------------------------------ */
 void gort__gc_shade(gcwork *w, uintptr_t p);              /* grey p if it is a white GC object */
+#define SHADE_BATCH 64
+void gort__gc_shade_batch(gcwork *w, const uintptr_t *v, uint32_t n);   /* n <= SHADE_BATCH */
 void gort__gc_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi);   /* conservatively */
 void gort__gc_gcw_init(gcwork *w);
 void gort__gc_gcw_dispose(gcwork *w);                      /* push local work to the pool; inactive */

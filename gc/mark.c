@@ -366,6 +366,33 @@ GC_NOSAN static void shade_soon_flush(gcwork *w) {
         shade_oldest(w, q);
 }
 
+/* Greys the pointers v[0..n) that are GC objects, n <= SHADE_BATCH: the write
+ * barrier's buffer, random pointers.  Shading one is a chain of dependent misses
+ * on a heap bigger than the cache (the page's span entry, the span, the bitmap
+ * line): shaded one by one, a 512-entry flush took 19 us of the mutator's time
+ * at 1 GiB live, a quarter of its time during a mark (pause-stress).  So a first
+ * pass finds every pointer's span and prefetches its two lines, the lookups in
+ * flight together, and a second shades: 11 us.  A third pass prefetching the
+ * bitmap words (7.7 us) cost GCBench 9% of its CPU time (its buffers point into
+ * spans already cached), a pass prefetching the span entries gained nothing. */
+GC_NOSAN void gort__gc_shade_batch(gcwork *w, const uintptr_t *v, uint32_t n) {
+    mspan *sp[SHADE_BATCH];
+    uintptr_t alo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
+    uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
+    GORT_DASSERT(n <= SHADE_BATCH);
+    for (uint32_t i = 0; i < n; i++) {
+        mspan *s = GC_MAYBE_HEAP(v[i], alo, an) ? span_of(v[i]) : NULL;
+        sp[i] = s;
+        if (s) {
+            __builtin_prefetch(s);
+            __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (sp[i])
+            shade_in(w, sp[i], v[i]);
+}
+
 GC_NOSAN void gort__gc_shade(gcwork *w, uintptr_t p) {
     if (GC_MAYBE_HEAP(p, __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED),
                       __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED)))
@@ -542,8 +569,8 @@ void gort__gc_mark_prepare(void) {
 void gort__gc_flush_wbuf(gc_p *p, gcwork *w) {
     uint32_t n = p->wbn;
     p->wbn = 0;
-    for (uint32_t i = 0; i < n; i++)
-        gort__gc_shade(w, p->wb[i]);
+    for (uint32_t i = 0; i < n; i += SHADE_BATCH)
+        gort__gc_shade_batch(w, p->wb + i, n - i < SHADE_BATCH ? n - i : SHADE_BATCH);
 }
 
 /* ---- background workers --------------------------------------------------------------------
