@@ -40,11 +40,19 @@ typedef struct holder {
 static const uint64_t holder_mask[1] = {1};
 static const gort_gc_type_t holder_t = {sizeof(holder), holder_mask, "holder"};
 
+/* A type whose mask sets only bits past its last word: it has no pointer word,
+ * so its objects are noscan. */
+typedef struct plain {
+    uint64_t w[8];
+} plain;
+static const uint64_t plain_mask[1] = {0x300};
+static const gort_gc_type_t plain_t = {sizeof(plain), plain_mask, "plain"};
+
 static void *holder_slot;   /* a global root */
 
 /* Allocate a victim with a finalizer and a holder that refers to it only through
  * the given word; runs on its own thread so that no stale copy stays on a stack. */
-enum { TYPED_INT, NOSCAN_WORD, CONS_WORD };
+enum { TYPED_INT, NOSCAN_WORD, CONS_WORD, TYPED_NOPTR };
 static void *setup(void *arg) {
     int how = (int)(intptr_t)arg;
     void *victim = gort_gc_alloc(64);
@@ -52,6 +60,10 @@ static void *setup(void *arg) {
     if (how == TYPED_INT) {
         holder *h = gort_gc_alloc_typed(sizeof *h, &holder_t);
         h->integer = (uint64_t)(uintptr_t)victim;   /* not a pointer word */
+        GORT_GC_STORE(holder_slot, h);
+    } else if (how == TYPED_NOPTR) {
+        plain *h = gort_gc_alloc_typed(sizeof *h, &plain_t);
+        h->w[3] = (uint64_t)(uintptr_t)victim;
         GORT_GC_STORE(holder_slot, h);
     } else if (how == NOSCAN_WORD) {
         uintptr_t *h = gort_gc_alloc_noscan(64);
@@ -89,7 +101,7 @@ static void expect_collected(int how) {
         GORT_GC_STORE(holder_slot, NULL);
     }
     fail_msg("three victims referred to only by %s words were all retained",
-             how == TYPED_INT ? "typed integer" : "noscan");
+             how == TYPED_INT ? "typed integer" : how == TYPED_NOPTR ? "pointer-free typed" : "noscan");
 }
 
 static void test_typed_integer_retains_nothing(void **state) {
@@ -100,6 +112,11 @@ static void test_typed_integer_retains_nothing(void **state) {
 static void test_noscan_never_scanned(void **state) {
     (void)state;
     expect_collected(NOSCAN_WORD);
+}
+
+static void test_typed_without_pointer_words_is_noscan(void **state) {
+    (void)state;
+    expect_collected(TYPED_NOPTR);
 }
 
 static void test_conservative_retains(void **state) {
@@ -183,6 +200,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_typed_integer_retains_nothing),
         cmocka_unit_test(test_noscan_never_scanned),
+        cmocka_unit_test(test_typed_without_pointer_words_is_noscan),
         cmocka_unit_test(test_conservative_retains),
         cmocka_unit_test(test_typed_pointer_retains),
         cmocka_unit_test(test_mixed_types_in_one_span),
