@@ -921,32 +921,25 @@ void gort__gc_scrub_stack(gc_thread *t, unsigned bytes) {
     scrub_below((bytes + SCRUB_CHUNK - 1) / SCRUB_CHUNK);
 }
 
-/* The end of an allocation that owes scan work: the assist, then what its frames
- * left on the stack, then a wait if the cycle is overdue. */
-GORT_NOINLINE static void *gc_alloc_assist(gc_thread *t, void *obj) {
-    gort__gc_assist(t);
-    /* An assist may park a goroutine, which may come back on another M.  Nothing
-     * else in an allocation lets it move: runtime code is never preempted
-     * asynchronously, and a thread parked for a stop is still this one. */
-    t = gort__gc_self_reload();
-    gort__gc_scrub_stack(t, 2048);
-    if (GORT_UNLIKELY(t->p->overdue))
-        gort__gc_wait_overdue(t);
-    /* The object's address must be live until the end (scanned as a root). */
-    __asm__ volatile("" ::"r"(obj) : "memory");
-    return obj;
-}
-
 /* The end of an allocation: a stop that came during the fast path's critical
- * section (parked), then an assist owed, or a cycle overdue. */
+ * section (parked), then an assist owed (and what its frames left on the
+ * stack), then a wait if the cycle is overdue. */
 GORT_NOINLINE static void *alloc_end(gc_thread *t, void *obj, bool parked) {
     if (parked)
         gort__gc_park_deferred(t);
     if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
-        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK)
-        return gc_alloc_assist(t, obj);
+        atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
+        gort__gc_assist(t);
+        /* An assist may park a goroutine, which may come back on another M.
+         * Nothing else in an allocation lets it move: runtime code is never
+         * preempted asynchronously, and a thread parked for a stop is still
+         * this one. */
+        t = gort__gc_self_reload();
+        gort__gc_scrub_stack(t, 2048);
+    }
     if (GORT_UNLIKELY(t->p->overdue))
         gort__gc_wait_overdue(t);
+    /* The object's address must be live until the end (scanned as a root). */
     __asm__ volatile("" ::"r"(obj) : "memory");
     return obj;
 }
