@@ -19,8 +19,10 @@
  *   The two are one block, interleaved word by word (alloc/types.h, GC_BITW):
  *   a marker's allocation-bit miss brings the mark bit along.
  *
- * Allocation (Go's nextFreeFast): gcalloccache holds ~gcallocbits from gcfreeindex
- * on; the next free slot is a count-trailing-zeros away.  No free list is threaded
+ * Allocation (Go's nextFreeFast): gcalloccache holds the free slots (~gcallocbits)
+ * of the 64-slot word gcfreeindex is in, from gcfreeindex on and below nelems; the
+ * next free slot is a count-trailing-zeros away, and the cache's lowest bit is
+ * cleared as it is taken.  No free list is threaded
  * through the objects, so sweeping never writes into dead objects.
  *
  * Sweeping swaps the bitmaps: the mark bits become the allocation bits, the old
@@ -65,8 +67,22 @@ const char *gort__gc_kind_name(int kind) {
 enum { CLASS24_SIZE = 24, CLASS24_NELEMS = PAGE_SIZE / CLASS24_SIZE };
 #define CLASS24_DIVMUL ((uint32_t)((((uint64_t)1 << 32) + CLASS24_SIZE - 1) / CLASS24_SIZE))
 
+/* malloc's size_to_class8 with GC_CLASS24 for 17..24 bytes, and 0 bytes as 1: one
+ * load for every size up to SMALL_MAX (gort__gc_classes_init, before any thread
+ * is registered). */
+static uint8_t gc_class8[SMALL_MAX / SMALL_DIV + 1];
+
+void gort__gc_classes_init(void) {
+    for (unsigned i = 0; i <= SMALL_MAX / SMALL_DIV; i++)
+        gc_class8[i] = gort__size_to_class8[i ? i : 1];
+    gc_class8[(CLASS24_SIZE + SMALL_DIV - 1) / SMALL_DIV] = GC_CLASS24;
+}
+
+/* The class of n bytes (0 <= n <= MAX_SMALL). */
 GORT_INLINE unsigned gc_size_to_class(size_t n) {
-    return n > 16 && n <= CLASS24_SIZE ? GC_CLASS24 : size_to_class(n);
+    if (GORT_LIKELY(n <= SMALL_MAX))
+        return gc_class8[(n + SMALL_DIV - 1) / SMALL_DIV];
+    return size_to_class(n);
 }
 GORT_INLINE uint32_t gc_class_size(unsigned cls) {
     return cls == GC_CLASS24 ? CLASS24_SIZE : gort__class_size[cls];
@@ -199,11 +215,11 @@ static void span_init_gc(mspan *s, unsigned spc) {
     s->gctype = NULL;
     s->gcspecials = NULL;
     s->gcobjsize = 0;
-    s->gcalloccache = ~(uint64_t)0;
+    s->gcalloccache = 0;   /* next_free_index loads it */
     atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
     atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
     s->gcnalloc = 0;
-    s->gcneedzero = 0;
+    s->gczero = 0;
     s->gcqueued = 0;
     atomic_store_explicit(&s->gcsweepgen, atomic_load(&gort__gc_sweepgen), memory_order_relaxed);
     s->next = s->prev = NULL;
@@ -449,7 +465,7 @@ GC_NOSAN static bool sweep_span(mspan *s, bool preserve) {
         return true;
     }
     if (marked < s->gcnalloc)
-        s->gcneedzero = 1;
+        s->gczero = (uint16_t)s->elemsize;   /* small: at most 32 KiB */
     if (marked == 0 && s->gctype)
         __atomic_store_n(&s->gctype, NULL, __ATOMIC_RELAXED);   /* preserved empty: a span of no type yet */
     uint64_t *a = s->gcallocbits;
@@ -466,7 +482,7 @@ GC_NOSAN static bool sweep_span(mspan *s, bool preserve) {
     s->gcnalloc = (uint16_t)marked;
     atomic_store_explicit(&s->gcfreeindex, 0, memory_order_relaxed);
     atomic_store_explicit(&s->gcblackfrom, 0, memory_order_relaxed);
-    s->gcalloccache = ~s->gcallocbits[0];
+    s->gcalloccache = 0;   /* next_free_index loads it */
     atomic_store_explicit(&s->gcsweepgen, sg, memory_order_release);
     return false;
 }
@@ -730,54 +746,61 @@ static mspan *central_take(unsigned spc) {
     return NULL;
 }
 
-/* Go's nextFreeIndex: the next free slot of s at or after gcfreeindex, or nelems. */
+/* The free slots of s's 64-slot word w from slot `from` on, below nelems: the
+ * allocation cache's contents for that word. */
+static uint64_t cache_load(const mspan *s, unsigned w, unsigned from) {
+    uint64_t c = ~s->gcallocbits[GC_BITW(w)] & (~(uint64_t)0 << (from % 64));
+    unsigned left = s->nelems - w * 64;
+    if (left < 64)
+        c &= ((uint64_t)1 << left) - 1;
+    return c;
+}
+
+/* Go's nextFreeIndex: the next free slot of s at or after gcfreeindex, taken, or
+ * nelems.  An empty cache may be the word gcfreeindex is in, not loaded yet (a
+ * fresh or swept span, or the last slot of the word before was taken), or
+ * loaded and used up: loading that word again finds out, and then the search
+ * moves on a word at a time (the slots it passes are allocated). */
 static unsigned next_free_index(mspan *s) {
     unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
     unsigned nel = s->nelems;
-    if (fi >= nel)
-        return nel;
     uint64_t cache = s->gcalloccache;
     while (cache == 0) {
-        fi = (fi + 64) & ~63u;
         if (fi >= nel) {
             atomic_store_explicit(&s->gcfreeindex, (uint16_t)nel, memory_order_relaxed);
             return nel;
         }
-        cache = ~s->gcallocbits[GC_BITW(fi / 64)];
+        cache = cache_load(s, fi / 64, fi);
+        if (cache == 0)
+            fi = (fi | 63) + 1;
     }
-    unsigned bit = (unsigned)__builtin_ctzll(cache);
-    unsigned result = fi + bit;
-    if (result >= nel) {
-        atomic_store_explicit(&s->gcfreeindex, (uint16_t)nel, memory_order_relaxed);
-        return nel;
-    }
-    cache = bit == 63 ? 0 : cache >> (bit + 1);
-    fi = result + 1;
-    if (fi % 64 == 0 && fi != nel)
-        cache = ~s->gcallocbits[GC_BITW(fi / 64)];
-    s->gcalloccache = cache;
-    atomic_store_explicit(&s->gcfreeindex, (uint16_t)fi, memory_order_relaxed);
-    return result;
-}
-
-/* Go's nextFreeFast: the free slot a set bit of the cache names, taken, or nelems
- * when the cache cannot tell (empty, or the slot ends a 64-slot word, where
- * next_free_index reloads it). */
-GORT_INLINE unsigned next_free_fast(mspan *s) {
-    uint64_t cache = s->gcalloccache;
-    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
-    unsigned bit = cache ? (unsigned)__builtin_ctzll(cache) : 64;
-    if (!(bit < 63 && fi + bit < s->nelems && (fi + bit + 1) % 64 != 0))
-        return s->nelems;
-    unsigned idx = fi + bit;
-    s->gcalloccache = cache >> (bit + 1);
+    unsigned idx = (fi & ~63u) | (unsigned)__builtin_ctzll(cache);
+    s->gcalloccache = cache & (cache - 1);
     atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
     return idx;
 }
 
+/* Go's nextFreeFast, on a cache of one whole word: the lowest set bit of the
+ * cache names the free slot, in the word gcfreeindex is in (a set bit is above
+ * every slot taken from the word, so the slot after the last one taken -- which
+ * is gcfreeindex -- is still in it), or nelems when the cache is empty
+ * (next_free_index loads the next word). */
+GORT_INLINE unsigned cache_take(mspan *s, uint64_t cache) {
+    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    unsigned idx = (fi & ~63u) | (unsigned)__builtin_ctzll(cache);
+    s->gcalloccache = cache & (cache - 1);
+    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
+    return idx;
+}
+
+GORT_INLINE unsigned next_free_fast(mspan *s) {
+    uint64_t cache = s->gcalloccache;
+    return cache ? cache_take(s, cache) : s->nelems;
+}
+
 /* Slot idx of s, just taken: count it, note its type, and return its address
- * (the caller zeroes it if gcneedzero).  Inside the critical section. */
-GORT_INLINE uintptr_t take_slot(gc_p *p, mspan *s, unsigned idx, int kind, const gort_gc_type_t *ty) {
+ * (the caller zeroes gczero bytes of it).  Inside the critical section. */
+GORT_INLINE uintptr_t take_slot(mspan *s, unsigned idx, int kind, const gort_gc_type_t *ty) {
     s->gcnalloc++;
     if (kind == GC_TYPED) {
         s->gctypes[idx] = ty;
@@ -786,7 +809,6 @@ GORT_INLINE uintptr_t take_slot(gc_p *p, mspan *s, unsigned idx, int kind, const
         if (GORT_UNLIKELY(s->gctype != ty) && s->gctype != &gort__gc_type_mixed)
             __atomic_store_n(&s->gctype, s->gctype ? &gort__gc_type_mixed : ty, __ATOMIC_RELEASE);
     }
-    STAT_ADD(p->alloc_bytes, s->elemsize);
     return s->base + (uintptr_t)idx * s->elemsize;
 }
 
@@ -880,7 +902,6 @@ static void *large_alloc(gc_thread *t, size_t n, int kind, const gort_gc_type_t 
     atomic_fetch_add_explicit(&gort__gc_total_alloc, bytes, memory_order_relaxed);
     if (atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) != GC_OFF)
         t->p->assist_credit -= (int64_t)bytes;
-    STAT_ADD(t->p->alloc_bytes, bytes);
     gort__gc_maybe_trigger(live);
     /* The object's address must be live across the end of the section: a stop
      * there scans this thread, and the span pointer alone keeps nothing alive. */
@@ -961,7 +982,7 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
         obj = large_alloc(t, n, kind, ty);
         gort__gc_scrub_stack(t, 4096);
     } else {
-        unsigned cls = gc_size_to_class(n ? n : 1);
+        unsigned cls = gc_size_to_class(n);
         unsigned spc = (unsigned)kind * GC_NCLASSES + cls;
         bool refilled = false;
         crit_enter(t);
@@ -982,9 +1003,9 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
                 GORT_ASSERT(idx < s->nelems);
             }
         }
-        uintptr_t p = take_slot(t->p, s, idx, kind, ty);
-        if (s->gcneedzero)
-            memset((void *)p, 0, s->elemsize);
+        uintptr_t p = take_slot(s, idx, kind, ty);
+        if (s->gczero)
+            memset((void *)p, 0, s->gczero);
         crit_exit(t);
         if (GORT_UNLIKELY(my_sweeping))
             mutator_sweep_done();
@@ -995,14 +1016,33 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
     return alloc_end(t, obj, false);
 }
 
-/* Zero a slot of at most FAST_ZERO_MAX bytes (a multiple of 8) in line: a call to
- * memset would make the whole fast path save registers.  The empty asm keeps the
- * compiler from turning the loop back into that call. */
+/* Zero a slot of at most FAST_ZERO_MAX bytes (0, or a multiple of 8 from 8) in
+ * line: a call to memset would make the whole fast path save registers.  As a
+ * small memset does it, with two runs of 16-byte stores from either end that
+ * meet or overlap, so each size takes one branch and no loop. */
 #define FAST_ZERO_MAX 128u
+typedef uint64_t zero16 __attribute__((vector_size(16), aligned(8), may_alias));
+#define ZERO16(a) (*(zero16 *)(a) = (zero16){0, 0})
 GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
-    for (uint32_t i = 0; i < size; i += 8) {
-        *(uint64_t *)(p + i) = 0;
-        __asm__ volatile("");
+    if (!size)
+        return;
+    uintptr_t e = p + size;
+    if (size <= 16) {
+        *(uint64_t *)p = 0;
+        *(uint64_t *)(e - 8) = 0;
+    } else if (size <= 32) {
+        ZERO16(p);
+        ZERO16(e - 16);
+    } else if (size <= 64) {
+        ZERO16(p);
+        ZERO16(p + 16);
+        ZERO16(e - 32);
+        ZERO16(e - 16);
+    } else {
+        for (int i = 0; i < 4; i++) {
+            ZERO16(p + 16 * i);
+            ZERO16(e - 64 + 16 * i);
+        }
     }
 }
 
@@ -1016,19 +1056,18 @@ GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const go
  * Straight-line code with no call on the way, so it saves few registers. */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gort__gc_self;
-    if (GORT_UNLIKELY(!t || n > MAX_SMALL))
+    if (GORT_UNLIKELY(!t || n > SMALL_MAX))   /* 1-32 KiB: alloc_slow (a memset will dominate) */
         return alloc_slow(n, kind, ty);
-    unsigned spc = (unsigned)kind * GC_NCLASSES + gc_size_to_class(n ? n : 1);
+    unsigned spc = (unsigned)kind * GC_NCLASSES + gc_class8[(n + SMALL_DIV - 1) / SMALL_DIV];
     crit_enter(t);
     gc_p *p = t->p;
     mspan *s = p->alloc[spc];
-    unsigned idx;
-    if (GORT_UNLIKELY((s->gcneedzero && s->elemsize > FAST_ZERO_MAX) ||
-                      (idx = next_free_fast(s)) >= s->nelems))
+    uint64_t cache = s->gcalloccache;
+    unsigned zero = s->gczero;
+    if (GORT_UNLIKELY(cache == 0 || zero > FAST_ZERO_MAX))
         return alloc_bail(t, n, kind, ty);
-    uintptr_t obj = take_slot(p, s, idx, kind, ty);
-    if (s->gcneedzero)
-        zero_small(obj, s->elemsize);
+    uintptr_t obj = take_slot(s, cache_take(s, cache), kind, ty);
+    zero_small(obj, zero);
     /* crit_exit, with its call made a tail call (as every call here is). */
     atomic_signal_fence(memory_order_seq_cst);
     if (GORT_UNLIKELY(--t->crit == 0 && (t->pending || GORT_GCM_POLL(t))))

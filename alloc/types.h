@@ -119,10 +119,11 @@ typedef struct mspan {
      * tail of the line that ends at byte 128 on x86-64, apart from what markers
      * read (a marker reading it would take the line from the owner at every
      * allocation). */
-    uint64_t   gcalloccache;   /* ~gcallocbits from gcfreeindex on, shifted (owner) */
+    uint64_t   gcalloccache;   /* free slots of gcfreeindex's word, from it on (owner; alloc/gcheap.c) */
     _Atomic uint16_t gcfreeindex;  /* slots below it are allocated (owner; gccheckmark reads) */
     uint16_t   gcnalloc;       /* allocated objects (owner / sweeper) */
-    uint8_t    gcneedzero;     /* freed slots may hold old data: zero on allocation */
+    uint16_t   gczero;         /* bytes to zero on allocation: elemsize once freed slots
+                                  may hold old data, else 0 (owner / sweeper) */
     uint8_t    gcqueued;       /* gccheckmark / sweep bookkeeping (STW or sweeper) */
     /* What a marker reads besides the first line, in one line of its own
      * (span structs are line aligned; this starts at byte 128 on x86-64),

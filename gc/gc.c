@@ -510,6 +510,7 @@ static void init(void) {
             n = 1;
     }
     gort__gc_ncpu = n;
+    gort__gc_classes_init();
     gort__gc_stats_init();
     gort__gc_roots_init();
     gort__gc_pacer_init();

@@ -86,7 +86,6 @@ typedef struct gc_p {
     int64_t  assist_budget_ns;      /* assist time this thread may still spend (owner; gc/mark.c) */
     int64_t  assist_budget_at;      /* when the budget was last topped up (owner) */
     bool     overdue;               /* the heap passed its goal with no mark running (owner; gc/pacer.c) */
-    uint64_t alloc_bytes;           /* cumulative bytes allocated (owner; read by stats) */
     gcwork   gcw;                   /* assists' local work */
     /* Background marking on a scheduler P (gc/mark.c, "Workers on Ps"), owner: */
     uint32_t mw_cycle;              /* the cycle mw_* are for */
@@ -167,6 +166,7 @@ void gort__gc_wait(gc_thread *t, void (*fn)(void *), void *arg);
 
 /* ---- threads and handshakes (gc/thread.c) -------------------------------------------- */
 void gort__gc_init(void);                     /* idempotent; everything on first use */
+void gort__gc_classes_init(void);             /* alloc/gcheap.c's size-class table; at init */
 extern gort_mutex_t gort__gc_threads_lock;
 extern gc_thread *gort__gc_threads;           /* registered threads (threads lock) */
 extern int gort__gc_nthreads;

@@ -30,7 +30,6 @@ static _Atomic uint64_t pause_total, pause_count;
 static duration_hist ttsp;
 _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
 _Atomic uint64_t gort__gc_stw_cpu_ns;
-_Atomic uint64_t gort__gc_exited_alloc;
 static int64_t t_start;
 
 int64_t gort__gc_start_ns(void) { return t_start; }

@@ -399,8 +399,6 @@ gc_thread *gort__gc_self_slow(void) {
     return gort__gc_self;
 }
 
-extern _Atomic uint64_t gort__gc_exited_alloc;
-
 static void lock_threads(void *arg) {
     (void)arg;
     gort__mutex_lock(&gort__gc_threads_lock);
@@ -420,8 +418,6 @@ void gort_gc_unregister_thread(void) {
     op->wbn = 0;
     gort__gc_gcw_dispose(w);
     gort__gc_release_p(op);
-    atomic_fetch_add(&gort__gc_exited_alloc, op->alloc_bytes);
-    op->alloc_bytes = 0;
     crit_exit(t);
     /* The collector holds the threads lock while it stops threads: wait for it as
      * a blocked thread, which the collector takes without a signal. */
