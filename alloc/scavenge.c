@@ -22,6 +22,7 @@ _Atomic uint64_t gort__scavenged_pages;   /* cumulative, for statistics */
 
 static void *scavenger_main(void *arg) {
     (void)arg;
+    gort__os_thread_name("gort-scavenger");
 #ifdef GORT_HAVE_VALGRIND
     /* The scavenger threads freed blocks into free lists (central_reclaim), which
      * memcheck (told about blocks by the preload shim) would report as writes to freed

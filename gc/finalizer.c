@@ -220,6 +220,7 @@ GORT_NOINLINE static bool run_one(gc_thread *t) {
 
 static void *finalizer_main(void *arg) {
     (void)arg;
+    gort__os_thread_name("gort-finalizer");
     if (gort_gc_register_thread() != 0)
         gort__fatal("gort: gc: the finalizer thread cannot register");
     gc_thread *t = gort__gc_self;

@@ -485,6 +485,7 @@ static void run_cycle(void) {
 
 static void *coordinator_main(void *arg) {
     (void)arg;
+    gort__os_thread_name("gort-gc");
     for (;;) {
         uint32_t seq = atomic_load(&coord_wake);
         uint32_t want = atomic_load(&want_cycles), started = atomic_load(&gort__gc_cycle);

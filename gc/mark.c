@@ -641,6 +641,7 @@ static bool set_policy(pid_t tid, int policy) {
 static void *worker_main(void *arg) {
     int kind = (int)(uintptr_t)arg;
     bool frac = kind == W_FRACTIONAL;
+    gort__os_thread_name(kind == W_IDLE ? "gort-markidle" : "gort-mark");
     pid_t tid = (pid_t)syscall(SYS_gettid);
     if (kind == W_IDLE) {
         if (!set_policy(tid, SCHED_IDLE) || !set_policy(tid, SCHED_OTHER))

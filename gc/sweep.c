@@ -30,6 +30,7 @@ static _Atomic pid_t sweeper_tid;
 
 static void *sweeper_main(void *arg) {
     (void)arg;
+    gort__os_thread_name("gort-sweeper");
     pid_t tid = (pid_t)syscall(SYS_gettid);
     /* Low priority only where it can be lifted again (an unprivileged process
      * may not lower a nice value): otherwise stay at the program's own. */

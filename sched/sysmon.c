@@ -280,6 +280,7 @@ static void sysmon_sleep(int64_t ns) {
 
 static void *sysmon_main(void *arg) {
     (void)arg;
+    gort__os_thread_name("gort-sysmon");
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     int64_t trace_period = (int64_t)gort__settings.schedtrace * 1000000;
     int64_t trace_next = trace_period > 0 ? gort__nanotime() + trace_period : INT64_MAX;

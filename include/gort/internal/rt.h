@@ -130,6 +130,10 @@ size_t gort__os_page_size(void);
  * with every signal blocked, so it never runs a program's handler or answers a
  * stop; stack 0 means the default size.  0, or an errno value. */
 int gort__os_thread_start(void *(*fn)(void *), void *arg, size_t stack);
+/* Name the calling thread (at most 15 characters), as ps -L, top -H and gdb show
+ * it: every runtime thread is "gort-...", so that a profile or a hung process
+ * tells the program's threads from the runtime's. */
+void gort__os_thread_name(const char *name);
 
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
