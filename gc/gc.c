@@ -107,8 +107,11 @@
  *   runtime's safe points) and a signal that stops the thread at once anywhere
  *   else — Go's preemptall, which also asks both ways at once.  An idle M, or one
  *   blocked in the poller, sleeps in a blocking region and is taken as stopped
- *   without a signal.  The time from the request until the last thread stopped
- *   is recorded apart (gort_gc_stats: ttsp_max_ns, ttsp_p99_ns).
+ *   without a signal.  sysmon and the background sweeper, runtime threads that
+ *   are not Ms, wait while the world is stopped (gort__gc_wait_world_running),
+ *   so as not to hold a CPU an M needs to reach its safe point.  The time from
+ *   the request until the last thread stopped is recorded apart (gort_gc_stats:
+ *   ttsp_max_ns, ttsp_p99_ns).
  *
  * ROOTS (gc/roots.c)
  *

@@ -44,6 +44,7 @@ static void *sweeper_main(void *arg) {
         int n = 0;
         int64_t t0 = gort__nanotime();
         while (gort__gc_sweep_one()) {
+            gort__gc_wait_world_running();
             /* Every YIELD_NS, let a waiting thread have the CPU: a low nice value
              * makes the share small, not the slice -- a woken sweeper ran 4.3 ms
              * straight while an M (and the goroutine it ran) waited for the

@@ -281,9 +281,25 @@ void gort__gc_blocking(gc_thread *t, void (*fn)(void *), void *arg) {
 }
 
 static int64_t stw_start;
+/* Set from the request to stop until the world is released.  The runtime's
+ * threads that are not Ms (sysmon, the background sweeper) wait meanwhile, as
+ * Go's -- goroutines there -- stop with the world: on two CPUs a sysmon or a
+ * sweeper that ran during a stop held the CPU of an M the stop was waiting for
+ * (both seen runnable on the late M's CPU). */
+static _Atomic uint32_t world_stopped;
+static _Atomic uint32_t world_waiter;    /* someone waits on world_stopped */
+
+void gort__gc_wait_world_running(void) {
+    while (atomic_load(&world_stopped)) {
+        atomic_store(&world_waiter, 1);
+        if (atomic_load(&world_stopped))   /* after the flag: start_world wakes us */
+            gort__futex_wait(&world_stopped, 1, 10 * 1000 * 1000);
+    }
+}
 
 void gort__gc_stop_world(void) {
     stw_start = gort__nanotime();
+    atomic_store(&world_stopped, 1);
     gort__mutex_lock(&gort__gc_threads_lock);
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!try_hold(t) && !send(t))
@@ -306,6 +322,9 @@ int64_t gort__gc_start_world(void) {
         gort__gc_resume_one(t);
     gort__mutex_unlock(&gort__gc_threads_lock);
     gort__gc_pause_record(released - stw_start);
+    atomic_store(&world_stopped, 0);
+    if (atomic_exchange(&world_waiter, 0))
+        gort__futex_wake(&world_stopped, INT32_MAX);
     return released;
 }
 

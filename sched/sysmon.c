@@ -306,6 +306,7 @@ static void *sysmon_main(void *arg) {
         if (trace_next < wake)
             wake = trace_next;
         sysmon_sleep(wake - now);
+        gort__gc_wait_world_running();
         now = gort__nanotime();
 
         /* An idle process: sleep until an M takes a P (or schedtrace is due). */
