@@ -5,11 +5,9 @@
  * The store is a release store (a plain one on x86-64): a thread that loads the
  * pointer with acquire sees the object as its writer left it.
  *
- * gort_gc_store(slot, ptr) runs as a critical section, so the phase it reads
- * cannot change before its store lands: a thread is never stopped between the
- * check and the store (the one window a compiler-inserted barrier closes by having
- * no safe point there).  While no mark runs, that is the whole cost: the section's
- * two thread-local stores and one load, a load of the phase, and the store.  While
+ * gort_gc_store(slot, ptr) reads the phase and stores so that no stop falls
+ * between the two (see "The store while no mark runs" below): while no mark
+ * runs, that is the whole cost -- a test of the phase and the store.  While
  * one runs, the old and the new value, if they fall inside the GC heap's bounds,
  * are appended to the P's buffer; a full buffer is greyed by its own thread (Go's
  * wbBufFlush) after the store, in chunks (flush_chunked), and the collector greys
@@ -17,6 +15,14 @@
 #include "gc/internal.h"
 
 #include <string.h>
+
+#if !defined(GORT_ASAN) && !defined(GORT_TSAN)   /* sanitizers: the C path, checked */
+#if defined(__x86_64__)
+#include "gc/barrier_x86_64.h"
+#elif defined(__aarch64__)
+#include "gc/barrier_aarch64.h"
+#endif
+#endif
 
 /* Returns whether the buffer is full (flushed by the caller, after the section). */
 GC_NOSAN static bool store_marking(gc_thread *t, void **slot, void *ptr) {
@@ -76,12 +82,62 @@ GORT_NOINLINE static void store_unregistered(void **slot, void *ptr) {
     gort_gc_store(slot, ptr);
 }
 
+/* The store while no mark runs.  The phase read and the store must not be split
+ * by a stop: one that started a mark between them would let the store skip the
+ * barrier.  Go's compiler puts no safe point between the two.  Here a stop is a
+ * signal that may land anywhere, so the two are either a critical section (a
+ * stop that lands there waits for its end: two thread-local writes and a test
+ * on every store) or, where the architecture's file provides it, a restartable
+ * sequence (the kernel's rseq): a stop that lands inside it rewinds the thread
+ * to the phase read (gort__gc_wb_rewind, from the stop's signal handler), and
+ * the store costs the phase test alone.  A thread in a critical section is not
+ * stopped inside the sequence at all (its stop is deferred to the section's
+ * end), so the rewind concerns only a stop that parks the thread in its
+ * handler. */
+#ifdef GC_WB_RESTARTABLE
+extern const char gort__wb_rs_start[] __attribute__((visibility("hidden")));
+extern const char gort__wb_rs_commit[] __attribute__((visibility("hidden")));
+_Atomic uint64_t gort__gc_wb_rewinds;
+
+void gort__gc_wb_rewind(void *uc) {
+    uintptr_t pc = gc_uc_pc(uc);
+    if (pc >= (uintptr_t)gort__wb_rs_start && pc <= (uintptr_t)gort__wb_rs_commit) {
+        gc_uc_set_pc(uc, (uintptr_t)gort__wb_rs_start);   /* at the store: it has not run */
+        atomic_fetch_add_explicit(&gort__gc_wb_rewinds, 1, memory_order_relaxed);
+    }
+}
+
+int gort__gc_wb_restartable(void) {
+    return 1;
+}
+#else
+_Atomic uint64_t gort__gc_wb_rewinds;
+void gort__gc_wb_rewind(void *uc) {
+    (void)uc;
+}
+
+int gort__gc_wb_restartable(void) {
+    return 0;
+}
+#endif
+
+/* Not inlined, not cloned: the restartable sequence exists once (its labels). */
+#if defined(GC_WB_RESTARTABLE) && defined(__clang__)
+__attribute__((noinline))
+#elif defined(GC_WB_RESTARTABLE)
+__attribute__((noinline, noclone))
+#endif
 void gort_gc_store(void **slot, void *ptr) {
     gc_thread *t = gort__gc_self;
     if (GORT_UNLIKELY(t == NULL)) {
         store_unregistered(slot, ptr);
         return;
     }
+#ifdef GC_WB_RESTARTABLE
+    GC_WB_STORE_OFF(slot, ptr, marking);
+    return;
+marking:
+#endif
     crit_enter(t);
     if (GORT_LIKELY(atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_OFF)) {
         __atomic_store_n(slot, ptr, __ATOMIC_RELEASE);

@@ -172,11 +172,13 @@
  *
  *   - Scanning stacks and globals in a pause (bdwgc): pauses grow with roots; the
  *     hybrid barrier avoids it at the price of a barrier on global stores.
- *   - A barrier with a plain phase check and no critical section: a thread stopped
+ *   - A barrier with a plain phase check and nothing else: a thread stopped
  *     between the check and the store by sweep termination would store unshaded
- *     during the mark.  Restarting such a sequence from the signal handler (as
- *     rseq does) needs assembly per architecture; the critical section is two
- *     thread-local stores.
+ *     during the mark.  A critical section around the two (the first design)
+ *     cost two thread-local writes and a test on every store; the check and the
+ *     store are now a restartable sequence instead (gc/barrier.c: a stop inside
+ *     it rewinds the thread to the check), in assembly per architecture
+ *     (gc/barrier_<arch>.h), the critical section kept for sanitizer builds.
  *   - Free lists threaded through GC objects: sweeping would write into every dead
  *     object; bitmaps (Go's allocBits) touch none.
  */

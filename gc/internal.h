@@ -251,6 +251,11 @@ void   gort__gc_pacer_mark_start(void);         /* STW: assist ratio for this cy
 void   gort__gc_pacer_mark_done(uint64_t marked, uint64_t traced, uint64_t heap_live_at_end);   /* STW */
 double gort__gc_assist_work_per_byte(void);     /* scan work owed per byte allocated */
 void   gort__gc_pacer_enforce_limit(void);      /* after sweeping: scavenge under the limit */
+/* A stop's signal handler, before it parks the thread: a thread stopped inside the
+ * barrier's restartable store goes back to its phase read (gc/barrier.c). */
+void   gort__gc_wb_rewind(void *uc);
+extern _Atomic uint64_t gort__gc_wb_rewinds;   /* how often (tests) */
+int    gort__gc_wb_restartable(void);           /* 1 if the store is the restartable sequence */
 /* A span refill or large allocation made heap_live grow: maybe start a cycle. */
 void   gort__gc_maybe_trigger(uint64_t heap_live);
 

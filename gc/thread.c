@@ -128,6 +128,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
             (void)ucv;
             gort__gc_park_deferred(t);
 #else
+            gort__gc_wb_rewind(ucv);
             save_regs(t, ucv);
             park(t);
 #endif
