@@ -63,6 +63,10 @@ void gort__os_release(void *p, size_t len) {
         gort__fatal("gort: madvise(%p, %zu, MADV_DONTNEED) failed: errno %d", p, len, errno);
 }
 
+int *gort__errno_here(void) {
+    return &errno;
+}
+
 int64_t gort__nanotime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

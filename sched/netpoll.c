@@ -42,6 +42,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Every errno here is the running thread's, read anew: these calls park their
+ * goroutine and retry, and it may come back on another M (gort__errno_here). */
+#undef errno
+#define errno (*gort__errno_here())
+
 #ifndef SYS_epoll_pwait2
 #define SYS_epoll_pwait2 441
 #endif

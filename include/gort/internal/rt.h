@@ -135,6 +135,14 @@ int gort__os_thread_start(void *(*fn)(void *), void *arg, size_t stack);
  * tells the program's threads from the runtime's. */
 void gort__os_thread_name(const char *name);
 
+/* errno's address on the calling thread, computed anew at each call.  glibc
+ * declares __errno_location const, so a compiler may compute errno's address once
+ * per function -- clang hoisted it out of gort_accept's retry loop, across the
+ * goroutine's park, which may resume it on another M: it then read (and could
+ * write) another thread's errno.  Out of line, in its own file, the call cannot
+ * be merged.  Code that parks a goroutine between two uses of errno uses this. */
+int *gort__errno_here(void);
+
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
 
