@@ -1,7 +1,8 @@
 /* gc.barrier: the write barrier's store while no mark runs is a restartable
  * sequence (gc/barrier.c): a stop that lands between its phase read and its
- * store rewinds the thread to the read.  Two threads rewire a small graph in a
- * tight loop of barrier stores -- the old values they overwrite become garbage
+ * store rewinds the thread to the read.  Two threads each rewire a small graph
+ * of their own (no node is shared: no data race) in a tight loop of barrier
+ * stores -- the old values they overwrite become garbage
  * unless shaded -- while the main thread runs cycles, until stops have landed
  * inside the sequence (gort__gc_wb_rewinds) and enough cycles have passed.
  * Registered with GORT_DEBUG=gccheckmark=1: every cycle re-marks the heap with
@@ -25,7 +26,7 @@
 extern _Atomic uint64_t gort__gc_wb_rewinds;
 int gort__gc_wb_restartable(void);
 
-#define NROOTS 64
+#define NROOTS 32   /* per thread */
 #define NTHREADS 2
 
 typedef struct node node;
@@ -34,7 +35,7 @@ struct node {
     uint64_t id, check;
 };
 
-static node *roots[NROOTS];   /* bss: a root */
+static node *roots[NTHREADS][NROOTS];   /* bss: a root; row k is thread k's */
 static _Atomic uint64_t next_id = 1;
 static _Atomic int stop;
 
@@ -54,46 +55,52 @@ static node *make(void) {
 }
 
 static void *mutator(void *arg) {
-    uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+    node **r = roots[(uintptr_t)arg];
+    uint64_t x = ((uintptr_t)arg + 1) * 0x9e3779b97f4a7c15ull + 1;
     assert_int_equal(gort_gc_register_thread(), 0);
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         for (int k = 0; k < 256; k++) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            node *a = roots[x % NROOTS], *b = roots[(x >> 8) % NROOTS];
+            node *a = r[x % NROOTS], *b = r[(x >> 8) % NROOTS];
             /* Move b's edge to a: the only reference to a's old target may be
              * the one overwritten, held in no register after the store. */
             GORT_GC_STORE(a->next[(x >> 16) & 1], b->next[(x >> 17) & 1]);
             GORT_GC_STORE(b->next[(x >> 17) & 1], b);
         }
-        GORT_GC_STORE(roots[(x >> 24) % NROOTS], make());
+        GORT_GC_STORE(r[(x >> 24) % NROOTS], make());
     }
     gort_gc_unregister_thread();
     return NULL;
 }
 
 static void check_graph(void) {
-    for (int i = 0; i < NROOTS; i++) {
-        node *n = roots[i];
-        for (int d = 0; n && d < 64; d++) {
-            assert_int_equal(n->check, mix(n->id));
-            n = n->next[d & 1];
+    for (int k = 0; k < NTHREADS; k++) {
+        for (int i = 0; i < NROOTS; i++) {
+            node *n = roots[k][i];
+            for (int d = 0; n && d < 64; d++) {
+                assert_int_equal(n->check, mix(n->id));
+                n = n->next[d & 1];
+            }
         }
     }
 }
 
 static void test_restart(void **state) {
     (void)state;
-    for (int i = 0; i < NROOTS; i++)
-        GORT_GC_STORE(roots[i], make());
-    for (int i = 0; i < NROOTS; i++) {
-        GORT_GC_STORE(roots[i]->next[0], roots[(i + 1) % NROOTS]);
-        GORT_GC_STORE(roots[i]->next[1], roots[(i + 7) % NROOTS]);
+    for (int k = 0; k < NTHREADS; k++) {
+        node **r = roots[k];
+        for (int i = 0; i < NROOTS; i++)
+            GORT_GC_STORE(r[i], make());
+        for (int i = 0; i < NROOTS; i++) {
+            GORT_GC_STORE(r[i]->next[0], r[(i + 1) % NROOTS]);
+            GORT_GC_STORE(r[i]->next[1], r[(i + 7) % NROOTS]);
+        }
     }
     pthread_t th[NTHREADS];
     for (int i = 0; i < NTHREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, mutator, (void *)(uintptr_t)(i + 1)), 0);
+        assert_int_equal(pthread_create(&th[i], NULL, mutator, (void *)(uintptr_t)i), 0);
     /* Until 10 rewinds and 50 cycles, or 60 s (a bound on waiting, not a
      * measurement: a stop lands inside the sequence within a few dozen). */
     bool want = gort__gc_wb_restartable();
