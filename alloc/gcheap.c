@@ -756,6 +756,16 @@ static uint64_t cache_load(const mspan *s, unsigned w, unsigned from) {
     return c;
 }
 
+/* Take the free slot the cache's lowest set bit names, in the word of slot fi
+ * (gcfreeindex): a set bit is above every slot taken from the word, so the slot
+ * after the last one taken -- gcfreeindex -- is still in it. */
+GORT_INLINE unsigned cache_take(mspan *s, uint64_t cache, unsigned fi) {
+    unsigned idx = (fi & ~63u) | (unsigned)__builtin_ctzll(cache);
+    s->gcalloccache = cache & (cache - 1);
+    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
+    return idx;
+}
+
 /* Go's nextFreeIndex: the next free slot of s at or after gcfreeindex, taken, or
  * nelems.  An empty cache may be the word gcfreeindex is in, not loaded yet (a
  * fresh or swept span, or the last slot of the word before was taken), or
@@ -774,28 +784,15 @@ static unsigned next_free_index(mspan *s) {
         if (cache == 0)
             fi = (fi | 63) + 1;
     }
-    unsigned idx = (fi & ~63u) | (unsigned)__builtin_ctzll(cache);
-    s->gcalloccache = cache & (cache - 1);
-    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
-    return idx;
+    return cache_take(s, cache, fi);
 }
 
-/* Go's nextFreeFast, on a cache of one whole word: the lowest set bit of the
- * cache names the free slot, in the word gcfreeindex is in (a set bit is above
- * every slot taken from the word, so the slot after the last one taken -- which
- * is gcfreeindex -- is still in it), or nelems when the cache is empty
- * (next_free_index loads the next word). */
-GORT_INLINE unsigned cache_take(mspan *s, uint64_t cache) {
-    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
-    unsigned idx = (fi & ~63u) | (unsigned)__builtin_ctzll(cache);
-    s->gcalloccache = cache & (cache - 1);
-    atomic_store_explicit(&s->gcfreeindex, (uint16_t)(idx + 1), memory_order_relaxed);
-    return idx;
-}
-
+/* Go's nextFreeFast, on a cache of one whole word, or nelems when the cache is
+ * empty (next_free_index loads the next word). */
 GORT_INLINE unsigned next_free_fast(mspan *s) {
     uint64_t cache = s->gcalloccache;
-    return cache ? cache_take(s, cache) : s->nelems;
+    return cache ? cache_take(s, cache, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed))
+                 : s->nelems;
 }
 
 /* Slot idx of s, just taken: count it, note its type, and return its address
@@ -1058,7 +1055,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gort__gc_self;
     if (GORT_UNLIKELY(!t || n > SMALL_MAX))   /* 1-32 KiB: alloc_slow (a memset will dominate) */
         return alloc_slow(n, kind, ty);
-    unsigned spc = (unsigned)kind * GC_NCLASSES + gc_class8[(n + SMALL_DIV - 1) / SMALL_DIV];
+    unsigned spc = (unsigned)kind * GC_NCLASSES + gc_size_to_class(n);
     crit_enter(t);
     gc_p *p = t->p;
     mspan *s = p->alloc[spc];
@@ -1066,7 +1063,8 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     unsigned zero = s->gczero;
     if (GORT_UNLIKELY(cache == 0 || zero > FAST_ZERO_MAX))
         return alloc_bail(t, n, kind, ty);
-    uintptr_t obj = take_slot(s, cache_take(s, cache), kind, ty);
+    unsigned fi = atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed);
+    uintptr_t obj = take_slot(s, cache_take(s, cache, fi), kind, ty);
     zero_small(obj, zero);
     /* crit_exit, with its call made a tail call (as every call here is). */
     atomic_signal_fence(memory_order_seq_cst);
