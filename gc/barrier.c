@@ -94,10 +94,11 @@ GORT_NOINLINE static void store_unregistered(void **slot, void *ptr) {
  * stopped inside the sequence at all (its stop is deferred to the section's
  * end), so the rewind concerns only a stop that parks the thread in its
  * handler. */
+_Atomic uint64_t gort__gc_wb_rewinds;
+
 #ifdef GC_WB_RESTARTABLE
 extern const char gort__wb_rs_start[] __attribute__((visibility("hidden")));
 extern const char gort__wb_rs_commit[] __attribute__((visibility("hidden")));
-_Atomic uint64_t gort__gc_wb_rewinds;
 
 void gort__gc_wb_rewind(void *uc) {
     uintptr_t pc = gc_uc_pc(uc);
@@ -106,20 +107,19 @@ void gort__gc_wb_rewind(void *uc) {
         atomic_fetch_add_explicit(&gort__gc_wb_rewinds, 1, memory_order_relaxed);
     }
 }
-
-int gort__gc_wb_restartable(void) {
-    return 1;
-}
 #else
-_Atomic uint64_t gort__gc_wb_rewinds;
 void gort__gc_wb_rewind(void *uc) {
     (void)uc;
 }
+#endif
 
 int gort__gc_wb_restartable(void) {
+#ifdef GC_WB_RESTARTABLE
+    return 1;
+#else
     return 0;
-}
 #endif
+}
 
 /* Not inlined, not cloned: the restartable sequence exists once (its labels). */
 #if defined(GC_WB_RESTARTABLE) && defined(__clang__)
