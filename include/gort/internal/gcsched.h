@@ -57,9 +57,10 @@ extern _Atomic uint32_t gort__gc_cycle;
 /* Set once the collector is initialised (a goroutine program initialises it in
  * gort_main): channel copies shade what they copy only after that. */
 extern _Atomic int gort__gc_inited;
-/* sysmon: while the collector stops the world, wait until it runs again (Go's
- * sysmon sleeps while gcwaiting): nothing is to be retaken or preempted then,
- * and a sysmon that runs takes a CPU from an M the stop is waiting for. */
+/* sysmon and the background sweeper: while the collector stops the world, wait
+ * until it runs again (Go's sysmon sleeps while gcwaiting; its sweeper is a
+ * goroutine): nothing is to be retaken, preempted or swept then, and one that
+ * runs takes a CPU from an M the stop is waiting for. */
 void gort__gc_wait_world_running(void);
 
 /* An M thread: register it (its record's header is returned, also kept in m->gct),
