@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -321,6 +324,45 @@ static void test_free_of_gc_object_dies(void **state) {
     gort_expect_death(free_gc_object, NULL, "invalid free");
 }
 
+/* The runtime's threads carry their names (README): after a collection, the
+ * coordinator and the sweeper exist, and every thread but this one is gort's. */
+static int thread_named(const char *want) {
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], name[32] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;   /* a thread that just exited */
+        if (fgets(name, sizeof name, f)) {
+            name[strcspn(name, "\n")] = 0;
+            if (strcmp(name, want) == 0)
+                found = 1;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+static void test_thread_names(void **state) {
+    (void)state;
+    gort_gc_collect();
+    assert_true(thread_named("gort-gc"));
+    /* The sweeper starts on the first sweep's wake-up, which the collection
+     * above sent; give it a moment to name itself. */
+    for (int i = 0; i < 500 && !thread_named("gort-sweeper"); i++) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(thread_named("gort-sweeper"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zeroed),
@@ -334,6 +376,7 @@ int main(void) {
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_stats_and_settings),
         cmocka_unit_test(test_free_of_gc_object_dies),
+        cmocka_unit_test(test_thread_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
