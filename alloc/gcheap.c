@@ -1086,6 +1086,12 @@ GC_NOSAN uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp)
         return 0;
     uint8_t st = *(volatile uint8_t *)&s->state;   /* plain: see mark.c's shade_inline */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    /* The state first, as shade_in does: the struct of a free span may be one the
+     * page heap is initialising at this moment (a thread in a blocking region
+     * runs on while the world is stopped; TSan saw checkmark's read of
+     * gcallocbits race with that memset).  Only a GC span's bitmap is read. */
+    if (st != SPAN_GCSMALL && st != SPAN_GCLARGE && st != SPAN_GCHUGE)
+        return 0;
     const uint64_t *ab = __atomic_load_n(&s->gcallocbits, __ATOMIC_ACQUIRE);
     if (!ab)
         return 0;   /* not published yet */
