@@ -331,6 +331,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -520,12 +521,8 @@ static void *mstart(void *arg) {
     pthread_sigmask(SIG_SETMASK, &set, NULL);
     gort__sched_tls_m = m;
     m->tid = (pid_t)syscall(SYS_gettid);
-    char name[16] = "gort-m", digits[12];
-    int nd = 0;
-    for (unsigned long long id = (unsigned long long)m->id; nd == 0 || id; id /= 10)
-        digits[nd++] = (char)('0' + id % 10);
-    for (int i = 6; nd && i < 15; i++)
-        name[i] = digits[--nd];
+    char name[16];   /* snprintf: no allocation for %lld (rt/fatal.c) */
+    snprintf(name, sizeof name, "gort-m%lld", (long long)m->id);
     gort__os_thread_name(name);
     m->g0.m = m;
     m->gct = gort__gc_m_register(m);
