@@ -1106,14 +1106,12 @@ GC_NOSAN uintptr_t gort__gc_find_object(uintptr_t p, mspan **sp, uint32_t *idxp)
         *idxp = idx;
         return s->base + (uintptr_t)idx * s->elemsize;
     }
-    if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
-        if (!(__atomic_load_n(&ab[0], __ATOMIC_ACQUIRE) & 1))
-            return 0;
-        *sp = s;
-        *idxp = 0;
-        return s->base;
-    }
-    return 0;
+    /* SPAN_GCLARGE or SPAN_GCHUGE: one object. */
+    if (!(__atomic_load_n(&ab[0], __ATOMIC_ACQUIRE) & 1))
+        return 0;
+    *sp = s;
+    *idxp = 0;
+    return s->base;
 }
 
 size_t gort__gc_obj_size(const mspan *s) {
