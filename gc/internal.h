@@ -74,7 +74,6 @@ typedef struct gcwork {             /* a marker's local work (Go's gcWork) */
     uint64_t bytes_black;           /* of which allocated during the mark (allocate-black) */
     uint64_t scan_work;             /* bytes scanned (flushed into the global count) */
     bool     active;                /* counted in the pool's active markers */
-    struct shadeq *soon;            /* while draining: pointers found, shaded a little later (mark.c) */
 } gcwork;
 
 typedef struct gc_p {

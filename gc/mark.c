@@ -328,42 +328,41 @@ GC_NOSAN GORT_INLINE void shade_inline(gcwork *w, uintptr_t p) {
 /* Pointers a drain finds in an object are shaded SHADE_DEPTH pointers later,
  * their spans' two lines prefetched meanwhile: the drain's object FIFO hides
  * the miss on the object, this the misses on the span of what it points to
- * (its first line, and the line with the bitmaps' addresses). */
+ * (its first line, and the line with the bitmaps' addresses).  head and tail
+ * run free; the queue holds tail - head pointers. */
 #define SHADE_DEPTH 16
 typedef struct shadeq {
     struct { uintptr_t v; mspan *s; } e[SHADE_DEPTH];   /* a pointer and its span */
-    unsigned head, n;
+    unsigned head, tail;
 } shadeq;
 
-GC_NOSAN GORT_INLINE void shade_oldest(gcwork *w, shadeq *q) {
-    unsigned i = q->head;
-    q->head = (i + 1) % SHADE_DEPTH;
-    q->n--;
-    shade_in(w, q->e[i].s, q->e[i].v);
-}
-
-GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, uintptr_t v) {
-    shadeq *q = w->soon;
-    if (!q) {
-        shade_inline(w, v);
-        return;
-    }
+/* Shade v (a word that may point into the arenas): through q if the caller
+ * drains, at once if q is NULL (roots). */
+GC_NOSAN GORT_INLINE void shade_soon(gcwork *w, shadeq *q, uintptr_t v) {
     mspan *s = span_of(v);
     if (!s)
         return;
+    if (!q) {
+        shade_in(w, s, v);
+        return;
+    }
     __builtin_prefetch(s);
     __builtin_prefetch((const char *)s + offsetof(mspan, gcallocbits));
-    if (q->n == SHADE_DEPTH)
-        shade_oldest(w, q);   /* its slot takes the new one */
-    unsigned i = (q->head + q->n++) % SHADE_DEPTH;
+    unsigned i = q->tail % SHADE_DEPTH;
+    if (q->tail - q->head == SHADE_DEPTH) {   /* full: the oldest's slot takes the new one */
+        q->head++;
+        shade_in(w, q->e[i].s, q->e[i].v);
+    }
     q->e[i].v = v;
     q->e[i].s = s;
+    q->tail++;
 }
 
-GC_NOSAN static void shade_soon_flush(gcwork *w) {
-    shadeq *q = w->soon;
-    while (q->n)
-        shade_oldest(w, q);
+GC_NOSAN static void shade_soon_flush(gcwork *w, shadeq *q) {
+    for (; q->head != q->tail; q->head++) {
+        unsigned i = q->head % SHADE_DEPTH;
+        shade_in(w, q->e[i].s, q->e[i].v);
+    }
 }
 
 /* Greys the pointers v[0..n) that are GC objects, n <= SHADE_BATCH: the write
@@ -399,13 +398,14 @@ GC_NOSAN void gort__gc_shade(gcwork *w, uintptr_t p) {
         shade_inline(w, p);
 }
 
-GC_NOSAN static void scan_words(gcwork *w, uintptr_t lo, uintptr_t hi) {
+/* Scan the words [lo, hi) conservatively. */
+GC_NOSAN GORT_INLINE void scan_words(gcwork *w, shadeq *q, uintptr_t lo, uintptr_t hi) {
     uintptr_t alo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
     uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
-    for (const uintptr_t *q = (const uintptr_t *)lo; q < (const uintptr_t *)hi; q++) {
-        uintptr_t v = *q;
+    for (const uintptr_t *p = (const uintptr_t *)lo; p < (const uintptr_t *)hi; p++) {
+        uintptr_t v = *p;
         if (GC_MAYBE_HEAP(v, alo, an))
-            shade_soon(w, v);
+            shade_soon(w, q, v);
     }
 }
 
@@ -413,12 +413,12 @@ GC_NOSAN void gort__gc_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi) {
     lo = GORT_ROUND_UP(lo, sizeof(uintptr_t));
     hi = GORT_ROUND_DOWN(hi, sizeof(uintptr_t));
     if (lo < hi)
-        scan_words(w, lo, hi);
+        scan_words(w, NULL, lo, hi);
 }
 
 /* Scan [b, b + n) of an object of type ty whose element grid starts at off0 bytes
  * before b's offset within the object (b - base = off0). */
-GC_NOSAN static void scan_typed(gcwork *w, uintptr_t b, uintptr_t n, uintptr_t off0,
+GC_NOSAN static void scan_typed(gcwork *w, shadeq *q, uintptr_t b, uintptr_t n, uintptr_t off0,
                                 const gort_gc_type_t *ty) {
     uintptr_t esize = ty->size;
     if (esize < sizeof(uintptr_t) || esize % sizeof(uintptr_t))
@@ -443,46 +443,54 @@ GC_NOSAN static void scan_typed(gcwork *w, uintptr_t b, uintptr_t n, uintptr_t o
                     continue;
                 uintptr_t v = *(const uintptr_t *)a;
                 if (GC_MAYBE_HEAP(v, alo, an))
-                    shade_soon(w, v);
+                    shade_soon(w, q, v);
             }
         }
     }
 }
 
-/* Scan the object (or oblet) at b, pushed by shade or by oblet splitting. */
-GC_NOSAN static void scan_object(gcwork *w, uintptr_t b) {
-    mspan *s = span_of(b);
-    uint8_t st = *(volatile uint8_t *)&s->state;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    uintptr_t n, off0 = 0;
-    const gort_gc_type_t *ty = NULL;
-    if (st == SPAN_GCSMALL) {
-        n = s->elemsize;
-        if (s->gckind == GC_TYPED) {
-            /* Most spans hold one type: no miss on the per-object array. */
-            ty = __atomic_load_n(&s->gctype, __ATOMIC_ACQUIRE);
-            if (ty == &gort__gc_type_mixed)
-                ty = s->gctypes[span_index(s, b)];
-        }
-    } else if (st == SPAN_GCLARGE || st == SPAN_GCHUGE) {
-        uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t));
-        if (b == base && size > OBLET_BYTES) {
-            for (uintptr_t o = base + OBLET_BYTES; o < base + size; o += OBLET_BYTES)
-                put(w, o);
-            n = OBLET_BYTES;
-        } else {
-            n = base + size - b < OBLET_BYTES ? base + size - b : OBLET_BYTES;
-        }
-        off0 = b - base;
-        ty = s->gctype;
+/* Scan a large object's oblet at b (s is its span), pushing the other oblets
+ * when b is the object's start. */
+GC_NOSAN static void scan_large(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
+    uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t)), n;
+    if (b == base && size > OBLET_BYTES) {
+        for (uintptr_t o = base + OBLET_BYTES; o < base + size; o += OBLET_BYTES)
+            put(w, o);
+        n = OBLET_BYTES;
     } else {
-        gort__fatal("gort: gc: scanning %p, which is not in a GC span (state %u)", (void *)b, st);
+        n = base + size - b < OBLET_BYTES ? base + size - b : OBLET_BYTES;
     }
     w->scan_work += n;
     if (s->gckind == GC_CONS)
-        scan_words(w, b, b + n);
-    else if (s->gckind == GC_TYPED && ty)
-        scan_typed(w, b, n, off0, ty);
+        scan_words(w, q, b, b + n);
+    else if (s->gckind == GC_TYPED && s->gctype)
+        scan_typed(w, q, b, n, b - base, s->gctype);
+}
+
+/* Scan the object (or oblet) at b, in span s, pushed by shade or by oblet
+ * splitting.  Inlined into the drain: a small object's scan is a few dozen
+ * instructions, and the call's own cost was a fifth of them. */
+GC_NOSAN GORT_INLINE void scan_object(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
+    uint8_t st = *(volatile uint8_t *)&s->state;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (GORT_UNLIKELY(st != SPAN_GCSMALL)) {
+        if (st != SPAN_GCLARGE && st != SPAN_GCHUGE)
+            gort__fatal("gort: gc: scanning %p, which is not in a GC span (state %u)", (void *)b, st);
+        scan_large(w, q, s, b);
+        return;
+    }
+    uintptr_t n = s->elemsize;
+    w->scan_work += n;
+    if (GORT_LIKELY(s->gckind == GC_CONS)) {
+        scan_words(w, q, b, b + n);
+    } else if (s->gckind == GC_TYPED) {
+        /* Most spans hold one type: no miss on the per-object array. */
+        const gort_gc_type_t *ty = __atomic_load_n(&s->gctype, __ATOMIC_ACQUIRE);
+        if (ty == &gort__gc_type_mixed)
+            ty = s->gctypes[span_index(s, b)];
+        if (ty)
+            scan_typed(w, q, b, n, 0, ty);
+    }
 }
 
 /* Scan obj's contents now without marking obj (set_finalizer during a mark). */
@@ -490,7 +498,7 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
     mspan *s = span_of(obj);
     if (!s || !span_is_gc(s) || s->gckind == GC_NOSCAN)
         return;
-    scan_object(w, obj);   /* a large object's other oblets are pushed */
+    scan_object(w, NULL, s, obj);   /* a large object's other oblets are pushed */
 }
 
 /* Draining goes through a small FIFO of objects already prefetched (Cher, Hosking
@@ -500,18 +508,19 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
  * just pushed.  Objects in the FIFO are still this marker's work (it stays active).
  * 32 deep: a miss to memory is several hundred ns and a small object's scan a few
  * dozen; GCBench's CPU (median of 9) was 0.36 s at 8, 0.33 at 32, 0.32 at 64,
- * binary-trees depth 18 1.37 s at 8, 1.30 at 32. */
+ * binary-trees depth 18 1.37 s at 8, 1.30 at 32.  Each entry keeps the object's
+ * span, looked up once. */
 #define PREFETCH_DEPTH 32
 
 bool gort__gc_drain(gcwork *w, int64_t budget) {
     uint64_t start = w->scan_work;
-    uintptr_t fifo[PREFETCH_DEPTH];
-    unsigned head = 0, n = 0;
-    shadeq soon = {.n = 0};
-    w->soon = &soon;
+    struct { uintptr_t b; mspan *s; } fifo[PREFETCH_DEPTH];
+    unsigned head = 0, tail = 0;   /* free-running: tail - head objects */
+    shadeq soon = {.head = 0, .tail = 0};
     for (;;) {
         uintptr_t b = try_get(w);
         uintptr_t x;
+        mspan *xs;
         if (b) {
             __builtin_prefetch((const void *)b);
             /* And, in a span of mixed types (only a typed small span's gctype
@@ -519,32 +528,32 @@ bool gort__gc_drain(gcwork *w, int64_t budget) {
             mspan *bs = span_of(b);
             if (__atomic_load_n(&bs->gctype, __ATOMIC_RELAXED) == &gort__gc_type_mixed)
                 __builtin_prefetch(&bs->gctypes[span_index(bs, b)]);
-            if (n < PREFETCH_DEPTH) {
-                fifo[(head + n++) % PREFETCH_DEPTH] = b;
+            unsigned i = tail++ % PREFETCH_DEPTH;
+            if (tail - head <= PREFETCH_DEPTH) {
+                fifo[i].b = b;
+                fifo[i].s = bs;
                 continue;
             }
-            x = fifo[head];
-            fifo[head] = b;
-            head = (head + 1) % PREFETCH_DEPTH;
-        } else if (n) {
-            x = fifo[head];
-            head = (head + 1) % PREFETCH_DEPTH;
-            n--;
-        } else if (soon.n) {
-            shade_soon_flush(w);   /* may grey more */
+            head++;   /* full: the oldest's slot (i) takes the new one */
+            x = fifo[i].b;
+            xs = fifo[i].s;
+            fifo[i].b = b;
+            fifo[i].s = bs;
+        } else if (head != tail) {
+            unsigned i = head++ % PREFETCH_DEPTH;
+            x = fifo[i].b;
+            xs = fifo[i].s;
+        } else if (soon.head != soon.tail) {
+            shade_soon_flush(w, &soon);   /* may grey more */
             continue;
         } else {
-            w->soon = NULL;
             return true;
         }
-        scan_object(w, x);
+        scan_object(w, &soon, xs, x);
         if (budget >= 0 && (int64_t)(w->scan_work - start) >= budget) {
-            shade_soon_flush(w);
-            w->soon = NULL;
-            while (n--) {
-                put(w, fifo[head]);
-                head = (head + 1) % PREFETCH_DEPTH;
-            }
+            shade_soon_flush(w, &soon);
+            for (; head != tail; head++)
+                put(w, fifo[head % PREFETCH_DEPTH].b);
             return false;
         }
         if (GORT_UNLIKELY(!atomic_load_explicit(&pool.nfull, memory_order_relaxed)))
