@@ -428,6 +428,24 @@ GC_NOSAN static void scan_typed(gcwork *w, shadeq *q, uintptr_t b, uintptr_t n, 
     uintptr_t alo = __atomic_load_n(&gort__gc_arena_lo, __ATOMIC_RELAXED);
     uintptr_t an = __atomic_load_n(&gort__gc_arena_n, __ATOMIC_RELAXED);
     uintptr_t end = b + n;
+    if (GORT_LIKELY(off0 == 0 && ewords <= 64)) {
+        /* A small object, or an array of small elements from its start: one
+         * mask word per element, and only the last element can be cut short
+         * (a size class's slack past the last element reads as a cut one). */
+        uint64_t m0 = mask[0] & (ewords == 64 ? ~(uint64_t)0 : ((uint64_t)1 << ewords) - 1);
+        for (uintptr_t elem = b; elem < end; elem += esize) {
+            uint64_t bits = m0;
+            if (GORT_UNLIKELY(end - elem < esize))
+                bits &= ((uint64_t)1 << ((end - elem) / sizeof(uintptr_t))) - 1;
+            while (bits) {
+                uintptr_t v = ((const uintptr_t *)elem)[__builtin_ctzll(bits)];
+                bits &= bits - 1;
+                if (GC_MAYBE_HEAP(v, alo, an))
+                    shade_soon(w, q, v);
+            }
+        }
+        return;
+    }
     uintptr_t e0 = off0 / esize;
     uintptr_t elem = b - (off0 - e0 * esize);   /* start of the element containing b */
     for (; elem < end; elem += esize) {
