@@ -41,10 +41,17 @@ static struct {
 } pool = {.lock = GORT_MUTEX_RANKED(GORT_RANK_GC_POOL)};
 
 /* Bumped when the last active marker lets go with no full buffer left (the pool
- * turned idle); woken only while the coordinator sleeps on it
+ * turned idle), or when a full buffer comes while a P is idle (the coordinator
+ * enlists it); woken only while the coordinator sleeps on it
  * (gort__gc_mark_wait_idle), so a marker going idle costs no system call. */
 static _Atomic uint32_t idle_seq;
 static _Atomic int idle_waiting;
+
+static void wake_coordinator(void) {
+    atomic_fetch_add(&idle_seq, 1);
+    if (atomic_load(&idle_waiting))
+        gort__futex_wake(&idle_seq, 1);
+}
 
 static _Atomic uint64_t bytes_marked, bytes_black, scan_work;
 _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
@@ -127,6 +134,10 @@ static void put_full(workbuf *b) {
     pool.full = b;
     atomic_fetch_add_explicit(&pool.nfull, 1, memory_order_relaxed);
     pool_unlock();
+    /* Work for an idle P: the coordinator enlists one (Go's enlistWorker). */
+    if (atomic_load_explicit(&idle_waiting, memory_order_relaxed) && gort__gc_mark_work_available() &&
+        gort__sched_gc_p_wanted())
+        wake_coordinator();
 }
 
 static workbuf *try_get_full(gcwork *w) {
@@ -162,11 +173,14 @@ bool gort__gc_mark_idle(void) {
 
 /* The waiter announces itself before it looks, the marker bumps idle_seq before
  * it looks for a waiter (both sequentially consistent): either the waiter sees
- * the pool idle, or its futex_wait sees idle_seq changed, or the marker wakes it. */
+ * the pool idle, or its futex_wait sees idle_seq changed, or the marker wakes it.
+ * A full buffer is put under the pool lock, which gort__gc_mark_idle takes after
+ * the announcement: either the waiter sees the buffer, or put_full sees the
+ * waiter.  (A P that goes idle later marks by itself: gort__gc_p_idle.) */
 void gort__gc_mark_wait_idle(int64_t timeout_ns) {
     uint32_t seq = atomic_load(&idle_seq);
     atomic_store(&idle_waiting, 1);
-    if (!gort__gc_mark_idle())
+    if (!gort__gc_mark_idle() && !(gort__gc_mark_work_available() && gort__sched_gc_p_wanted()))
         gort__futex_wait(&idle_seq, seq, timeout_ns);
     atomic_store(&idle_waiting, 0);
 }
@@ -197,11 +211,8 @@ void gort__gc_gcw_dispose(gcwork *w) {
         bool idle = --pool.active == 0 && !pool.full;
         pool_unlock();
         w->active = false;
-        if (idle) {
-            atomic_fetch_add(&idle_seq, 1);
-            if (atomic_load(&idle_waiting))
-                gort__futex_wake(&idle_seq, 1);
-        }
+        if (idle)
+            wake_coordinator();
     }
 }
 

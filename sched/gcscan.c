@@ -300,3 +300,9 @@ bool gort__sched_gc_enlist(void) {
         gort__sched_startm(p, false);
     return true;
 }
+
+bool gort__sched_gc_p_wanted(void) {
+    return LOAD(gort__sched.running) && !LOAD(gort__sched.stopping) &&
+           atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) != 0 &&
+           atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) == 0;
+}
