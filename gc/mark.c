@@ -498,8 +498,15 @@ GC_NOSAN static void scan_large(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
 
 /* Scan the object (or oblet) at b, in span s, pushed by shade or by oblet
  * splitting.  Inlined into the drain: a small object's scan is a few dozen
- * instructions, and the call's own cost was a fifth of them. */
-GC_NOSAN GORT_INLINE void scan_object(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
+ * instructions, and the call's own cost was a fifth of them.  Not in sanitizer
+ * builds: the drain is instrumented, and inlined into it these reads of the
+ * program's memory would be too (GC_NOSAN holds for a function's own body). */
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+#define SCAN_INLINE static __attribute__((noinline))
+#else
+#define SCAN_INLINE GORT_INLINE
+#endif
+GC_NOSAN SCAN_INLINE void scan_object(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
     uint8_t st = *(volatile uint8_t *)&s->state;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (GORT_UNLIKELY(st != SPAN_GCSMALL)) {
