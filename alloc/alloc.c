@@ -340,7 +340,7 @@ void *gort_aligned_alloc(size_t align, size_t n) {
          * of their size from a page-aligned base, are all aligned. */
         size_t want = GORT_ROUND_UP(n, align);
         for (unsigned cls = size_to_class(want); cls < NUM_CLASSES; cls++)
-            if (gort__class_size[cls] % align == 0)
+            if ((gort__class_size[cls] & (align - 1)) == 0)   /* align is a power of two */
                 return small_alloc(gort__tls_cache, cls, RETURN_ADDRESS());
     }
     gort__settings_init();
