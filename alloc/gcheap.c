@@ -1044,9 +1044,21 @@ GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
 }
 
 /* The fast path's way out to alloc_slow, from inside its critical section. */
+/* The cache's word is used up (every 64 allocations of a class at most): also
+ * the scheduler's safe point, as the explicit allocator's slow paths are
+ * (alloc/alloc.c): a goroutine asked to yield -- a 10 ms slice over, or its P's
+ * share of a mark due (sysmon) -- yields here, outside every critical section.
+ * The fast path reaches here by tail calls only, so the return address is the
+ * program's call site; from the runtime's own code it is not, and the hook
+ * does not yield.  The object stays in this frame (a root) across a yield. */
 GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
     crit_exit(t);
-    return alloc_slow(n, kind, ty);
+    void *obj = alloc_slow(n, kind, ty);
+    void (*hook)(uintptr_t) = __atomic_load_n(&gort__alloc_safepoint_hook, __ATOMIC_RELAXED);
+    if (hook)
+        hook((uintptr_t)__builtin_return_address(0));
+    __asm__ volatile("" ::"r"(obj) : "memory");
+    return obj;
 }
 
 /* The fast path: a free slot from the cached span's bits (next_free_fast).

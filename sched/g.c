@@ -165,7 +165,7 @@ void gort__sched_take_stack(gort__p_t *p, gort__g_t *gp) {
     gp->started = 1;
 }
 
-static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global);
+static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global, bool via_g0);
 
 /* ---- creation -------------------------------------------------------------------------------- */
 
@@ -214,7 +214,7 @@ int gort_go(void (*fn)(void *), void *arg) {
          * per goroutine there).  With others already waiting there (a
          * recursive spawner: skynet), overflowing as below keeps fewer
          * half-done spawners alive. */
-        yield(self, true);
+        yield(self, true, false);
         p = self->m->p;
     }
     gort__g_t *gp = newproc(p, fn, arg);
@@ -239,7 +239,7 @@ int gort_go(void (*fn)(void *), void *arg) {
      * of a million.  (Go's spawner is slowed instead by allocating each new
      * goroutine's stack, and preempted every 10 ms.) */
     if (GORT_UNLIKELY(overflowed))
-        yield(self, true);
+        yield(self, true, false);
     else
         gort__sched_checkpreempt(self);
     return 0;
@@ -340,10 +340,12 @@ static void after_requeue(gort__m_t *m, gort__g_t *prev, void *arg) {
         gort__sched_wakep();
 }
 
-static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global) {
+/* via_g0: through g0's schedule() even with nothing else to run (a P's share of
+ * the mark is paid there). */
+static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool global, bool via_g0) {
     gort__m_t *m = gp->m;
     gort__p_t *p = m->p;
-    if ((gort__sched_single() ? gort__sched_runqempty_single(p) : gort__sched_runqempty(p)) &&
+    if (!via_g0 && (gort__sched_single() ? gort__sched_runqempty_single(p) : gort__sched_runqempty(p)) &&
         !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !LOAD(gort__sched.stopping))
         return;   /* nothing else to run here: we would be picked again */
     /* Work stays queued here while a P may be idle: after_requeue wakes one
@@ -355,7 +357,12 @@ static inline __attribute__((always_inline)) void yield(gort__g_t *gp, bool glob
     m->after = after_requeue;
     m->after_g = gp;
     m->after_arg = global ? (void *)1 : NULL;
-    gort__sched_switch_away(m, gp);
+    if (via_g0) {
+        gort__sched_switch_to(m, gp, &m->g0);
+        gort__sched_after_switch(gp->m);
+    } else {
+        gort__sched_switch_away(m, gp);
+    }
 }
 
 void gort_yield(void) {
@@ -400,7 +407,7 @@ void gort_yield(void) {
             return;
         }
     }
-    yield(gp, false);
+    yield(gp, false, false);
 }
 
 void gort__sched_preempt_yield(gort__g_t *gp) {
@@ -409,7 +416,14 @@ void gort__sched_preempt_yield(gort__g_t *gp) {
     BUMP(p->st.preempts, 1);
     int64_t next;
     gort__sched_checktimers(p, p, 0, &next);
-    yield(gp, true);
+    /* Preempted for its P's share of a mark (sysmon, gort__gc_p_owes_mark): it
+     * goes through g0, whose schedule() pays the share, and stays on this P. */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed)) && p->mcache &&
+        gort__gc_p_owes_mark(p->mcache, gort__nanotime())) {
+        yield(gp, false, true);
+        return;
+    }
+    yield(gp, true, false);
 }
 
 uint64_t gort_goid(void) {

@@ -172,6 +172,7 @@ struct gort__p {
     /* sysmon's record of this P (sysmon.c), sysmon only. */
     uint32_t    sm_schedtick, sm_syscalltick;
     int64_t     sm_schedwhen, sm_syscallwhen;
+    int64_t     sm_markwhen;            /* when sysmon last preempted it for the mark's share */
 
     /* Hooks for later issues: the allocator's per-P cache, the collector's work
      * buffer and write-barrier buffer, trace buffer. */

@@ -234,6 +234,15 @@ static int retake(int64_t now, int64_t *next, int *insyscall) {
                     *next = now + SYSMON_MIN_NS;
                 continue;
             }
+            /* During a mark, a goroutine that never goes through schedule()
+             * (binary-trees' builders) would leave its P's fractional share
+             * unpaid, the mark to assists, and the mark longer: preempt it
+             * when the share owes a slice, at most once a sysmon period. */
+            if (s == P_RUNNING && p->mcache && p->sm_markwhen + SYSMON_MAX_NS <= now &&
+                gort__gc_p_owes_mark(p->mcache, now)) {
+                preemptone(p);
+                p->sm_markwhen = now;
+            }
             if (s == P_RUNNING) {
                 int64_t d = p->sm_schedwhen + FORCE_PREEMPT_NS;
                 if (d < *next)

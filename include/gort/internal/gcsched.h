@@ -89,6 +89,10 @@ void gort__gc_sched_procs(int nprocs);   /* gort_main starts (GOMAXPROCS) / ends
 /* schedule(), on g0 with a P: this P's dedicated or fractional share, if due,
  * until stop(arg) (checked between slices of marking); true if it marked. */
 bool gort__gc_p_background(gort__gcm_hdr_t *t, bool (*stop)(void *), void *arg);
+/* sysmon, at time now: the P whose collector part is gcp (its mcache) owes its
+ * fractional share at least a slice of marking -- its goroutine has not been
+ * through schedule() for a while -- so preempting it would let it pay. */
+bool gort__gc_p_owes_mark(void *gcp, int64_t now);
 /* findrunnable, with a P and nothing to run: mark while there is work and
  * runnable(arg) is false; true if it marked. */
 bool gort__gc_p_idle(gort__gcm_hdr_t *t, bool (*runnable)(void *), void *arg);
