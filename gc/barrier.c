@@ -101,9 +101,9 @@ extern const char gort__wb_rs_start[] __attribute__((visibility("hidden")));
 extern const char gort__wb_rs_commit[] __attribute__((visibility("hidden")));
 
 void gort__gc_wb_rewind(void *uc) {
-    uintptr_t pc = gc_uc_pc(uc);
+    uintptr_t pc = gort__uc_pc(uc);
     if (pc >= (uintptr_t)gort__wb_rs_start && pc <= (uintptr_t)gort__wb_rs_commit) {
-        gc_uc_set_pc(uc, (uintptr_t)gort__wb_rs_start);   /* at the store: it has not run */
+        gort__uc_set_pc(uc, (uintptr_t)gort__wb_rs_start);   /* at the store: it has not run */
         atomic_fetch_add_explicit(&gort__gc_wb_rewinds, 1, memory_order_relaxed);
     }
 }

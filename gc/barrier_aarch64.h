@@ -1,12 +1,10 @@
 /* The write barrier's restartable store, AArch64 part: barrier_x86_64.h's
- * GC_WB_STORE_OFF and signal-context helpers.  The store is a store-release
- * (stlr), as gort_gc_store's C path: a marker that loads the new pointer sees
- * the object's contents written before it.  x16 is scratch (the intra-procedure
+ * GC_WB_STORE_OFF.  The store is a store-release (stlr), as gort_gc_store's C
+ * path: a marker that loads the new pointer sees the object's contents written
+ * before it.  x16 is scratch (the intra-procedure
  * call register), recomputed from the start on a rewind. */
 #ifndef GORT_GC_BARRIER_AARCH64_H
 #define GORT_GC_BARRIER_AARCH64_H
-
-#include <ucontext.h>
 
 #define GC_WB_RESTARTABLE 1
 
@@ -21,12 +19,5 @@
                  : "r"(slot), "r"(ptr)                        \
                  : "x16", "memory", "cc"                      \
                  : marking)
-
-GORT_INLINE uintptr_t gc_uc_pc(const void *uc) {
-    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.pc;
-}
-GORT_INLINE void gc_uc_set_pc(void *uc, uintptr_t pc) {
-    ((ucontext_t *)uc)->uc_mcontext.pc = pc;
-}
 
 #endif

@@ -11,8 +11,6 @@
 #ifndef GORT_GC_BARRIER_X86_64_H
 #define GORT_GC_BARRIER_X86_64_H
 
-#include <ucontext.h>
-
 #define GC_WB_RESTARTABLE 1
 
 #define GC_WB_STORE_OFF(slot, ptr, marking)                   \
@@ -25,13 +23,5 @@
                  : "r"(slot), "r"(ptr)                        \
                  : "memory", "cc"                             \
                  : marking)
-
-/* The interrupted program counter of a signal's context, to read and rewind. */
-GORT_INLINE uintptr_t gc_uc_pc(const void *uc) {
-    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-}
-GORT_INLINE void gc_uc_set_pc(void *uc, uintptr_t pc) {
-    ((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-}
 
 #endif

@@ -456,9 +456,6 @@ void gort__sched_preempt_init(void);
 /* Signal m (its G has run too long): the handler switches it out if it is at
  * a safe place, else leaves the flag for the next safe point. */
 void gort__sched_preempt_m(gort__m_t *m);
-/* preempt_<arch>.c: the interrupted pc and sp of a signal's ucontext. */
-uintptr_t gort__sched_uc_pc(const void *uc);
-uintptr_t gort__sched_uc_sp(const void *uc);
 /* Whether pc is in the program's own code, where the signal may switch a
  * goroutine out (sched/preempt.c; set up by gort_main). */
 bool gort__sched_preempt_pc(uintptr_t pc);

@@ -159,7 +159,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
     }
     if (!async_on)
         goto out;
-    uintptr_t pc = gort__sched_uc_pc(uc), sp = gort__sched_uc_sp(uc);
+    uintptr_t pc = gort__uc_pc(uc), sp = gort__uc_sp(uc);
     if (!program_pc(pc) || !gp->stack.lo || sp < (uintptr_t)gp->stack.lo + STACK_ROOM ||
         sp >= (uintptr_t)gp->stack.hi || !m_preemptible(m, gp))
         goto out;

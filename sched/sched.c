@@ -13,7 +13,7 @@
  *   netpoll.c the epoll netpoller and gort/net.h's descriptor wrappers
  *   sysmon.c  system calls (hand-off), sysmon, the thread cap
  *   preempt.c forced preemption: the signal handler and its safe-point rule
- *             (preempt_<arch>.c: the pc and sp of a signal's context)
+ *             (the pc and sp of a signal's context: rt/ucontext_<arch>.c)
  *   trace.c   schedtrace, goroutine dumps, the deadlock report, event rings
  *
  * Go's proc.go is the reference; a reader who knows it should find their way.

@@ -143,6 +143,12 @@ void gort__os_thread_name(const char *name);
  * be merged.  Code that parks a goroutine between two uses of errno uses this. */
 int *gort__errno_here(void);
 
+/* A signal handler's ucontext (rt/ucontext_<arch>.c): the interrupted pc and sp,
+ * and the pc it resumes at. */
+uintptr_t gort__uc_pc(const void *uc);
+uintptr_t gort__uc_sp(const void *uc);
+void gort__uc_set_pc(void *uc, uintptr_t pc);
+
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
 
