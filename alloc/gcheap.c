@@ -787,14 +787,6 @@ static unsigned next_free_index(mspan *s) {
     return cache_take(s, cache, fi);
 }
 
-/* Go's nextFreeFast, on a cache of one whole word, or nelems when the cache is
- * empty (next_free_index loads the next word). */
-GORT_INLINE unsigned next_free_fast(mspan *s) {
-    uint64_t cache = s->gcalloccache;
-    return cache ? cache_take(s, cache, atomic_load_explicit(&s->gcfreeindex, memory_order_relaxed))
-                 : s->nelems;
-}
-
 /* Slot idx of s, just taken: count it, note its type, and return its address
  * (the caller zeroes gczero bytes of it).  Inside the critical section. */
 GORT_INLINE uintptr_t take_slot(mspan *s, unsigned idx, int kind, const gort_gc_type_t *ty) {
@@ -984,21 +976,18 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
         bool refilled = false;
         crit_enter(t);
         mspan *s = t->p->alloc[spc];
-        unsigned idx = next_free_fast(s);   /* found here for a slot too big to zero in line */
+        unsigned idx = next_free_index(s);   /* the cache's next slot, if it has one */
         if (idx >= s->nelems) {
-            idx = next_free_index(s);
-            if (idx >= s->nelems) {
-                refilled = true;
-                s = refill(t, spc);
-                if (GORT_UNLIKELY(!s)) {
-                    crit_exit(t);
-                    mutator_sweep_done();
-                    errno = ENOMEM;
-                    return NULL;
-                }
-                idx = next_free_index(s);
-                GORT_ASSERT(idx < s->nelems);
+            refilled = true;
+            s = refill(t, spc);
+            if (GORT_UNLIKELY(!s)) {
+                crit_exit(t);
+                mutator_sweep_done();
+                errno = ENOMEM;
+                return NULL;
             }
+            idx = next_free_index(s);
+            GORT_ASSERT(idx < s->nelems);
         }
         uintptr_t p = take_slot(s, idx, kind, ty);
         if (s->gczero)
@@ -1043,10 +1032,10 @@ GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
     }
 }
 
-/* The fast path's way out to alloc_slow, from inside its critical section. */
-/* The cache's word is used up (every 64 allocations of a class at most): also
- * the scheduler's safe point, as the explicit allocator's slow paths are
- * (alloc/alloc.c): a goroutine asked to yield -- a 10 ms slice over, or its P's
+/* The fast path's way out to alloc_slow, from inside its critical section: the
+ * cache's word is used up (every 64 allocations of a class at most), or the slot
+ * is too big to zero in line.  Also the scheduler's safe point, as the explicit
+ * allocator's slow paths are (alloc/alloc.c): a goroutine asked to yield -- a 10 ms slice over, or its P's
  * share of a mark due (sysmon) -- yields here, outside every critical section.
  * The fast path reaches here by tail calls only, so the return address is the
  * program's call site; from the runtime's own code it is not, and the hook
@@ -1061,7 +1050,7 @@ GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const go
     return obj;
 }
 
-/* The fast path: a free slot from the cached span's bits (next_free_fast).
+/* The fast path (Go's nextFreeFast): a free slot from the cache's word.
  * Straight-line code with no call on the way, so it saves few registers. */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gort__gc_self;
