@@ -860,6 +860,13 @@ static bool gcw_has_work(const gcwork *w) {
     return (w->b1 && w->b1->n) || (w->b2 && w->b2->n);
 }
 
+/* What a P whose share has paid done ns this mark still owes at time now (ns;
+ * negative when ahead). */
+static double frac_owed(int64_t now, int64_t done) {
+    double frac = (double)atomic_load_explicit(&pfraction_ppm, memory_order_relaxed) * 1e-6;
+    return frac * (double)(now - atomic_load_explicit(&mark_start_ns, memory_order_relaxed)) - (double)done;
+}
+
 bool gort__gc_p_background(gort__gcm_hdr_t *h, bool (*stop)(void *), void *arg) {
     gc_thread *t = (gc_thread *)(void *)h;
     gc_p *p = t->p;
@@ -879,9 +886,7 @@ bool gort__gc_p_background(gort__gcm_hdr_t *h, bool (*stop)(void *), void *arg) 
     if (p->mw_dedicated) {
         deadline = now + 10000000;
     } else {
-        double frac = (double)atomic_load_explicit(&pfraction_ppm, memory_order_relaxed) * 1e-6;
-        double allowed = frac * (double)(now - atomic_load_explicit(&mark_start_ns, memory_order_relaxed)) -
-                         (double)p->mw_ns;
+        double allowed = frac_owed(now, p->mw_ns);
         if (allowed < 20000)
             return false;
         deadline = now + (allowed > FRAC_SLICE_NS ? FRAC_SLICE_NS : (int64_t)allowed);
@@ -894,16 +899,13 @@ bool gort__gc_p_owes_mark(void *gcp, int64_t now) {
     gc_p *p = gcp;
     if (!atomic_load_explicit(&gort__gc_pmark, memory_order_relaxed))
         return false;
-    int64_t ppm = atomic_load_explicit(&pfraction_ppm, memory_order_relaxed);
     int64_t done = 0;
     if (__atomic_load_n(&p->mw_cycle, __ATOMIC_ACQUIRE) == atomic_load_explicit(&gort__gc_cycle, memory_order_relaxed)) {
         if (__atomic_load_n(&p->mw_dedicated, __ATOMIC_RELAXED))
             return false;   /* it claimed a dedicated slot: it marks at its next pass */
         done = __atomic_load_n(&p->mw_ns, __ATOMIC_RELAXED);
     }
-    double allowed = (double)ppm * 1e-6 * (double)(now - atomic_load_explicit(&mark_start_ns, memory_order_relaxed)) -
-                     (double)done;
-    return ppm > 0 && allowed >= FRAC_SLICE_NS;
+    return frac_owed(now, done) >= FRAC_SLICE_NS;
 }
 
 bool gort__gc_mark_work_available(void) {
