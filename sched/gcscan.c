@@ -287,22 +287,16 @@ void gort__sched_gc_scan_chans(gort__gc_range_fn fn, void *arg) {
 /* The collector has mark work and the mark wants Ps: wake an idle one, which
  * marks in findrunnable (Go's enlistWorker / wakep at gcStart).  From the
  * coordinator, which is not an M. */
-bool gort__sched_gc_enlist(void) {
-    if (!LOAD(gort__sched.running))
-        return false;
-    if (LOAD(gort__sched.stopping))
-        return true;
-    if (atomic_load_explicit(&gort__sched.npidle, memory_order_seq_cst) == 0 ||
-        atomic_load_explicit(&gort__sched.nmspinning, memory_order_seq_cst) != 0)
-        return true;
+void gort__sched_gc_enlist(void) {
+    if (!gort__sched_gc_p_wanted())
+        return;
     gort__p_t *p = gort__sched_pidleget();
     if (p)
         gort__sched_startm(p, false);
-    return true;
 }
 
 bool gort__sched_gc_p_wanted(void) {
     return LOAD(gort__sched.running) && !LOAD(gort__sched.stopping) &&
-           atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) != 0 &&
-           atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) == 0;
+           atomic_load_explicit(&gort__sched.npidle, memory_order_seq_cst) != 0 &&
+           atomic_load_explicit(&gort__sched.nmspinning, memory_order_seq_cst) == 0;
 }

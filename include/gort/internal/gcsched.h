@@ -123,11 +123,11 @@ bool gort__sched_gc_scan_gs(uint32_t cycle, gort__gc_range_fn fn, void *arg);
  * range and change nothing, for gccheckmark). */
 void gort__sched_gc_m_ranges(void *m, uintptr_t sp, uintptr_t thread_hi, uint32_t cycle,
                              gort__gc_range_fn fn, void *arg);
-/* The coordinator has mark work: wake an idle P to do it (it marks in findrunnable).
- * False when no scheduler runs: there are no Ps to enlist, now or later. */
-bool gort__sched_gc_enlist(void);
+/* The coordinator has mark work: wake an idle P to do it (it marks in findrunnable),
+ * if gort__sched_gc_p_wanted. */
+void gort__sched_gc_enlist(void);
 /* An idle P that gort__sched_gc_enlist would wake: the scheduler runs, a P is idle
- * and no M is spinning to find work.  A few relaxed loads, from any thread. */
+ * and no M is spinning to find work.  A few loads, from any thread. */
 bool gort__sched_gc_p_wanted(void);
 /* Channel buffers (every element, conservatively), with the world running. */
 void gort__sched_gc_scan_chans(gort__gc_range_fn fn, void *arg);
