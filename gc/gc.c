@@ -259,12 +259,6 @@ void gort_gc_collect(void) {
 }
 
 /* ---- the mark --------------------------------------------------------------------------- */
-static int64_t thread_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void nap(int64_t ns) {
     struct timespec ts = {0, ns};
     nanosleep(&ts, NULL);
@@ -329,7 +323,7 @@ static bool ragged_barrier(gcwork *w, uint32_t cycle) {
 /* Concurrent mark; returns with the world stopped and no grey object left.  The
  * coordinator's own CPU time while the world ran is added to *cpu. */
 static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int64_t *cpu) {
-    int64_t c0 = thread_cpu_ns();
+    int64_t c0 = gort__gc_thread_cpu_ns();
     gort__gc_finalizer_roots(w);
     while (gort__gc_roots_scan_globals(w))
         if (w->b2)
@@ -358,7 +352,7 @@ static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int6
         if (!gort__gc_mark_idle())
             continue;
         *stw2_start = gort__nanotime();
-        *cpu += thread_cpu_ns() - c0;
+        *cpu += gort__gc_thread_cpu_ns() - c0;
         gort__gc_stop_world();
         for (gc_thread *t = gort__gc_threads; t; t = t->next) {
             if (t->scanned_cycle != cycle) {
@@ -371,7 +365,7 @@ static void mark_concurrent(gcwork *w, uint32_t cycle, int64_t *stw2_start, int6
         if (w->active || !gort__gc_mark_idle()) {
             gort__gc_gcw_dispose(w);
             gort__gc_start_world();
-            c0 = thread_cpu_ns();
+            c0 = gort__gc_thread_cpu_ns();
             continue;
         }
         return;
@@ -431,6 +425,7 @@ static void run_cycle(void) {
     gort__sched_gc_mark_start();
     atomic_store(&gort__gc_gscan_on, 1);
     uint64_t assist0 = atomic_load(&gort__gc_assist_cpu_ns), bg0 = atomic_load(&gort__gc_bg_cpu_ns);
+    uint64_t idle0 = atomic_load(&gort__gc_idle_cpu_ns);
     atomic_store(&gort__gc_phase, GC_MARK);
     int64_t e1 = gort__nanotime();
     gcwork w;
@@ -484,7 +479,8 @@ static void run_cycle(void) {
     if (gort__settings.gctrace)
         gort__gc_trace_cycle(cycle, t0, e1 - s1, stw ? 0 : s2 - e1, e2 - s2,
                              atomic_load(&gort__gc_assist_cpu_ns) - assist0,
-                             atomic_load(&gort__gc_bg_cpu_ns) - bg0, heap0, heap1, marked,
+                             atomic_load(&gort__gc_bg_cpu_ns) - bg0,
+                             atomic_load(&gort__gc_idle_cpu_ns) - idle0, heap0, heap1, marked,
                              goal0, gort__gc_ncpu, forced);
 }
 
@@ -495,7 +491,9 @@ static void *coordinator_main(void *arg) {
         uint32_t seq = atomic_load(&coord_wake);
         uint32_t want = atomic_load(&want_cycles), started = atomic_load(&gort__gc_cycle);
         if ((int32_t)(want - started) > 0) {
+            int64_t c0 = gort__gc_thread_cpu_ns();
             run_cycle();
+            atomic_fetch_add(&gort__gc_coord_cpu_ns, (uint64_t)(gort__gc_thread_cpu_ns() - c0));
             continue;
         }
         gort__futex_wait(&coord_wake, seq, -1);

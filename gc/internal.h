@@ -197,8 +197,13 @@ void gort__gc_flush_wbuf(gc_p *p, gcwork *w);
 void gort__gc_scan_object_now(gcwork *w, uintptr_t obj);   /* obj's contents, not obj */
 void gort__gc_assist(gc_thread *t);                         /* pay the P's allocation debt */
 void gort__gc_scrub_stack(gc_thread *t, unsigned bytes);     /* zero the dead stack below (alloc/gcheap.c) */
-/* CPU time of marking (ns): background workers, assists. */
+/* CPU time of marking (ns): background workers (idle ones included), assists. */
 extern _Atomic uint64_t gort__gc_bg_cpu_ns, gort__gc_assist_cpu_ns, gort__gc_nassists, gort__gc_nassists_capped;
+/* Parts of the collector's CPU time that gort_gc_stats reports apart (gc/stats.c):
+ * the idle workers' and idle Ps' marking (also in gort__gc_bg_cpu_ns), the
+ * background sweeper thread, and the collector thread (gort-gc) itself. */
+extern _Atomic uint64_t gort__gc_idle_cpu_ns, gort__gc_sweep_cpu_ns, gort__gc_coord_cpu_ns;
+int64_t gort__gc_thread_cpu_ns(void);   /* the calling thread's CPU clock (a system call) */
 
 /* ---- roots (gc/roots.c) --------------------------------------------------------------- */
 void gort__gc_roots_init(void);
@@ -289,7 +294,7 @@ void gort__gc_pause_record(int64_t ns);
 void gort__gc_ttsp_record(int64_t ns);
 int64_t gort__gc_start_ns(void);
 void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, int64_t stw2,
-                          uint64_t cpu_assist, uint64_t cpu_bg, uint64_t heap0, uint64_t heap1,
+                          uint64_t cpu_assist, uint64_t cpu_bg, uint64_t cpu_idle, uint64_t heap0, uint64_t heap1,
                           uint64_t marked, uint64_t goal, int nprocs, bool forced);
 extern _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
 extern _Atomic uint64_t gort__gc_stw_cpu_ns;

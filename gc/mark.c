@@ -637,12 +637,6 @@ static _Atomic int workers_busy;         /* workers inside a mark (not parked be
 static _Atomic int64_t mark_start_ns;   /* read by the Ps (relaxed: set before gort__gc_pmark) */
 static _Atomic int64_t idle_busy_ns;    /* the idle workers' marking this mark */
 
-static int64_t thread_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sleep_ns(int64_t ns) {
     struct timespec ts = {ns / 1000000000, ns % 1000000000};
     nanosleep(&ts, NULL);
@@ -710,7 +704,7 @@ static void *worker_main(void *arg) {
             set_policy(tid, SCHED_IDLE);
         gcwork w;
         gort__gc_gcw_init(&w);
-        int64_t cpu0 = thread_cpu_ns(), busy = 0;
+        int64_t cpu0 = gort__gc_thread_cpu_ns(), busy = 0;
         while (atomic_load(&mark_running) && atomic_load(&mark_epoch) == seen) {
             if (frac) {
                 /* The idle workers' time counts: when they mark on a CPU
@@ -728,11 +722,11 @@ static void *worker_main(void *arg) {
                     continue;
                 }
             }
-            int64_t c0 = thread_cpu_ns();
+            int64_t c0 = gort__gc_thread_cpu_ns();
             uint64_t sw = w.scan_work;
             bool dry = gort__gc_drain(&w, frac ? 64 << 10 : 256 << 10);
             earn_bg_credit((int64_t)(w.scan_work - sw));
-            int64_t c1 = thread_cpu_ns();
+            int64_t c1 = gort__gc_thread_cpu_ns();
             busy += c1 - c0;
             if (kind == W_IDLE)
                 atomic_fetch_add_explicit(&idle_busy_ns, c1 - c0, memory_order_relaxed);
@@ -746,7 +740,10 @@ static void *worker_main(void *arg) {
             }
         }
         gort__gc_gcw_dispose(&w);
-        atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)(thread_cpu_ns() - cpu0));
+        uint64_t used = (uint64_t)(gort__gc_thread_cpu_ns() - cpu0);
+        atomic_fetch_add(&gort__gc_bg_cpu_ns, used);
+        if (kind == W_IDLE)
+            atomic_fetch_add(&gort__gc_idle_cpu_ns, used);
         atomic_fetch_sub(&workers_busy, 1);
     }
     return NULL;
@@ -917,7 +914,7 @@ bool gort__gc_p_idle(gort__gcm_hdr_t *h, bool (*runnable)(void *), void *arg) {
     gc_thread *t = (gc_thread *)(void *)h;
     if (!atomic_load_explicit(&pool.nfull, memory_order_relaxed))
         return false;
-    p_mark(t, INT64_MAX, runnable, arg);
+    atomic_fetch_add(&gort__gc_idle_cpu_ns, (uint64_t)p_mark(t, INT64_MAX, runnable, arg));
     return true;
 }
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define SUB 16
 #define MIN_LOG 8
@@ -30,6 +31,13 @@ static _Atomic uint64_t pause_total, pause_count;
 static duration_hist ttsp;
 _Atomic uint64_t gort__gc_num, gort__gc_num_forced;
 _Atomic uint64_t gort__gc_stw_cpu_ns;
+_Atomic uint64_t gort__gc_idle_cpu_ns, gort__gc_sweep_cpu_ns, gort__gc_coord_cpu_ns;
+
+int64_t gort__gc_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 static int64_t t_start;
 
 int64_t gort__gc_start_ns(void) { return t_start; }
@@ -147,8 +155,14 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     uint64_t goal = atomic_load(&gort__gc_goal);
     out->heap_goal = goal == UINT64_MAX ? SIZE_MAX : goal;
     int64_t wall = gort__nanotime() - t_start;
-    uint64_t cpu = atomic_load(&gort__gc_bg_cpu_ns) + atomic_load(&gort__gc_assist_cpu_ns) +
-                   atomic_load(&gort__gc_stw_cpu_ns);
+    uint64_t bg = atomic_load(&gort__gc_bg_cpu_ns), idle = atomic_load(&gort__gc_idle_cpu_ns);
+    out->cpu_assist_ns = atomic_load(&gort__gc_assist_cpu_ns);
+    out->cpu_idle_ns = idle < bg ? idle : bg;
+    out->cpu_background_ns = bg - out->cpu_idle_ns;
+    out->cpu_pause_ns = atomic_load(&gort__gc_stw_cpu_ns);
+    out->cpu_sweep_ns = atomic_load(&gort__gc_sweep_cpu_ns);
+    out->cpu_collector_ns = atomic_load(&gort__gc_coord_cpu_ns);
+    uint64_t cpu = bg + out->cpu_assist_ns + out->cpu_pause_ns;
     out->gc_cpu_fraction = wall > 0 ? (double)cpu / ((double)wall * gort__gc_ncpu) : 0;
     /* Counted per span handed to a P (its free room) and per large object: no
      * lock, so stats never wait for a collector that is stopping threads. */
@@ -171,7 +185,7 @@ int gort_gc_stats(gort_gc_stats_t *out) {
  * clock: sweep termination STW + concurrent mark + mark termination STW;
  * cpu: STW1 x P + assist/background/idle + STW2 x P. */
 void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, int64_t stw2,
-                          uint64_t cpu_assist, uint64_t cpu_bg, uint64_t heap0, uint64_t heap1,
+                          uint64_t cpu_assist, uint64_t cpu_bg, uint64_t cpu_idle, uint64_t heap0, uint64_t heap1,
                           uint64_t marked, uint64_t goal, int nprocs, bool forced) {
     gort_gc_stats_t st;
     gort_gc_stats(&st);
@@ -181,12 +195,14 @@ void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, in
         snprintf(g, sizeof g, "inf");
     else
         snprintf(g, sizeof g, "%llu", (unsigned long long)(goal >> 20));
-    gort__printf("gc %u @%.3fs %d%%: %.3g+%.3g+%.3g ms clock, %.3g+%.3g/%.3g/0+%.3g ms cpu, "
+    if (cpu_idle > cpu_bg)
+        cpu_idle = cpu_bg;
+    gort__printf("gc %u @%.3fs %d%%: %.3g+%.3g+%.3g ms clock, %.3g+%.3g/%.3g/%.3g+%.3g ms cpu, "
                  "%llu->%llu->%llu MB, %s MB goal, 0 MB stacks, 0 MB globals, %d P%s\n",
                  n, (double)(t0 - t_start) * 1e-9, (int)(st.gc_cpu_fraction * 100 + 0.5),
                  (double)stw1 * ms, (double)mark * ms, (double)stw2 * ms,
-                 (double)stw1 * ms * nprocs, (double)cpu_assist * ms, (double)cpu_bg * ms,
-                 (double)stw2 * ms * nprocs,
+                 (double)stw1 * ms * nprocs, (double)cpu_assist * ms, (double)(cpu_bg - cpu_idle) * ms,
+                 (double)cpu_idle * ms, (double)stw2 * ms * nprocs,
                  (unsigned long long)(heap0 >> 20), (unsigned long long)(heap1 >> 20),
                  (unsigned long long)(marked >> 20), g, nprocs, forced ? " (forced)" : "");
 }

@@ -42,7 +42,7 @@ static void *sweeper_main(void *arg) {
     for (;;) {
         uint32_t w = atomic_load(&sweeper_wake);
         int n = 0;
-        int64_t t0 = gort__nanotime();
+        int64_t t0 = gort__nanotime(), c0 = gort__gc_thread_cpu_ns();
         while (gort__gc_sweep_one()) {
             gort__gc_wait_world_running();
             /* Every YIELD_NS, let a waiting thread have the CPU: a low nice value
@@ -61,6 +61,7 @@ static void *sweeper_main(void *arg) {
         gort__gc_release_retired();
         if (n)
             gort__gc_pacer_enforce_limit();
+        atomic_fetch_add(&gort__gc_sweep_cpu_ns, (uint64_t)(gort__gc_thread_cpu_ns() - c0));
         if (atomic_load(&sweeper_wake) == w)
             gort__futex_wait(&sweeper_wake, w, -1);
     }

@@ -62,6 +62,21 @@ typedef struct gort_gc_stats {
     /* Time to safe point: the part of each pause from the request to stop until the
      * last thread (an M running goroutines, or a registered thread) has stopped. */
     uint64_t ttsp_max_ns, ttsp_p99_ns;
+    /* Where the collector's CPU time went, in ns since start (gort_gc_stats_reset
+     * leaves them).  The first four add up to what gc_cpu_fraction counts:
+     * cpu_assist_ns        mark assists, on the allocating threads (time inside them);
+     * cpu_background_ns    background marking: dedicated and fractional workers, the
+     *                      Ps' shares, the collector thread's own marking;
+     * cpu_idle_ns          marking on CPUs nothing else wanted (idle workers, idle Ps);
+     * cpu_pause_ns         stop-the-world phases x CPUs, as Go counts them.
+     * Beside them, not in gc_cpu_fraction:
+     * cpu_sweep_ns         the background sweeper thread (a span swept by an allocating
+     *                      thread before it reuses it is that thread's time, as in Go);
+     * cpu_collector_ns     the collector thread's whole CPU time, stopping and
+     *                      restarting the world and waiting for markers included
+     *                      (its marking is also in cpu_background_ns). */
+    uint64_t cpu_assist_ns, cpu_background_ns, cpu_idle_ns, cpu_pause_ns;
+    uint64_t cpu_sweep_ns, cpu_collector_ns;
 } gort_gc_stats_t;
 
 /* The pause histogram behind gort_gc_stats: buckets of 1/16 octave, [lo_ns, hi_ns).

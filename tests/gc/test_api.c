@@ -314,6 +314,45 @@ static void test_stats_and_settings(void **state) {
     assert_int_equal(gort_gc_pause_histogram(hb, 2048), 0);
 }
 
+/* Where the collector's CPU went: every field only grows, the cycles ran on the
+ * collector thread, and their marking was someone's (assists, background or
+ * idle workers, or the stopped phases). */
+static void test_stats_cpu_split(void **state) {
+    (void)state;
+    gort_gc_stats_t a, b;
+    assert_int_equal(gort_gc_stats(&a), 0);
+    static void *keep[4096];
+    gort_gc_add_roots(keep, keep + 4096);
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 200000; i++) {
+            void **o = gort_gc_alloc(48);
+            o[0] = keep[i % 4096];
+            keep[i % 4096] = o;
+            if (i % 3 == 0)
+                keep[(i * 7) % 4096] = NULL;   /* garbage for the sweeper */
+        }
+        gort_gc_collect();
+    }
+    assert_int_equal(gort_gc_stats(&b), 0);
+    gort_gc_remove_roots(keep, keep + 4096);
+    assert_true(b.num_gc >= a.num_gc + 4);
+    /* Each field only grows; the collector thread ran the cycles. */
+    assert_true(b.cpu_assist_ns >= a.cpu_assist_ns && b.cpu_background_ns >= a.cpu_background_ns);
+    assert_true(b.cpu_idle_ns >= a.cpu_idle_ns && b.cpu_pause_ns >= a.cpu_pause_ns);
+    assert_true(b.cpu_sweep_ns >= a.cpu_sweep_ns && b.cpu_collector_ns >= a.cpu_collector_ns);
+    assert_true(b.cpu_collector_ns > a.cpu_collector_ns);
+    /* The marking was someone's: the stopped phases at least. */
+    uint64_t mark = (b.cpu_assist_ns - a.cpu_assist_ns) + (b.cpu_background_ns - a.cpu_background_ns) +
+                    (b.cpu_idle_ns - a.cpu_idle_ns) + (b.cpu_pause_ns - a.cpu_pause_ns);
+    assert_true(mark > 0);
+    assert_true(b.gc_cpu_fraction > 0);
+    /* A reset restarts the pauses, not the CPU times. */
+    gort_gc_stats_reset();
+    gort_gc_stats_t c;
+    assert_int_equal(gort_gc_stats(&c), 0);
+    assert_true(c.cpu_collector_ns >= b.cpu_collector_ns && c.cpu_pause_ns >= b.cpu_pause_ns);
+}
+
 static void free_gc_object(void *arg) {
     (void)arg;
     gort_free(gort_gc_alloc(64));
@@ -375,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_stats_and_settings),
+        cmocka_unit_test(test_stats_cpu_split),
         cmocka_unit_test(test_free_of_gc_object_dies),
         cmocka_unit_test(test_thread_names),
     };
