@@ -124,6 +124,19 @@ for r in runs:
       f"{f(r,'p50_ns',1e-6,'%.3f')} | {f(r,'p99_ns',1e-6,'%.3f')} | {f(r,'max_ns',1e-6,'%.3f')} | {f(r,'gc_cpu',100,'%.1f%%')} | "
       f"{f(r,'maxgap_ms',1,'%.2f')} | {f(r,'mmu10',1,'%.2f')} | {f(r,'mmu50',1,'%.2f')} | {r.get('steal_ms','—')} | {r.get('check','—')} |")
 w("")
+# gort's GC CPU by part (gort_gc_stats' cpu_* fields, the RESULT line's cpu_ms=)
+split = [r for r in runs if "cpu_ms" in r]
+if split:
+    w("gort's collector CPU by part, ms (`gort_gc_stats`: assists, background and idle marking, stopped phases x CPUs, "
+      "the background sweeper thread, the collector thread's whole time), beside the process's CPU:\n")
+    w("| run | CPU s | assist | background | idle | pause | sweeper | collector thread |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in split:
+        parts = dict(kv.split(":", 1) for kv in r["cpu_ms"].split(","))
+        c = float(r.get("user", 0)) + float(r.get("sys", 0))
+        w(f"| {r['name']} | {c:.2f} | " + " | ".join(parts.get(k, "—") for k in
+          ("assist", "bg", "idle", "pause", "sweep", "collector")) + " |")
+    w("")
 # targets
 def cpu(n):
     r = by.get(n); return float(r["user"]) + float(r["sys"]) if r else None
