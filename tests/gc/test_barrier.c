@@ -127,9 +127,100 @@ static void test_restart(void **state) {
     check_graph();
 }
 
+/* Moves across a heap the mark is half way through.  Two threads each own
+ * CHAINS lists of DEPTH nodes (about 6 MiB in all: a mark takes milliseconds,
+ * so at any moment some lists are scanned and some are not) and swap nodes
+ * between two of their lists at random depths, now and then replacing one with
+ * a fresh node.  A swap loads a node from the heap and stores it into a node
+ * that may be black, and overwrites its old parent, which may be white: only
+ * the barrier's deletion half keeps it.  The threads' stacks are black for most
+ * of each mark (scanned once, early), where the barrier shades no new value
+ * (gc/barrier.c, stack_black): a barrier that dropped the deletion half there
+ * too fails this test (gccheckmark dies on the first node the mark missed). */
+#define CHAINS 1024   /* per thread */
+#define DEPTH 64
+static node *chains[NTHREADS][CHAINS];   /* bss: a root */
+
+static node *walk(node *n, int d) {
+    while (d-- > 0)
+        n = n->next[0];
+    return n;
+}
+
+static void *mover(void *arg) {
+    node **c = chains[(uintptr_t)arg];
+    uint64_t x = ((uintptr_t)arg + 1) * 0x9e3779b97f4a7c15ull + 7;
+    assert_int_equal(gort_gc_register_thread(), 0);
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned c1 = x % CHAINS, c2 = (x >> 12) % CHAINS;
+        if (c1 == c2)
+            continue;
+        /* Parents at depths 0 .. DEPTH-3: every node moved has a successor. */
+        node *p = walk(c[c1], (int)((x >> 24) % (DEPTH - 2)));
+        node *q = walk(c[c2], (int)((x >> 32) % (DEPTH - 2)));
+        node *a = p->next[0], *b = q->next[0];
+        node *an = a->next[0], *bn = b->next[0];
+        if ((x >> 40) % 16 == 0) {
+            node *f = make();   /* a fresh node takes a's place: a is garbage */
+            GORT_GC_STORE(f->next[0], an);
+            GORT_GC_STORE(p->next[0], f);
+            continue;
+        }
+        GORT_GC_STORE(p->next[0], b);
+        GORT_GC_STORE(q->next[0], a);
+        GORT_GC_STORE(a->next[0], bn);
+        GORT_GC_STORE(b->next[0], an);
+    }
+    gort_gc_unregister_thread();
+    return NULL;
+}
+
+static void test_black_stack_moves(void **state) {
+    (void)state;
+    atomic_store(&stop, 0);
+    for (int k = 0; k < NTHREADS; k++) {
+        for (int i = 0; i < CHAINS; i++) {
+            node *h = NULL;
+            for (int d = 0; d < DEPTH; d++) {
+                node *n = make();
+                GORT_GC_STORE(n->next[0], h);
+                h = n;
+            }
+            GORT_GC_STORE(chains[k][i], h);
+        }
+    }
+    pthread_t th[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, mover, (void *)(uintptr_t)i), 0);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int cycles = 0; cycles < 40; cycles++) {
+        gort_gc_collect();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec >= 60)
+            break;   /* a bound on waiting (slow sanitizer builds), not a measurement */
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    gort_gc_collect();
+    for (int k = 0; k < NTHREADS; k++) {
+        for (int i = 0; i < CHAINS; i++) {
+            int len = 0;
+            for (node *n = chains[k][i]; n; n = n->next[0], len++)
+                assert_int_equal(n->check, mix(n->id));
+            assert_int_equal(len, DEPTH);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_black_stack_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
