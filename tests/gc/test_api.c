@@ -325,11 +325,13 @@ static void test_stats_cpu_split(void **state) {
     gort_gc_add_roots(keep, keep + 4096);
     for (int c = 0; c < 4; c++) {
         for (int i = 0; i < 200000; i++) {
+            /* Through the barrier, as every store into a GC object or a
+             * registered range must be (a mark may run). */
             void **o = gort_gc_alloc(48);
-            o[0] = keep[i % 4096];
-            keep[i % 4096] = o;
+            GORT_GC_STORE(o[0], keep[i % 4096]);
+            GORT_GC_STORE(keep[i % 4096], o);
             if (i % 3 == 0)
-                keep[(i * 7) % 4096] = NULL;   /* garbage for the sweeper */
+                GORT_GC_STORE(keep[(i * 7) % 4096], NULL);   /* garbage for the sweeper */
         }
         gort_gc_collect();
     }
