@@ -54,15 +54,21 @@ static node *make(void) {
     return n;
 }
 
+/* Marsaglia's xorshift64: the next of a thread's own random sequence. */
+static uint64_t next_rand(uint64_t *x) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
 static void *mutator(void *arg) {
     node **r = roots[(uintptr_t)arg];
     uint64_t x = ((uintptr_t)arg + 1) * 0x9e3779b97f4a7c15ull + 1;
     assert_int_equal(gort_gc_register_thread(), 0);
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         for (int k = 0; k < 256; k++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            next_rand(&x);
             node *a = r[x % NROOTS], *b = r[(x >> 8) % NROOTS];
             /* Move b's edge to a: the only reference to a's old target may be
              * the one overwritten, held in no register after the store. */
@@ -152,9 +158,7 @@ static void *mover(void *arg) {
     uint64_t x = ((uintptr_t)arg + 1) * 0x9e3779b97f4a7c15ull + 7;
     assert_int_equal(gort_gc_register_thread(), 0);
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        next_rand(&x);
         unsigned c1 = x % CHAINS, c2 = (x >> 12) % CHAINS;
         if (c1 == c2)
             continue;
