@@ -1035,8 +1035,9 @@ GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
 /* The fast path's way out to alloc_slow, from inside its critical section: the
  * cache's word is used up (every 64 allocations of a class at most), or the slot
  * is too big to zero in line.  Also the scheduler's safe point, as the explicit
- * allocator's slow paths are (alloc/alloc.c): a goroutine asked to yield -- a 10 ms slice over, or its P's
- * share of a mark due (sysmon) -- yields here, outside every critical section.
+ * allocator's slow paths are (alloc/alloc.c): a goroutine asked to yield -- a
+ * 10 ms slice over, or its P's share of a mark due (sysmon) -- yields here,
+ * outside every critical section.
  * The fast path reaches here by tail calls only, so the return address is the
  * program's call site; from the runtime's own code it is not, and the hook
  * does not yield.  The object stays in this frame (a root) across a yield. */
