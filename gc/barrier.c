@@ -30,18 +30,24 @@
  * that are black (allocated during the mark), or that it loaded from the heap, a
  * global or a registered range after the scan: those were reachable at the start
  * of the mark through a slot the deletion half watches, so they are marked
- * through that slot, or shaded when it is overwritten.  Go shades both values
- * always, its compiled barrier having no cheap way to know its stack's colour;
- * here a plain thread's colour is its scanned_cycle, written by the collector
- * with the thread stopped (gc/gc.c).  A scheduler M runs goroutines whose
- * stacks are scanned one by one (sched/gcscan.c): its stores shade both.
+ * through that slot, or shaded when it is overwritten.  A goroutine's stack is
+ * the same, with two more ways in, both shaded: what a channel copies into it
+ * during a mark (gort__gc_shade_words), and its start argument (gort_go).  Go
+ * shades both values always, its compiled barrier having no cheap way to know
+ * its stack's colour; here the colour is the scan cycle t->gscan points at: a
+ * plain thread's scanned_cycle, written by the collector with the thread
+ * stopped (gc/gc.c), or the running goroutine's scancycle, which changes only
+ * while the goroutine is off the CPU or by its own M (sched/gcscan.c), and
+ * which the switch points at inside its critical section.  An M on its own
+ * stack (g0) has NULL there and shades both.
  * Pause-stress: buffer entries per update 8 -> 3 (the new values stored are
  * mostly new objects, the old ones old), and at 1 GiB live the mutator's MMU
  * at 10 ms went from 0.40-0.47 to 0.64-0.75 (2 runs each); GCBench's CPU
  * time -10% and its cycles 62-65 -> 53-55 (5 runs each), binary-trees' -5%. */
 GC_NOSAN GORT_INLINE bool stack_black(const gc_thread *t) {
-    return !t->m && __atomic_load_n(&t->scanned_cycle, __ATOMIC_RELAXED) ==
-                        atomic_load_explicit(&gort__gc_cycle, memory_order_relaxed);
+    const uint32_t *c = t->gscan;
+    return c && __atomic_load_n(c, __ATOMIC_RELAXED) ==
+                    atomic_load_explicit(&gort__gc_cycle, memory_order_relaxed);
 }
 
 /* Returns whether the buffer is full (flushed by the caller, after the section). */

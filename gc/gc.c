@@ -65,7 +65,8 @@
  *   gort_gc_store(slot, ptr) shades the old value of *slot and ptr (Go's hybrid
  *   barrier: Yuasa's deletion half keeps what a thread loaded into a scanned
  *   stack alive; Dijkstra's insertion half covers stacks not yet scanned, so a
- *   plain thread whose stack this mark has scanned shades the old value alone),
+ *   thread whose stack -- or a goroutine whose stack -- this mark has scanned
+ *   shades the old value alone),
  *   into a per-P buffer.  New objects are allocated black during a mark.  C has no
  *   compiler-inserted barrier, so the rule is the program's: every pointer store
  *   into memory other than the storing thread's own stack goes through the

@@ -105,7 +105,12 @@ typedef struct gc_thread {
     volatile int pending;           /* a stop arrived during a critical section (own thread) */
     /* handshakes (gc/thread.c): the collector writes req, then signals; the thread
      * acks with ack = req once parked; the collector releases it with resume = req. */
-    _Atomic uint32_t req, ack, resume;
+    _Atomic uint32_t req, ack;
+    /* Its stack's scan cycle, for the barrier (stack_black): &scanned_cycle for
+     * a plain thread; for an M, that of the goroutine it runs, or NULL on g0
+     * (the switch sets it; include/gort/internal/gcsched.h). */
+    const uint32_t *gscan;
+    _Atomic uint32_t resume;
     /* The P whose spans, barrier buffer and assist state the thread uses: its own,
      * or, for an M holding a scheduler P, that P's (changed by the thread itself,
      * outside critical sections). */

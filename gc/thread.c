@@ -33,7 +33,8 @@ gc_p *gort__gc_ps;
 _Static_assert(offsetof(gc_thread, crit) == offsetof(gort__gcm_hdr_t, crit) &&
                    offsetof(gc_thread, pending) == offsetof(gort__gcm_hdr_t, pending) &&
                    offsetof(gc_thread, req) == offsetof(gort__gcm_hdr_t, req) &&
-                   offsetof(gc_thread, ack) == offsetof(gort__gcm_hdr_t, ack),
+                   offsetof(gc_thread, ack) == offsetof(gort__gcm_hdr_t, ack) &&
+                   offsetof(gc_thread, gscan) == offsetof(gort__gcm_hdr_t, gscan),
                "gc_thread must begin with gort__gcm_hdr_t's fields");
 
 static void p_link_locked(gc_p *p) {
@@ -362,6 +363,7 @@ static void link_locked(gc_thread *t) {
     p_link_locked(&t->own);
     /* A thread that joins during a mark has a stack the mark has not seen. */
     t->scanned_cycle = atomic_load(&gort__gc_cycle) - 1;
+    t->gscan = &t->scanned_cycle;
     __atomic_store_n(&t->registered, true, __ATOMIC_RELEASE);
 }
 
@@ -468,7 +470,10 @@ gort__gcm_hdr_t *gort__gc_m_register(void *m) {
     if (gort_gc_register_thread() != 0)
         return NULL;
     gc_thread *t = gort__gc_self;
+    crit_enter(t);
     t->m = m;
+    t->gscan = NULL;   /* on g0 */
+    crit_exit(t);
     return (gort__gcm_hdr_t *)(void *)t;
 }
 
@@ -477,7 +482,13 @@ void gort__gc_m_unregister(gort__gcm_hdr_t *h) {
     if (!t)
         return;
     GORT_ASSERT(t->p == &t->own);
+    crit_enter(t);
     t->m = NULL;
+    /* Its own stack again: the scans of it as an M covered its frames from
+     * g0's sp up, and what the goroutines handed it since came through memory
+     * the barrier watches. */
+    t->gscan = &t->scanned_cycle;
+    crit_exit(t);
 }
 
 /* The calling thread's record if it is registered, else NULL. */

@@ -501,11 +501,13 @@ GORT_INLINE void gort__sched_switch_prep(gort__m_t *m, gort__g_t *to) {
         to->m = m;
         STORE(to->status, G_RUNNING);
         STOREREL(m->curg, to);   /* sysmon reads it (acquire) to flag the G */
+        m->gct->gscan = &to->scancycle;   /* its stack's colour, for the barrier */
         STORE(to->preempt, 0);
         BUMP(m->p->st.switches, 1);
         gort__sched_event(m->p, EV_GO_START, to->goid, 0);
     } else {
         STORE(m->curg, NULL);
+        m->gct->gscan = NULL;
     }
 }
 /* gort_ctx_switch, entered with a jump after pushing the return address

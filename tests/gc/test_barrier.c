@@ -143,9 +143,10 @@ static void test_restart(void **state) {
  * of each mark (scanned once, early), where the barrier shades no new value
  * (gc/barrier.c, stack_black): a barrier that dropped the deletion half there
  * too fails this test (gccheckmark dies on the first node the mark missed). */
-#define CHAINS 1024   /* per thread */
+#define CHAINS 1024   /* per mover */
 #define DEPTH 64
-static node *chains[NTHREADS][CHAINS];   /* bss: a root */
+#define NGMOVERS 4    /* goroutines (test_black_stack_moves_goroutines) */
+static node *chains[NGMOVERS > NTHREADS ? NGMOVERS : NTHREADS][CHAINS];   /* bss: a root */
 
 static node *walk(node *n, int d) {
     while (d-- > 0)
@@ -153,11 +154,14 @@ static node *walk(node *n, int d) {
     return n;
 }
 
-static void *mover(void *arg) {
-    node **c = chains[(uintptr_t)arg];
-    uint64_t x = ((uintptr_t)arg + 1) * 0x9e3779b97f4a7c15ull + 7;
-    assert_int_equal(gort_gc_register_thread(), 0);
-    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+/* Until `stop`: swaps between mover k's lists (chains[k]); a goroutine
+ * (yield_every > 0) lets the others run every so many swaps. */
+static void move(int k, long yield_every) {
+    node **c = chains[k];
+    uint64_t x = ((uint64_t)k + 1) * 0x9e3779b97f4a7c15ull + 7;
+    for (long i = 1; !atomic_load_explicit(&stop, memory_order_relaxed); i++) {
+        if (yield_every && i % yield_every == 0)
+            gort_yield();
         next_rand(&x);
         unsigned c1 = x % CHAINS, c2 = (x >> 12) % CHAINS;
         if (c1 == c2)
@@ -178,14 +182,18 @@ static void *mover(void *arg) {
         GORT_GC_STORE(a->next[0], bn);
         GORT_GC_STORE(b->next[0], an);
     }
+}
+
+static void *mover(void *arg) {
+    assert_int_equal(gort_gc_register_thread(), 0);
+    move((int)(uintptr_t)arg, 0);
     gort_gc_unregister_thread();
     return NULL;
 }
 
-static void test_black_stack_moves(void **state) {
-    (void)state;
-    atomic_store(&stop, 0);
-    for (int k = 0; k < NTHREADS; k++) {
+/* Every mover's lists of DEPTH nodes, fresh. */
+static void build_chains(int nmovers) {
+    for (int k = 0; k < nmovers; k++) {
         for (int i = 0; i < CHAINS; i++) {
             node *h = NULL;
             for (int d = 0; d < DEPTH; d++) {
@@ -196,22 +204,25 @@ static void test_black_stack_moves(void **state) {
             GORT_GC_STORE(chains[k][i], h);
         }
     }
-    pthread_t th[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, mover, (void *)(uintptr_t)i), 0);
+}
+
+/* 40 cycles (or 60 s: a bound on waiting in slow sanitizer builds, not a
+ * measurement). */
+static void run_cycles(void) {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int cycles = 0; cycles < 40; cycles++) {
         gort_gc_collect();
         clock_gettime(CLOCK_MONOTONIC, &t);
         if (t.tv_sec - t0.tv_sec >= 60)
-            break;   /* a bound on waiting (slow sanitizer builds), not a measurement */
+            break;
     }
-    atomic_store(&stop, 1);
-    for (int i = 0; i < NTHREADS; i++)
-        pthread_join(th[i], NULL);
+}
+
+/* Every list is whole, every node's checksum right. */
+static void check_chains(int nmovers) {
     gort_gc_collect();
-    for (int k = 0; k < NTHREADS; k++) {
+    for (int k = 0; k < nmovers; k++) {
         for (int i = 0; i < CHAINS; i++) {
             int len = 0;
             for (node *n = chains[k][i]; n; n = n->next[0], len++)
@@ -221,10 +232,56 @@ static void test_black_stack_moves(void **state) {
     }
 }
 
+static void test_black_stack_moves(void **state) {
+    (void)state;
+    atomic_store(&stop, 0);
+    build_chains(NTHREADS);
+    pthread_t th[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, mover, (void *)(uintptr_t)i), 0);
+    run_cycles();
+    atomic_store(&stop, 1);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    check_chains(NTHREADS);
+}
+
+/* The same moves made by goroutines, NGMOVERS of them on GORT_MAXPROCS Ps,
+ * yielding now and then: a goroutine's stack is scanned by its M when it is
+ * switched to or stopped, or by the collector while it waits in a run queue,
+ * and from then on the barrier on its M shades old values only (stack_black
+ * through the M's gscan).  The main goroutine runs the cycles. */
+static gort_waitgroup_t gmovers_wg;
+
+static void gmover(void *arg) {
+    move((int)(uintptr_t)arg, 256);
+    gort_wg_done(&gmovers_wg);
+}
+
+static void gmoves_main(void *arg) {
+    (void)arg;
+    build_chains(NGMOVERS);
+    for (int k = 0; k < NGMOVERS; k++) {
+        gort_wg_add(&gmovers_wg, 1);
+        assert_int_equal(gort_go(gmover, (void *)(uintptr_t)k), 0);
+    }
+    run_cycles();
+    atomic_store(&stop, 1);
+    gort_wg_wait(&gmovers_wg);
+    check_chains(NGMOVERS);
+}
+
+static void test_black_stack_moves_goroutines(void **state) {
+    (void)state;
+    atomic_store(&stop, 0);
+    assert_int_equal(gort_main(gmoves_main, NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_black_stack_moves),
+        cmocka_unit_test(test_black_stack_moves_goroutines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

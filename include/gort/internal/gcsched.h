@@ -23,6 +23,11 @@ typedef struct gort__gcm_hdr {
     volatile int crit;
     volatile int pending;
     _Atomic uint32_t req, ack;
+    /* The colour of the stack the thread runs on, for the barrier (gc/barrier.c,
+     * stack_black): the scan cycle of the goroutine an M runs (&g->scancycle,
+     * set by the switch, inside its critical section), NULL while an M runs its
+     * own code (g0). */
+    const uint32_t *gscan;
 } gort__gcm_hdr_t;
 
 /* Under TSan, asynchronous signals are delivered only at the runtime's
