@@ -614,12 +614,56 @@ bool gort__gc_sweep_done(void) {
     return atomic_load(&unswept) <= 0 && atomic_load(&gort__gc_sweepers) == 0;
 }
 
+/* Proportional sweeping (gort__gc_sweep_pace, below). */
+static _Atomic uint64_t sweep_bytes_per_span;   /* 0: nothing owed */
+static _Atomic uint64_t sweep_basis;            /* gort__gc_heap_live when the sweep began */
+static _Atomic int64_t sweep_total;             /* spans to sweep this cycle */
+
 /* At mark termination (STW), after sweepgen += 2: every GC span needs sweeping. */
 void gort__gc_sweep_begin(void) {
+    atomic_store(&sweep_bytes_per_span, 0);   /* none owed until gort__gc_sweep_pace */
     atomic_store(&unswept, (int64_t)atomic_load(&gort__gc_nspans));
     atomic_store(&sweep_cursor, 0);
     atomic_store(&reclaim_swept, 0);
     atomic_store(&reclaim_pages, 0);
+}
+
+/* ---- proportional sweeping (Go's deductSweepCredit) ------------------------------------
+ * The next cycle cannot start before this one's sweep is done (sweep termination
+ * reuses the mark bits), and the background sweeper, at a low priority, gets
+ * little CPU when the program uses all of it.  So an allocating thread sweeps
+ * too, in proportion to what it allocates: every sweep_bytes_per_span bytes of
+ * heap growth since the sweep began (sweep_basis) owe one span, spread so that
+ * the sweep is done a MiB before the heap reaches the next trigger.  Without it,
+ * binary-trees with goroutines at P=2 reached its trigger with 4-10 ms of sweep
+ * left, the cycle's start waited for it, and the heap grew 8-19 MiB past the
+ * trigger -- often past the goal, where assists are no longer capped. */
+#define SWEEP_PAY_MAX 32   /* spans per payment (each its own critical section); the rest next time */
+
+void gort__gc_sweep_pace(uint64_t heap_live, uint64_t trigger) {
+    int64_t n = atomic_load(&unswept);
+    uint64_t dist = trigger > heap_live + (2u << 20) ? trigger - heap_live - (1u << 20) : (1u << 20);
+    atomic_store(&sweep_total, n);
+    atomic_store(&sweep_basis, heap_live);
+    uint64_t bps = n > 0 ? dist / (uint64_t)n : 0;
+    atomic_store(&sweep_bytes_per_span, n > 0 && bps == 0 ? 1 : bps);
+}
+
+/* Outside a critical section, after an allocation that grew the heap. */
+static void pay_sweep(gc_thread *t) {
+    uint64_t bps = atomic_load_explicit(&sweep_bytes_per_span, memory_order_relaxed);
+    if (!bps)
+        return;
+    uint64_t live = atomic_load_explicit(&gort__gc_heap_live, memory_order_relaxed);
+    uint64_t basis = atomic_load_explicit(&sweep_basis, memory_order_relaxed);
+    if (live <= basis)
+        return;
+    int64_t owed = (int64_t)((live - basis) / bps) -
+                   (atomic_load_explicit(&sweep_total, memory_order_relaxed) -
+                    atomic_load_explicit(&unswept, memory_order_relaxed));
+    for (int k = 0; k < owed && k < SWEEP_PAY_MAX; k++)
+        if (!gort__gc_sweep_one_mutator(t))
+            break;
 }
 
 void gort__gc_sweep_span_stw(void) {
@@ -999,6 +1043,8 @@ GORT_NOINLINE static void *alloc_slow(size_t n, int kind, const gort_gc_type_t *
             gort__gc_scrub_stack(t, 2048);
         obj = (void *)p;
     }
+    if (GORT_UNLIKELY(atomic_load_explicit(&unswept, memory_order_relaxed) > 0) && obj)
+        pay_sweep(t);
     return alloc_end(t, obj, false);
 }
 

@@ -143,8 +143,10 @@
  *
  *   Go's sweepgen protocol; per span class, central lists of swept and unswept
  *   spans swap roles at each mark termination.  A background sweeper at low
- *   priority, lazy sweeping by allocating threads, and the coordinator finishes
- *   whatever is left before the next cycle.
+ *   priority, lazy sweeping by allocating threads, proportional sweeping (an
+ *   allocating thread sweeps spans in proportion to the heap's growth, so that
+ *   the sweep is done before the next trigger: Go's deductSweepCredit), and the
+ *   coordinator finishes whatever is left before the next cycle.
  *
  * FINALIZERS (gc/finalizer.c)
  *
@@ -463,6 +465,7 @@ static void run_cycle(void) {
     gort__gc_sweep_begin();
     atomic_store(&gort__gc_heap_live, marked);
     gort__gc_pacer_mark_done(marked, marked - gort__gc_black_bytes(), heap1);
+    gort__gc_sweep_pace(marked, atomic_load(&gort__gc_trigger));
     int64_t e2 = gort__gc_start_world();
     atomic_fetch_add(&gort__gc_bg_cpu_ns, (uint64_t)coord_cpu);
 

@@ -240,6 +240,9 @@ int   gort__gc_sweep_one_mutator(gc_thread *t);   /* the same, from a registered
 void  gort__gc_sweep_span_stw(void);           /* gcstoptheworld: sweep everything now */
 bool  gort__gc_sweep_done(void);
 void  gort__gc_sweep_begin(void);              /* mark termination, after sweepgen += 2 */
+/* After the pacer set the next trigger (STW): allocations sweep in proportion
+ * from heap_live on, so that the sweep is done before the trigger. */
+void  gort__gc_sweep_pace(uint64_t heap_live, uint64_t trigger);
 void  gort__gc_each_span(void (*fn)(mspan *s, void *arg), void *arg);   /* world stopped */
 /* Object lookup: base of the allocated GC object containing p, its span and index;
  * 0 if p is not inside an allocated GC object. */
