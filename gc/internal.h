@@ -124,6 +124,9 @@ typedef struct gc_thread {
     unsigned  nregs;
     uintptr_t stack_lo, stack_hi;   /* set at registration */
     pid_t     tid;
+    /* The CPU the thread runs on or last ran on, as the kernel keeps it in the
+     * thread's rseq area (glibc registers one per thread); NULL if none. */
+    const volatile uint32_t *cpu;
     uint32_t  scanned_cycle;        /* cycle whose stack scan is done (collector, threads lock) */
     bool      registered;           /* in the thread list (threads lock) */
     bool      is_main;

@@ -21,6 +21,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_RSEQ_AREA 1
+#endif
+
 #define GC_SIGNAL SIGPWR
 
 __thread gc_thread *gort__gc_self;
@@ -184,8 +189,35 @@ static bool try_hold(gc_thread *t) {
 /* A signal reaches a running thread in a few microseconds; sleeping on the futex
  * at once adds the collector's own wake-up to every pause (tens of microseconds on
  * a virtual machine).  So the collector spins first, for a bounded time, giving
- * the CPU away every 64 rounds in case the thread waits for this very CPU. */
+ * the CPU away every 64 rounds when the thread waits for this very CPU: it last
+ * ran here (the kernel's rseq area says so), or where it ran is not known.  A
+ * yield when it runs elsewhere only lets another thread in on this CPU -- an
+ * idle-priority mark worker held it for 2 ms once while the answer waited --
+ * and without any yield an M the collector preempted on its own CPU waits for
+ * the spin's end (the server's time to safe point at P=2: 64-98 us -> 193-221). */
 #define ACK_SPIN_NS 100000
+
+/* The calling thread's rseq cpu_id, or NULL: glibc's area for the thread, at
+ * __rseq_offset from the thread pointer, registered when __rseq_size is set
+ * (not under valgrind, nor with glibc.pthread.rseq=0). */
+static const volatile uint32_t *self_cpu_slot(void) {
+#ifdef HAVE_RSEQ_AREA
+    if (__rseq_size >= offsetof(struct rseq, cpu_id) + sizeof(uint32_t)) {
+        char *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+        return (const volatile uint32_t *)(void *)(area + offsetof(struct rseq, cpu_id));
+    }
+#endif
+    return NULL;
+}
+
+/* Whether t runs, or last ran, on the calling thread's CPU (true if unknown). */
+static bool same_cpu(const gc_thread *t) {
+    const volatile uint32_t *mine = self_cpu_slot();   /* the collector's threads are not registered */
+    if (!t->cpu || !mine)
+        return true;
+    uint32_t a = *t->cpu;
+    return a >= (1u << 31) || a == *mine;   /* "negative": not registered (yet) */
+}
 
 /* Waits until t answers the signal just sent, or until it can be taken as held: a
  * thread that entered a blocking region before its handler ran does not park
@@ -205,7 +237,7 @@ static void wait_ack(gc_thread *t) {
         }
         if (spinning && (spin & 63) == 63) {
             spinning = gort__nanotime() < spin_until;
-            if (spinning)
+            if (spinning && same_cpu(t))
                 sched_yield();
         }
         if (spinning) {
@@ -407,6 +439,7 @@ int gort_gc_register_thread(void) {
     t->stack_hi = hi;
     t->tid = gettid_();
     t->is_main = t->tid == pid;
+    t->cpu = self_cpu_slot();
     gort__gc_self = t;
     link_locked(t);
     gort__mutex_unlock(&gort__gc_threads_lock);
