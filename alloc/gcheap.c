@@ -54,7 +54,7 @@ _Atomic uint64_t gort__gc_total_alloc;
 _Atomic int64_t  gort__gc_sweepers;
 _Atomic uint64_t gort__gc_nspans;
 static _Atomic int64_t unswept;            /* spans left to sweep this cycle */
-static _Atomic uint32_t sweep_cursor;      /* where gort__gc_sweep_one looks first */
+static _Atomic uint32_t sweep_cursor;      /* where sweep_one and gort__gc_sweep_batch look first */
 
 const char *gort__gc_kind_name(int kind) {
     static const char *names[] = {"noscan", "conservative", "typed"};
@@ -434,6 +434,53 @@ static mspan *central_pop(unsigned spc, bool full, bool swept) {
     return s;
 }
 
+/* Up to max unswept spans of class spc, partial ones first, in one acquisition
+ * of its lock (the background sweeper's batches, below). */
+static unsigned central_pop_unswept(unsigned spc, mspan **out, unsigned max) {
+    gc_central *c = &gort__gc_central[spc];
+    uint32_t sg = atomic_load(&gort__gc_sweepgen);
+    unsigned i = ((sg - 2) / 2) % 2, n = 0;
+    span_list *ls[2] = {&c->partial[i], &c->full[i]};
+    if (!atomic_load_explicit(count_for(c, ls[0]), memory_order_relaxed) &&
+        !atomic_load_explicit(count_for(c, ls[1]), memory_order_relaxed))
+        return 0;
+    gort__mutex_lock(&c->lock);
+    for (int k = 0; k < 2; k++) {
+        span_list *l = ls[k];
+        while (n < max && l->head) {
+            mspan *s = l->head;
+            gort__span_list_remove(l, s);
+            SPAN_MOVES(s, IN_CENTRAL_PARTIAL, IN_NONE, "taken from a central list");
+            out[n++] = s;
+        }
+        atomic_store_explicit(count_for(c, l), l->n, memory_order_relaxed);
+    }
+    gort__mutex_unlock(&c->lock);
+    for (unsigned k = 0; k < n; k++) {
+        uint32_t g = atomic_load_explicit(&out[k]->gcsweepgen, memory_order_relaxed);
+        if (g != sg - 2)
+            gort__fatal("gort: gc: span %p (class %u) on the unswept list has sweepgen %u, heap's %u",
+                        (void *)out[k], spc, g, sg);
+    }
+    return n;
+}
+
+/* Put n swept spans of class spc back, in one acquisition of its lock. */
+static void central_push_n(unsigned spc, mspan **sp, unsigned n) {
+    if (!n)
+        return;
+    gc_central *c = &gort__gc_central[spc];
+    for (unsigned k = 0; k < n; k++)
+        SPAN_MOVES(sp[k], IN_NONE, IN_CENTRAL_PARTIAL, "listed centrally");
+    gort__mutex_lock(&c->lock);
+    for (unsigned k = 0; k < n; k++) {
+        span_list *l = list_for(c, sp[k], sp[k]->gcnalloc == sp[k]->nelems);
+        gort__span_list_push(l, sp[k]);
+        atomic_store_explicit(count_for(c, l), l->n, memory_order_relaxed);
+    }
+    gort__mutex_unlock(&c->lock);
+}
+
 /* ---- sweeping one span (Go's mspan.sweep) ---------------------------------------------
  * The caller owns s (popped it from an unswept list, or is the STW sweeper) and has
  * set gcsweepgen to sg - 1.  Returns true if s was emptied: it is then on the
@@ -520,9 +567,35 @@ static int sweep_one(void) {
     return 0;
 }
 
-/* The collector's threads (never stopped) sweep freely. */
-int gort__gc_sweep_one(void) {
-    return sweep_one();
+/* The collector's threads (never stopped) sweep freely, SWEEP_BATCH spans of one
+ * class at a time: a class's central lock is taken once to take them and once to
+ * put back those that are not empty, not twice per span.  The background sweeper
+ * and an allocating thread refilling from the same class met on that lock at
+ * every span: on binary-trees (one class) the sweeper's thread took 530 ms of
+ * CPU, and without it the program took 0.8-1 s less CPU in all. */
+#define SWEEP_BATCH 16
+int gort__gc_sweep_batch(void) {
+    if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
+        return 0;
+    atomic_fetch_add(&gort__gc_sweepers, 1);
+    uint32_t start = atomic_load_explicit(&sweep_cursor, memory_order_relaxed);
+    for (uint32_t k = 0; k < GC_NSPC; k++) {
+        unsigned spc = (start + k) % GC_NSPC;
+        mspan *b[SWEEP_BATCH];
+        unsigned n = central_pop_unswept(spc, b, SWEEP_BATCH), kept = 0;
+        if (!n)
+            continue;
+        if (k)
+            atomic_store_explicit(&sweep_cursor, spc, memory_order_relaxed);
+        for (unsigned i = 0; i < n; i++)
+            if (!sweep_claim(b[i]) || !sweep_span(b[i], false))
+                b[kept++] = b[i];   /* a failed claim cannot happen: popping gives ownership */
+        central_push_n(spc, b, kept);
+        atomic_fetch_sub(&gort__gc_sweepers, 1);
+        return (int)n;
+    }
+    atomic_fetch_sub(&gort__gc_sweepers, 1);
+    return 0;
 }
 
 /* A registered thread sweeps inside a critical section. */
@@ -667,7 +740,7 @@ static void pay_sweep(gc_thread *t) {
 }
 
 void gort__gc_sweep_span_stw(void) {
-    while (gort__gc_sweep_one())
+    while (gort__gc_sweep_batch())
         ;
 }
 

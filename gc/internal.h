@@ -238,7 +238,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *t);
 void  gort__gc_release_retired(void);           /* emptied spans back to the page heap (collector threads) */
 void  gort__gc_release_p(gc_p *p);             /* give a P's spans back (STW or its own thread in crit) */
 void  gort__gc_mark_begin_p(gc_p *p);          /* at sweep termination (STW): see "Allocate-black in bulk" */
-int   gort__gc_sweep_one(void);                /* sweep one unswept span: 1, or 0 if none is left */
+int   gort__gc_sweep_batch(void);              /* sweep unswept spans of a class (a batch): how many, or 0 if none is left */
 int   gort__gc_sweep_one_mutator(gc_thread *t);   /* the same, from a registered thread */
 void  gort__gc_sweep_span_stw(void);           /* gcstoptheworld: sweep everything now */
 bool  gort__gc_sweep_done(void);

@@ -43,19 +43,19 @@ static void *sweeper_main(void *arg) {
         uint32_t w = atomic_load(&sweeper_wake);
         int n = 0;
         int64_t t0 = gort__nanotime(), c0 = gort__gc_thread_cpu_ns();
-        while (gort__gc_sweep_one()) {
+        int k;
+        while ((k = gort__gc_sweep_batch()) > 0) {
             gort__gc_wait_world_running();
             /* Every YIELD_NS, let a waiting thread have the CPU: a low nice value
              * makes the share small, not the slice -- a woken sweeper ran 4.3 ms
              * straight while an M (and the goroutine it ran) waited for the
              * CPU (Linux 6.18, EEVDF).  Go's background sweeper yields after
              * each span the same way. */
-            if ((++n & 15) == 0) {
-                int64_t t = gort__nanotime();
-                if (t - t0 >= YIELD_NS) {
-                    sched_yield();
-                    t0 = gort__nanotime();
-                }
+            n += k;
+            int64_t t = gort__nanotime();   /* once a batch (16 spans) */
+            if (t - t0 >= YIELD_NS) {
+                sched_yield();
+                t0 = gort__nanotime();
             }
         }
         gort__gc_release_retired();
@@ -84,7 +84,7 @@ void gort__gc_sweeper_wake(void) {
 void gort__gc_finish_sweep(void) {
     pid_t boosted = 0;
     for (;;) {
-        while (gort__gc_sweep_one())
+        while (gort__gc_sweep_batch())
             ;
         /* No unswept span is listed; one popped before that check counted itself
          * in gort__gc_sweepers before popping (Go's sweep.active). */
