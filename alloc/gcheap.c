@@ -540,33 +540,6 @@ static bool sweep_claim(mspan *s) {
     return atomic_compare_exchange_strong(&s->gcsweepgen, &want, sg - 1);
 }
 
-static int sweep_one(void) {
-    if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
-        return 0;
-    atomic_fetch_add(&gort__gc_sweepers, 1);
-    uint32_t start = atomic_load_explicit(&sweep_cursor, memory_order_relaxed);
-    for (uint32_t k = 0; k < GC_NSPC; k++) {
-        unsigned spc = (start + k) % GC_NSPC;
-        mspan *s = central_pop(spc, false, false);
-        if (!s)
-            s = central_pop(spc, true, false);
-        if (!s)
-            continue;
-        if (k)
-            atomic_store_explicit(&sweep_cursor, spc, memory_order_relaxed);
-        if (sweep_claim(s)) {
-            if (!sweep_span(s, false))
-                central_push(spc, s);
-        } else {
-            central_push(spc, s);   /* cannot happen: popping gives ownership */
-        }
-        atomic_fetch_sub(&gort__gc_sweepers, 1);
-        return 1;
-    }
-    atomic_fetch_sub(&gort__gc_sweepers, 1);
-    return 0;
-}
-
 /* The collector's threads (never stopped) sweep freely, SWEEP_BATCH spans of one
  * class at a time: a class's central lock is taken once to take them and once to
  * put back those that are not empty, not twice per span.  The background sweeper
@@ -574,7 +547,9 @@ static int sweep_one(void) {
  * every span: on binary-trees (one class) the sweeper's thread took 530 ms of
  * CPU, and without it the program took 0.8-1 s less CPU in all. */
 #define SWEEP_BATCH 16
-int gort__gc_sweep_batch(void) {
+/* Sweeps up to max (<= SWEEP_BATCH) unswept spans of the next class that has
+ * any; returns how many it took, 0 if none is left. */
+static int sweep_some(unsigned max) {
     if (atomic_load_explicit(&unswept, memory_order_relaxed) <= 0)
         return 0;
     atomic_fetch_add(&gort__gc_sweepers, 1);
@@ -582,7 +557,7 @@ int gort__gc_sweep_batch(void) {
     for (uint32_t k = 0; k < GC_NSPC; k++) {
         unsigned spc = (start + k) % GC_NSPC;
         mspan *b[SWEEP_BATCH];
-        unsigned n = central_pop_unswept(spc, b, SWEEP_BATCH), kept = 0;
+        unsigned n = central_pop_unswept(spc, b, max), kept = 0;
         if (!n)
             continue;
         if (k)
@@ -596,6 +571,14 @@ int gort__gc_sweep_batch(void) {
     }
     atomic_fetch_sub(&gort__gc_sweepers, 1);
     return 0;
+}
+
+static int sweep_one(void) {
+    return sweep_some(1);
+}
+
+int gort__gc_sweep_batch(void) {
+    return sweep_some(SWEEP_BATCH);
 }
 
 /* A registered thread sweeps inside a critical section. */
