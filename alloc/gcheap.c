@@ -435,7 +435,8 @@ static mspan *central_pop(unsigned spc, bool full, bool swept) {
 }
 
 /* Up to max unswept spans of class spc, partial ones first, in one acquisition
- * of its lock (the background sweeper's batches, below). */
+ * of its lock (the background sweeper's batches, below; one at a time for an
+ * allocating thread's lazy sweep, central_take). */
 static unsigned central_pop_unswept(unsigned spc, mspan **out, unsigned max) {
     gc_central *c = &gort__gc_central[spc];
     uint32_t sg = atomic_load(&gort__gc_sweepgen);
@@ -829,10 +830,7 @@ static mspan *central_take(unsigned spc) {
     if (!mutator_sweep_begin())
         return NULL;
     for (int budget = 0; budget < 100; budget++) {
-        s = central_pop(spc, false, false);
-        if (!s)
-            s = central_pop(spc, true, false);
-        if (!s)
+        if (!central_pop_unswept(spc, &s, 1))
             break;
         if (!sweep_claim(s)) {
             central_push(spc, s);
