@@ -6,9 +6,13 @@
  * Every node is a GC object allocated by a goroutine: the goroutines are the
  * collector's mutators.
  *
- * Progress stamps are the tree builders' together: whoever finishes a subtree of
- * depth 10 (or the 2^(10-d)-th tree of a depth d < 10) stamps, so a gap in the
- * stamps (bench/gc/mmu.py) is a time in which no builder made progress.
+ * Progress stamps are the goroutines' together: whoever finishes building a
+ * subtree of depth 10, or checking one of depth 12 (about as long: a check visits
+ * a node in a quarter of the time a build takes), or the 2^(10-d)-th tree of a
+ * depth d < 10, stamps, so a gap in the stamps (bench/gc/mmu.py) is a time in
+ * which no goroutine made progress.  (The checks used to go unstamped: the
+ * stretch tree's, 3-4 ms, and those of the deepest trees, about 1 ms each, showed
+ * as stalls of the mutator, the largest of every run.)
  * Usage: binary_trees_g [max=21]. */
 #include "../gc/harness.h"
 
@@ -18,7 +22,7 @@ typedef struct node {
     struct node *left, *right;
 } node;
 
-enum { MIN_DEPTH = 4, STAMP_DEPTH = 10 };
+enum { MIN_DEPTH = 4, STAMP_DEPTH = 10, CHECK_STAMP_DEPTH = 12 };
 
 /* STAMP from any goroutine: harness.h's stamps, with the index taken atomically;
  * sorted before bench_end writes them. */
@@ -44,8 +48,13 @@ static node *bottom_up_tree(int depth) {
     return n;
 }
 
-static long item_check(const node *n) {
-    return n->left ? 1 + item_check(n->left) + item_check(n->right) : 1;
+static long item_check(const node *n, int depth) {
+    if (!n->left)
+        return 1;
+    long c = 1 + item_check(n->left, depth - 1) + item_check(n->right, depth - 1);
+    if (depth == CHECK_STAMP_DEPTH)
+        stamp();
+    return c;
 }
 
 typedef struct job {
@@ -60,7 +69,7 @@ static void worker(void *arg) {
     long every = j->depth < STAMP_DEPTH ? 1L << (STAMP_DEPTH - j->depth) : 1;
     long check = 0;
     for (long i = 1; i <= iterations; i++) {
-        check += item_check(bottom_up_tree(j->depth));
+        check += item_check(bottom_up_tree(j->depth), j->depth);
         if (j->depth < STAMP_DEPTH && i % every == 0)
             stamp();
     }
@@ -74,7 +83,7 @@ static void main_g(void *arg) {
     int max_depth = n < MIN_DEPTH + 2 ? MIN_DEPTH + 2 : n;
     int stretch_depth = max_depth + 1;
     bench_begin();
-    long check_l = item_check(bottom_up_tree(stretch_depth));
+    long check_l = item_check(bottom_up_tree(stretch_depth), stretch_depth);
     printf("stretch tree of depth %d\t check: %ld\n", stretch_depth, check_l);
     node *long_lived = bottom_up_tree(max_depth);
 
@@ -94,7 +103,7 @@ static void main_g(void *arg) {
         printf("%ld\t trees of depth %d\t check: %ld\n", jobs[d].trees, d, jobs[d].check);
         sum += jobs[d].check;
     }
-    long check_long = item_check(long_lived);
+    long check_long = item_check(long_lived, max_depth);
     printf("long lived tree of depth %d\t check: %ld\n", max_depth, check_long);
     sum += check_long;
     free(jobs);

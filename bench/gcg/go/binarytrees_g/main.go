@@ -3,9 +3,10 @@
 // long-lived tree, then one goroutine per depth d = 4, 6, ..., max building and
 // checking 2^(max-d+4) trees of depth d; a WaitGroup collects them.
 //
-// Progress stamps are the mutators' together: whoever finishes a subtree of depth
-// 10 (or the 2^(10-d)-th tree of a smaller depth) stamps, under a lock, so a gap is
-// a time in which no tree-building goroutine made progress.
+// Progress stamps are the mutators' together: whoever finishes building a subtree
+// of depth 10, or checking one of depth 12, or the 2^(10-d)-th tree of a smaller
+// depth, stamps, under a lock, so a gap is a time in which no goroutine made
+// progress.
 package main
 
 import (
@@ -21,6 +22,7 @@ type node struct{ left, right *node }
 
 const minDepth = 4
 const stampDepth = 10
+const checkStampDepth = 12
 
 var stampMu sync.Mutex
 
@@ -41,11 +43,15 @@ func bottomUpTree(depth int) *node {
 	return n
 }
 
-func (n *node) itemCheck() int {
+func (n *node) itemCheck(depth int) int {
 	if n.left == nil {
 		return 1
 	}
-	return 1 + n.left.itemCheck() + n.right.itemCheck()
+	c := 1 + n.left.itemCheck(depth-1) + n.right.itemCheck(depth-1)
+	if depth == checkStampDepth {
+		stamp()
+	}
+	return c
 }
 
 func main() {
@@ -58,7 +64,7 @@ func main() {
 		maxDepth = minDepth + 2
 	}
 	stretchDepth := maxDepth + 1
-	checkL := bottomUpTree(stretchDepth).itemCheck()
+	checkL := bottomUpTree(stretchDepth).itemCheck(stretchDepth)
 	fmt.Printf("stretch tree of depth %d\t check: %d\n", stretchDepth, checkL)
 	longLivedTree := bottomUpTree(maxDepth)
 
@@ -75,7 +81,7 @@ func main() {
 			}
 			check := 0
 			for i := 1; i <= iterations; i++ {
-				check += bottomUpTree(depth).itemCheck()
+				check += bottomUpTree(depth).itemCheck(depth)
 				if depth < stampDepth && i%every == 0 {
 					stamp()
 				}
@@ -91,7 +97,7 @@ func main() {
 		fmt.Printf("%d\t trees of depth %d\t check: %d\n", resultTrees[d], d, resultCheck[d])
 		sum += resultCheck[d]
 	}
-	checkLong := longLivedTree.itemCheck()
+	checkLong := longLivedTree.itemCheck(maxDepth)
 	fmt.Printf("long lived tree of depth %d\t check: %d\n", maxDepth, checkLong)
 	sum += checkLong
 	harness.Report("binary-trees-g", fmt.Sprintf("depth=%d check=%d", maxDepth, sum))
