@@ -126,7 +126,8 @@
  * MARKING (gc/mark.c)
  *
  *   Per-marker work buffers (two local, Go's gcWork) with a global pool; large
- *   objects are scanned in 128 KiB oblets; termination is a count of markers
+ *   objects are scanned in 8 KiB oblets, pushed 64 at a time (an oblet is what
+ *   a stop may wait for); termination is a count of markers
  *   holding work, kept under the pool lock, plus the ragged barrier above.
  *   Assists: a thread that caches a span during a mark owes its bytes times the
  *   pacer's scan-work-per-byte; it spends background credit first, then scans in

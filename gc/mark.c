@@ -24,7 +24,16 @@
 #include <unistd.h>
 
 #define WORKBUF_LEN 510
-#define OBLET_BYTES ((uintptr_t)128 << 10)
+/* Large objects are scanned in oblets (Go's), each one unit of a drain's work,
+ * inside one critical section: so an oblet is what a stop may have to wait for
+ * (as ASSIST_SLICE and PSLICE bound the rest).  Go's 128 KiB is 16 Ki words that
+ * may each point to a random object: 0.4-1.7 ms of the server workload's mark
+ * (its cache's slot array), during which a stop of that M waited; at 8 KiB
+ * the same words take a sixteenth of that, 25-110 us.  An oblet at a multiple of OBLET_GROUP oblets from the
+ * start (a leader) pushes the group's other oblets and the next leader: a huge
+ * object's oblets are pushed a group at a time, not all in one section. */
+#define OBLET_BYTES ((uintptr_t)8 << 10)
+#define OBLET_GROUP 64
 
 struct workbuf {
     workbuf *next;
@@ -486,17 +495,17 @@ GC_NOSAN static void scan_typed(gcwork *w, shadeq *q, uintptr_t b, uintptr_t n, 
     }
 }
 
-/* Scan a large object's oblet at b (s is its span), pushing the other oblets
- * when b is the object's start. */
+/* Scan a large object's oblet at b (s is its span), pushing the next group of
+ * oblets when b leads one (the object's start is the first leader). */
 GC_NOSAN static void scan_large(gcwork *w, shadeq *q, mspan *s, uintptr_t b) {
-    uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t)), n;
-    if (b == base && size > OBLET_BYTES) {
-        for (uintptr_t o = base + OBLET_BYTES; o < base + size; o += OBLET_BYTES)
+    uintptr_t base = s->base, size = GORT_ROUND_UP(s->gcobjsize, sizeof(uintptr_t));
+    uintptr_t end = base + size;
+    if ((b - base) % (OBLET_GROUP * OBLET_BYTES) == 0) {
+        uintptr_t last = b + OBLET_GROUP * OBLET_BYTES;   /* the next leader, pushed too */
+        for (uintptr_t o = b + OBLET_BYTES; o <= last && o < end; o += OBLET_BYTES)
             put(w, o);
-        n = OBLET_BYTES;
-    } else {
-        n = base + size - b < OBLET_BYTES ? base + size - b : OBLET_BYTES;
     }
+    uintptr_t n = end - b < OBLET_BYTES ? end - b : OBLET_BYTES;
     w->scan_work += n;
     if (s->gckind == GC_CONS)
         scan_words(w, q, b, b + n, NULL);
@@ -542,7 +551,7 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
     mspan *s = span_of(obj);
     if (!s || !span_is_gc(s) || s->gckind == GC_NOSCAN)
         return;
-    scan_object(w, NULL, s, obj);   /* a large object's other oblets are pushed */
+    scan_object(w, NULL, s, obj);   /* a large object's first group of oblets is pushed (and through it the rest) */
 }
 
 /* Draining goes through a small FIFO of objects already prefetched (Cher, Hosking

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,63 @@ static void test_large_typed_array(void **state) {
     assert_int_equal(errno, EINVAL);
 }
 
+/* A large object is scanned in oblets pushed a group at a time, the first oblet
+ * of each group pushing the next group's first (gc/mark.c, scan_large).  Objects
+ * reachable only from far words -- the last of an oblet and of a group, a later
+ * group's first, the object's last -- must be marked: a target the mark missed
+ * would be swept, and its finalizer would run.  At the end the targets are cut
+ * off, and every finalizer runs: the test does see a target that is not marked. */
+enum { FAR_WORDS = (3 << 20) / 8 };   /* 3 MiB: 384 oblets of 8 KiB, six groups of 64 */
+static const size_t far_at[] = {0, 1023, 1024, 65535, 65536, 65537, 131071, 200000, 262144, FAR_WORDS - 1};
+#define FAR_N (sizeof far_at / sizeof far_at[0])
+static void **far_big;   /* a global: a root */
+static _Atomic int far_runs;
+
+static void far_fin(void *p, void *arg) {
+    (void)p;
+    (void)arg;
+    atomic_fetch_add(&far_runs, 1);
+}
+
+static int far_all_ran(void) {
+    return atomic_load(&far_runs) == (int)FAR_N;
+}
+
+__attribute__((noinline)) static void far_fill(void) {
+    far_big = gort_gc_alloc(FAR_WORDS * sizeof(void *));
+    assert_non_null(far_big);
+    for (size_t i = 0; i < FAR_N; i++) {
+        uint64_t *o = gort_gc_alloc(2 * sizeof(uint64_t));
+        assert_non_null(o);
+        o[0] = 0xFA000000u + i;
+        gort_gc_set_finalizer(o, far_fin, NULL);
+        GORT_GC_STORE(far_big[far_at[i]], o);
+    }
+}
+
+__attribute__((noinline)) static void far_cut(void) {
+    for (size_t i = 0; i < FAR_N; i++)
+        GORT_GC_STORE(far_big[far_at[i]], NULL);
+}
+
+static void test_large_far_oblets(void **state) {
+    (void)state;
+    far_fill();
+    clear_stack();
+    for (int k = 0; k < 4; k++) {
+        make_list(20000, 5, gort_gc_alloc);
+        clear_stack();
+        gort_gc_collect();
+        struct timespec ts = {0, 2000000};   /* the finalizer thread's chance to run */
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&far_runs), 0);
+    for (size_t i = 0; i < FAR_N; i++)
+        assert_int_equal(((const uint64_t *)far_big[far_at[i]])[0], 0xFA000000u + i);
+    far_cut();
+    assert_true(collect_until(far_all_ran, 3));
+}
+
 /* A huge object used on a thread of its own, so that no copy of its address
  * outlives the thread's (conservatively scanned) stack. */
 static void *use_huge(void *arg) {
@@ -413,6 +471,7 @@ int main(void) {
         cmocka_unit_test(test_registered_root),
         cmocka_unit_test(test_stack_root_and_interior),
         cmocka_unit_test(test_large_typed_array),
+        cmocka_unit_test(test_large_far_oblets),
         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_stats_and_settings),
