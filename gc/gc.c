@@ -131,7 +131,7 @@
  *   holding work, kept under the pool lock, plus the ragged barrier above.
  *   Assists: a thread that caches a span during a mark owes its bytes times the
  *   pacer's scan-work-per-byte; it spends background credit first, then scans in
- *   slices of 16 KiB of scan work, each a critical section.
+ *   slices of 4 KiB of scan work, each a critical section.
  *
  * PACING (gc/pacer.c)
  *

@@ -239,7 +239,7 @@ void  gort__gc_release_retired(void);           /* emptied spans back to the pag
 void  gort__gc_release_p(gc_p *p);             /* give a P's spans back (STW or its own thread in crit) */
 void  gort__gc_mark_begin_p(gc_p *p);          /* at sweep termination (STW): see "Allocate-black in bulk" */
 int   gort__gc_sweep_batch(void);              /* sweep unswept spans of a class (a batch): how many, or 0 if none is left */
-int   gort__gc_sweep_one_mutator(gc_thread *t);   /* the same, from a registered thread */
+int   gort__gc_sweep_one_mutator(gc_thread *t);   /* one unswept span, from a registered thread: 1, or 0 */
 void  gort__gc_sweep_span_stw(void);           /* gcstoptheworld: sweep everything now */
 bool  gort__gc_sweep_done(void);
 void  gort__gc_sweep_begin(void);              /* mark termination, after sweepgen += 2 */

@@ -29,9 +29,10 @@
  * (as ASSIST_SLICE and PSLICE bound the rest).  Go's 128 KiB is 16 Ki words that
  * may each point to a random object: 0.4-1.7 ms of the server workload's mark
  * (its cache's slot array), during which a stop of that M waited; at 8 KiB
- * the same words take a sixteenth of that, 25-110 us.  An oblet at a multiple of OBLET_GROUP oblets from the
- * start (a leader) pushes the group's other oblets and the next leader: a huge
- * object's oblets are pushed a group at a time, not all in one section. */
+ * the same words take a sixteenth of that, 25-110 us.  An oblet at a multiple
+ * of OBLET_GROUP oblets from the start (a leader) pushes the group's other
+ * oblets and the next leader: a huge object's oblets are pushed a group at a
+ * time, not all in one section. */
 #define OBLET_BYTES ((uintptr_t)8 << 10)
 #define OBLET_GROUP 64
 
@@ -551,7 +552,8 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
     mspan *s = span_of(obj);
     if (!s || !span_is_gc(s) || s->gckind == GC_NOSCAN)
         return;
-    scan_object(w, NULL, s, obj);   /* a large object's first group of oblets is pushed (and through it the rest) */
+    /* A large object's first group of oblets is pushed, and through it the rest. */
+    scan_object(w, NULL, s, obj);
 }
 
 /* Draining goes through a small FIFO of objects already prefetched (Cher, Hosking
@@ -979,7 +981,7 @@ void gort__gc_workers_stop(void) {
 /* ---- assists ------------------------------------------------------------------------------
  * A mutator that allocates during a mark owes scan work in proportion (the pacer's
  * work per byte).  It first spends background credit, then scans in slices of at
- * most ASSIST_SLICE (16 KiB), each inside a critical section (so a stop waits at most one slice
+ * most ASSIST_SLICE (4 KiB), each inside a critical section (so a stop waits at most one slice
  * and no stopped thread ever holds the pool lock).  When no work is left, the rest
  * of the debt is forgiven rather than stalling the mutator: the mark is about to end. */
 /* The mutator's share.  Assists are what a mutator feels of a concurrent mark,
