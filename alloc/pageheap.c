@@ -221,8 +221,11 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
 
     uintptr_t first = page_index(a, base);
     uintptr_t released = bits_count(a->scav, first, npages);
-    if (needzero && released != npages) {
-        /* Zero only the pages that may hold old data: released ones read as zero. */
+    /* Zero only the pages that may hold old data: released ones read as zero.
+     * When none was released (the common case), zero after the lock is let go:
+     * the run is the caller's alone from here on. */
+    bool zero_all = needzero && released == 0;
+    if (needzero && released != npages && !zero_all) {
         for (uintptr_t i = 0; i < npages; i++)
             if (!bit_get(a->scav, first + i))
                 memset((void *)(base + i * PAGE_SIZE), 0, PAGE_SIZE);
@@ -237,6 +240,8 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
     s->state = (uint8_t)state;
     gort__arena_set_spans(base, npages, s);
     gort__mutex_unlock(&h->lock);
+    if (zero_all)
+        memset((void *)base, 0, npages * PAGE_SIZE);
     return s;
 }
 
