@@ -1170,7 +1170,7 @@ void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *ty) {
     zero_small(obj, zero);
     /* crit_exit, with its call made a tail call (as every call here is). */
     atomic_signal_fence(memory_order_seq_cst);
-    if (GORT_UNLIKELY(--t->crit == 0 && (t->pending || GORT_GCM_POLL(t))))
+    if (GORT_UNLIKELY(--t->crit == 0 && GORT_GCM_STOP_WAITING(t)))
         return alloc_end(t, (void *)obj, true);
     if (GORT_UNLIKELY(p->assist_credit < 0 || p->overdue))
         return alloc_end(t, (void *)obj, false);

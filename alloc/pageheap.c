@@ -225,7 +225,7 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
      * When none was released (the common case), zero after the lock is let go:
      * the run is the caller's alone from here on. */
     bool zero_all = needzero && released == 0;
-    if (needzero && released != npages && !zero_all) {
+    if (needzero && released != 0 && released != npages) {
         for (uintptr_t i = 0; i < npages; i++)
             if (!bit_get(a->scav, first + i))
                 memset((void *)(base + i * PAGE_SIZE), 0, PAGE_SIZE);

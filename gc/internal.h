@@ -158,7 +158,7 @@ GORT_INLINE void crit_enter(gc_thread *t) {
 /* The same test as the scheduler's gort__gcm_exit (include/gort/internal/gcsched.h). */
 GORT_INLINE void crit_exit(gc_thread *t) {
     atomic_signal_fence(memory_order_seq_cst);
-    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GORT_GCM_POLL(t)))
+    if (--t->crit == 0 && GORT_UNLIKELY(GORT_GCM_STOP_WAITING(t)))
         gort__gc_park_deferred(t);
 }
 

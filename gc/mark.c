@@ -569,7 +569,7 @@ GC_NOSAN void gort__gc_scan_object_now(gcwork *w, uintptr_t obj) {
 
 /* The drain proper.  t: the thread draining inside a critical section (a
  * mutator's assist, a P's mark slice), or NULL.  A budgeted drain on such a
- * thread also ends when a stop is waiting for it (the same test as crit_exit's):
+ * thread also ends when a stop is waiting for it (crit_exit's test):
  * the stop then waits for one object, at most an 8 KiB oblet, instead of the
  * whole budget.  A P marks 64 KiB per critical section (PSLICE), and 64 KiB of
  * the server's pointer-dense cache array, a miss per word, took 0.2-0.8 ms:
@@ -613,7 +613,7 @@ GORT_INLINE bool drain(gcwork *w, int64_t budget, gc_thread *t) {
         }
         scan_object(w, &soon, xs, x);
         if (budget >= 0 && ((int64_t)(w->scan_work - start) >= budget ||
-                            (t && GORT_UNLIKELY(t->pending || GORT_GCM_POLL(t))))) {
+                            (t && GORT_UNLIKELY(GORT_GCM_STOP_WAITING(t))))) {
             shade_soon_flush(w, &soon);
             for (; head != tail; head++)
                 put(w, fifo[head % PREFETCH_DEPTH].b);
@@ -840,8 +840,9 @@ void gort__gc_sched_procs(int nprocs) {
 #define FRAC_SLICE_NS ((int64_t)200000)
 
 /* One critical section of marking with t's P's buffers (assists, workers on Ps):
- * scan at most budget bytes, less if a stop comes for t meanwhile.  Returns -1 if the mark is over, 1 if the work ran
- * out, 0 otherwise; *scanned gets the bytes scanned. */
+ * scan at most budget bytes, less if a stop comes for t meanwhile.  Returns -1
+ * if the mark is over, 1 if the work ran out, 0 otherwise; *scanned gets the
+ * bytes scanned. */
 static int mark_slice(gc_thread *t, int64_t budget, int64_t *scanned) {
     gc_p *p = t->p;
     crit_enter(t);

@@ -39,6 +39,10 @@ typedef struct gort__gcm_hdr {
 #else
 #define GORT_GCM_POLL(t) 0
 #endif
+/* A stop waits for the thread: the test a critical section's end makes (and a
+ * drain inside one, gc/mark.c; the allocation fast path, alloc/gcheap.c).  t: as
+ * for GORT_GCM_POLL. */
+#define GORT_GCM_STOP_WAITING(t) ((t)->pending || GORT_GCM_POLL(t))
 
 void gort__gc_park_deferred_hdr(gort__gcm_hdr_t *t);
 GORT_INLINE void gort__gcm_enter(gort__gcm_hdr_t *t) {
@@ -47,7 +51,7 @@ GORT_INLINE void gort__gcm_enter(gort__gcm_hdr_t *t) {
 }
 GORT_INLINE void gort__gcm_exit(gort__gcm_hdr_t *t) {
     atomic_signal_fence(memory_order_seq_cst);
-    if (--t->crit == 0 && GORT_UNLIKELY(t->pending || GORT_GCM_POLL(t)))
+    if (--t->crit == 0 && GORT_UNLIKELY(GORT_GCM_STOP_WAITING(t)))
         gort__gc_park_deferred_hdr(t);
 }
 
