@@ -236,7 +236,7 @@ mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, 
     h->inuse_pages += npages;
     if (h->inuse_pages > h->peak_cur)
         h->peak_cur = h->inuse_pages;
-    s->needzero = 0;
+    s->needzero = !needzero && released != npages;
     s->state = (uint8_t)state;
     gort__arena_set_spans(base, npages, s);
     gort__mutex_unlock(&h->lock);

@@ -102,7 +102,8 @@ typedef struct mspan {
     uint8_t    cls;            /* size class; 0 for large */
     uint8_t    state;          /* enum span_state (heap lock, or owner for SMALL) */
     uint8_t    where;          /* enum span_where: which list holds it (owner / central lock) */
-    uint8_t    needzero;       /* FREE/fresh: some page may hold old data */
+    uint8_t    needzero;       /* FREE/fresh, or allocated without zeroing
+                                * (gort__pageheap_alloc): some page may hold old data */
     uint8_t    big;            /* the struct has allocbits and xfreebits (fixed for its life) */
     uintptr_t  bump, limit;    /* [bump, limit): objects never handed out yet (owner) */
     /* -- cross-thread -- */
@@ -241,7 +242,9 @@ typedef struct pageheap {
 extern pageheap gort__heap;
 
 /* Allocate npages pages aligned to align_pages pages (a power of two); needzero: make
- * them read as zero.  Returns a span in state `state`, or NULL (ENOMEM). */
+ * them read as zero.  Returns a span in state `state`, or NULL (ENOMEM); its
+ * needzero is set when the caller did not ask for zeroing and some page may hold
+ * old data. */
 mspan *gort__pageheap_alloc(uintptr_t npages, uintptr_t align_pages, int state, bool needzero);
 void   gort__pageheap_free(mspan *s);
 /* Whether npages free pages in one run are there now (the heap would not grow). */

@@ -67,6 +67,41 @@ static void test_zeroed(void **state) {
     }
 }
 
+/* Whole spans of garbage go back to the page heap, and their pages come back
+ * unzeroed as spans of other classes (the small classes zero each object as it
+ * is handed out): every object must still read as zero.  The heap must not grow
+ * by much meanwhile, or the pages were not reused and the test proves nothing. */
+static void fill_and_check(size_t size, size_t bytes, int kind, unsigned char pattern) {
+    for (size_t done = 0; done < bytes; done += size) {
+        unsigned char *p = kind ? gort_gc_alloc_noscan(size) : gort_gc_alloc(size);
+        assert_non_null(p);
+        for (size_t i = 0; i < size; i++)
+            if (p[i]) {
+                fail_msg("object %p of %zu bytes: byte %zu is 0x%02x, not 0 (last fill 0x%02x)",
+                         (void *)p, size, i, p[i], pattern);
+            }
+        memset(p, pattern, size);
+    }
+}
+
+static void test_zeroed_reused_pages(void **state) {
+    (void)state;
+    static const size_t sizes[] = {8, 16, 24, 32, 48, 64, 96, 128, 144, 256, 1024, 4096};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0], BYTES = 4 << 20 };
+    gort_gc_collect();
+    gort_alloc_stats_t a0, a1;
+    assert_int_equal(gort_alloc_stats(&a0), 0);
+    for (int round = 0; round < 3 * NSIZES; round++) {
+        /* Each round takes the pages the round before left, in another class. */
+        size_t size = sizes[(round * 5) % NSIZES];
+        fill_and_check(size, BYTES, round % 2, (unsigned char)(0xa0 + round));
+        gort_gc_collect();
+        gort_gc_collect();
+    }
+    assert_int_equal(gort_alloc_stats(&a1), 0);
+    assert_true(a1.heap_sys < a0.heap_sys + 4 * (uint64_t)BYTES);
+}
+
 /* 16 bytes for objects of 16 bytes and up, but 8 for 17 to 24 (the 24-byte
  * class, as Go's); 8 for 8 to 15. */
 static void test_alignment(void **state) {
@@ -465,6 +500,7 @@ static void test_thread_names(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zeroed),
+        cmocka_unit_test(test_zeroed_reused_pages),
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_class24),
         cmocka_unit_test(test_global_root),
