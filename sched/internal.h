@@ -453,6 +453,9 @@ void gort__sched_checkmcount_locked(void);
 /* ---- preempt.c: forced preemption ----------------------------------------------------------- */
 /* Install the handler; learn the program's text (once per gort_main). */
 void gort__sched_preempt_init(void);
+/* The signal mask goroutines run with (gort_main's, less what the Ms unblock):
+ * the preemption handler does not switch out code that blocks more. */
+void gort__sched_preempt_base_mask(const sigset_t *usual);
 /* Signal m (its G has run too long): the handler switches it out if it is at
  * a safe place, else leaves the flag for the next safe point. */
 void gort__sched_preempt_m(gort__m_t *m);

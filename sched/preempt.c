@@ -26,6 +26,16 @@
  *     in no critical section of the collector's, and the goroutine's sp is on
  *     its own stack with room for the switch.  (Debug builds also check that
  *     the thread holds no runtime lock.)
+ *   - the interrupted code is not another signal's handler: its signal mask
+ *     blocks nothing the goroutines' usual mask does not (a handler runs with
+ *     its own signal blocked, and its sa_mask).  A program's handler -- a
+ *     sampling profiler's SIGPROF -- may have interrupted the runtime with a
+ *     lock held; its pc is the program's, yet switching there would leave the
+ *     lock held by a goroutine that is not running (gc.sighandler deadlocked
+ *     on the page heap's lock so in 2 runs of 3).  A goroutine that changed
+ *     its thread's mask for good loses asynchronous preemption, not the
+ *     cooperative kind; a handler installed with SA_NODEFER and an empty
+ *     sa_mask cannot be told apart from the program.
  *
  * Elsewhere the handler returns and the flag waits for the next safe point.
  *
@@ -64,6 +74,7 @@ extern const char __stop_gort_text[] __attribute__((weak, visibility("hidden")))
 enum { STACK_ROOM = 16 * 1024 };
 static struct { uintptr_t lo, hi; } text;   /* the executable's .text, loaded */
 static bool async_on;
+static uint64_t base_mask;   /* signals 1-64 (bit sig - 1) the goroutines' threads block */
 static struct sigaction old_action;
 static pid_t pid;
 
@@ -129,6 +140,23 @@ bool gort__sched_preempt_pc(uintptr_t pc) {
     return program_pc(pc);
 }
 
+/* Signals 1-64 of a mask, bit sig - 1, as the kernel keeps them. */
+static uint64_t mask_bits(const sigset_t *s) {
+    uint64_t b;
+    memcpy(&b, s, sizeof b);
+    return b;
+}
+
+/* Whether the interrupted code blocks signals the goroutines do not: it is
+ * another signal's handler (see above). */
+static bool in_handler(const ucontext_t *uc) {
+    return (mask_bits(&uc->uc_sigmask) & ~base_mask) != 0;
+}
+
+void gort__sched_preempt_base_mask(const sigset_t *usual) {
+    base_mask = mask_bits(usual);
+}
+
 /* Whether the goroutine's M may switch it out here, besides the pc: see above. */
 static bool m_preemptible(gort__m_t *m, gort__g_t *gp) {
     gort__p_t *p = m->p;
@@ -160,7 +188,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
     if (!async_on)
         goto out;
     uintptr_t pc = gort__uc_pc(uc), sp = gort__uc_sp(uc);
-    if (!program_pc(pc) || !gp->stack.lo || sp < (uintptr_t)gp->stack.lo + STACK_ROOM ||
+    if (!program_pc(pc) || in_handler(uc) || !gp->stack.lo || sp < (uintptr_t)gp->stack.lo + STACK_ROOM ||
         sp >= (uintptr_t)gp->stack.hi || !m_preemptible(m, gp))
         goto out;
     BUMP(m->p->st.async_preempts, 1);

@@ -1061,6 +1061,7 @@ int gort_main(void (*fn)(void *), void *arg) {
     }
     int32_t n = nprocs();
     pthread_sigmask(SIG_SETMASK, NULL, &main_sigmask);
+    gort__sched_preempt_base_mask(&main_sigmask);   /* the Ms' too: they only unblock */
     /* The calling thread becomes M0: a mutator of the collector's, as every M
      * is, and every P gets the collector's part (its cached spans, barrier
      * buffer, assist state) before the scheduler's lock is taken. */
