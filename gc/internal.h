@@ -128,6 +128,12 @@ typedef struct gc_thread {
      * thread's rseq area (glibc registers one per thread); NULL if none. */
     const volatile uint32_t *cpu;
     uint32_t  scanned_cycle;        /* cycle whose stack scan is done (collector, threads lock) */
+    /* Signals 1-64 (bit sig - 1) the thread normally blocks: one blocked where a
+     * stop's signal arrives and not here means another signal's handler was
+     * interrupted (gc/thread.c, in_other_handler).  Own thread; ~0 if not known. */
+    uint64_t  sigbase;
+    _Atomic int nested;             /* a stop found it inside another handler: send again */
+    _Atomic int park_anyway;        /* sent again too often: park even there (collector) */
     bool      registered;           /* in the thread list (threads lock) */
     bool      is_main;
     struct gc_thread *next, *prev;  /* the thread list (threads lock) */

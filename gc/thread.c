@@ -106,6 +106,44 @@ __attribute__((unused)) static void save_regs(gc_thread *t, const ucontext_t *uc
 #endif
 }
 
+/* Signals 1-64 of a mask (bit sig - 1, as the kernel keeps them). */
+static uint64_t mask_bits(const sigset_t *m) {
+    uint64_t b;
+    memcpy(&b, m, sizeof b);
+    return b;
+}
+
+static uint64_t current_mask_bits(void) {
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    return mask_bits(&cur);
+}
+
+/* Whether the stop's signal interrupted the handler of another signal: the
+ * interrupted code blocks a signal the thread does not normally block (a
+ * handler runs with its own signal blocked, and its sa_mask).  Parked there,
+ * the thread could hold that handler's lock -- a sampling profiler's -- while
+ * another thread, inside a critical section of the collector's (its stop
+ * deferred), takes the same signal and spins on the lock: the stop would wait
+ * forever (gperftools' profiler at P=2 did this).  So the thread does not park
+ * in there: it says so (t->nested), returns to the handler, and the collector
+ * sends the signal again until it arrives outside (wait_ack). */
+__attribute__((unused)) static bool in_other_handler(gc_thread *t, const ucontext_t *uc) {
+    uint64_t extra = mask_bits(&uc->uc_sigmask) & ~t->sigbase;
+    extra &= ~(1ull << (GC_SIGNAL - 1));
+    if (!extra)
+        return false;
+    if (atomic_load_explicit(&t->park_anyway, memory_order_relaxed)) {
+        /* Still there after many tries: more likely the thread now blocks more
+         * signals for good than a handler that runs this long.  Learn it. */
+        t->sigbase |= extra;
+        return false;
+    }
+    atomic_store_explicit(&t->nested, 1, memory_order_release);
+    gort__futex_wake(&t->ack, 1);
+    return true;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ucv) {
     (void)sig;
     (void)si;
@@ -134,9 +172,11 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
             (void)ucv;
             gort__gc_park_deferred(t);
 #else
-            gort__gc_wb_rewind(ucv);
-            save_regs(t, ucv);
-            park(t);
+            if (!in_other_handler(t, ucv)) {
+                gort__gc_wb_rewind(ucv);
+                save_regs(t, ucv);
+                park(t);
+            }
 #endif
         }
     }
@@ -167,6 +207,8 @@ GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
 
 /* ---- the collector's side ------------------------------------------------------------------ */
 static bool send(gc_thread *t) {
+    atomic_store_explicit(&t->nested, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->park_anyway, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->req, 1, memory_order_release);
     if (syscall(SYS_tgkill, pid, t->tid, GC_SIGNAL) != 0) {
         if (errno == ESRCH)
@@ -223,10 +265,18 @@ static bool same_cpu(const gc_thread *t) {
  * thread that entered a blocking region before its handler ran does not park
  * there.  Taking it marks the request served, so a late handler (TSan delivers
  * them late) and the poll at the region's end both ignore it. */
+/* A thread whose handler found it inside another signal's handler (t->nested) is
+ * sent the signal again, every NESTED_RESEND_NS; after NESTED_MAX_SENDS it parks
+ * wherever the signal finds it. */
+#define NESTED_RESEND_NS 20000
+#define NESTED_MAX_SENDS 100
+
 static void wait_ack(gc_thread *t) {
     uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
     int64_t spin_until = gort__nanotime() + ACK_SPIN_NS;
     bool spinning = true;
+    int64_t resent_at = 0;
+    int resends = 0;
     for (int spin = 0;; spin++) {
         uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
         if (a == seq)
@@ -234,6 +284,20 @@ static void wait_ack(gc_thread *t) {
         if (try_hold(t)) {
             atomic_store_explicit(&t->ack, seq, memory_order_release);
             return;
+        }
+        if (GORT_UNLIKELY(atomic_load_explicit(&t->nested, memory_order_acquire))) {
+            int64_t now = gort__nanotime();
+            if (now - resent_at < NESTED_RESEND_NS) {
+                struct timespec ts = {0, NESTED_RESEND_NS / 4};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            resent_at = now;
+            atomic_store_explicit(&t->nested, 0, memory_order_relaxed);
+            if (++resends >= NESTED_MAX_SENDS)
+                atomic_store_explicit(&t->park_anyway, 1, memory_order_relaxed);
+            syscall(SYS_tgkill, pid, t->tid, GC_SIGNAL);
+            continue;
         }
         if (spinning && (spin & 63) == 63) {
             spinning = gort__nanotime() < spin_until;
@@ -411,6 +475,7 @@ int gort_gc_register_thread(void) {
     gc_thread *m = __atomic_load_n(&main_thread, __ATOMIC_ACQUIRE);
     if (gettid_() == pid && m) {
         gort__gc_self = m;
+        m->sigbase = current_mask_bits();
         if (__atomic_load_n(&m->registered, __ATOMIC_ACQUIRE))
             return 0;
     }
@@ -438,6 +503,7 @@ int gort_gc_register_thread(void) {
     t->stack_lo = lo;
     t->stack_hi = hi;
     t->tid = gettid_();
+    t->sigbase = current_mask_bits();
     t->is_main = t->tid == pid;
     t->cpu = self_cpu_slot();
     gort__gc_self = t;
@@ -619,6 +685,7 @@ void gort__gc_thread_init_signals(void) {
     gc_thread *m = record_new();
     m->tid = pid;
     m->is_main = true;
+    m->sigbase = gettid_() == pid ? current_mask_bits() : ~(uint64_t)0;
     m->stack_hi = GORT_ROUND_UP((uintptr_t)__libc_stack_end, sizeof(uintptr_t));
     link_locked(m);
     __atomic_store_n(&main_thread, m, __ATOMIC_RELEASE);
