@@ -133,12 +133,14 @@ __attribute__((unused)) static bool in_other_handler(gc_thread *t, const ucontex
     extra &= ~(1ull << (GC_SIGNAL - 1));
     if (!extra)
         return false;
-    if (atomic_load_explicit(&t->park_anyway, memory_order_relaxed)) {
-        /* Still there after many tries: more likely the thread now blocks more
-         * signals for good than a handler that runs this long.  Learn it. */
-        t->sigbase |= extra;
+    /* Still there after many tries (50 ms): more likely the thread now blocks
+     * more signals for good than a handler that runs this long.  This stop
+     * parks it; the next one tries again (learning the mask for good once let
+     * a later stop park a thread inside the handler, lock held: with six
+     * threads spinning on a profiler's lock on two CPUs, one can wait there
+     * for milliseconds). */
+    if (atomic_load_explicit(&t->park_anyway, memory_order_relaxed))
         return false;
-    }
     atomic_store_explicit(&t->nested, 1, memory_order_release);
     gort__futex_wake(&t->ack, 1);
     return true;
@@ -266,10 +268,10 @@ static bool same_cpu(const gc_thread *t) {
  * there.  Taking it marks the request served, so a late handler (TSan delivers
  * them late) and the poll at the region's end both ignore it. */
 /* A thread whose handler found it inside another signal's handler (t->nested) is
- * sent the signal again, every NESTED_RESEND_NS; after NESTED_MAX_SENDS it parks
- * wherever the signal finds it. */
+ * sent the signal again, every NESTED_RESEND_NS; after NESTED_MAX_SENDS (50 ms) it
+ * parks wherever the signal finds it. */
 #define NESTED_RESEND_NS 20000
-#define NESTED_MAX_SENDS 100
+#define NESTED_MAX_SENDS 2500
 
 static void wait_ack(gc_thread *t) {
     uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
