@@ -106,17 +106,10 @@ __attribute__((unused)) static void save_regs(gc_thread *t, const ucontext_t *uc
 #endif
 }
 
-/* Signals 1-64 of a mask (bit sig - 1, as the kernel keeps them). */
-static uint64_t mask_bits(const sigset_t *m) {
-    uint64_t b;
-    memcpy(&b, m, sizeof b);
-    return b;
-}
-
 static uint64_t current_mask_bits(void) {
     sigset_t cur;
     pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    return mask_bits(&cur);
+    return gort__sigset_bits(&cur);
 }
 
 /* Whether the stop's signal interrupted the handler of another signal: the
@@ -129,7 +122,7 @@ static uint64_t current_mask_bits(void) {
  * in there: it says so (t->nested), returns to the handler, and the collector
  * sends the signal again until it arrives outside (wait_ack). */
 __attribute__((unused)) static bool in_other_handler(gc_thread *t, const ucontext_t *uc) {
-    uint64_t extra = mask_bits(&uc->uc_sigmask) & ~t->sigbase;
+    uint64_t extra = gort__sigset_bits(&uc->uc_sigmask) & ~t->sigbase;
     extra &= ~(1ull << (GC_SIGNAL - 1));
     if (!extra)
         return false;

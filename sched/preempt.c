@@ -140,21 +140,14 @@ bool gort__sched_preempt_pc(uintptr_t pc) {
     return program_pc(pc);
 }
 
-/* Signals 1-64 of a mask, bit sig - 1, as the kernel keeps them. */
-static uint64_t mask_bits(const sigset_t *s) {
-    uint64_t b;
-    memcpy(&b, s, sizeof b);
-    return b;
-}
-
 /* Whether the interrupted code blocks signals the goroutines do not: it is
  * another signal's handler (see above). */
 static bool in_handler(const ucontext_t *uc) {
-    return (mask_bits(&uc->uc_sigmask) & ~base_mask) != 0;
+    return (gort__sigset_bits(&uc->uc_sigmask) & ~base_mask) != 0;
 }
 
 void gort__sched_preempt_base_mask(const sigset_t *usual) {
-    base_mask = mask_bits(usual);
+    base_mask = gort__sigset_bits(usual);
 }
 
 /* Whether the goroutine's M may switch it out here, besides the pc: see above. */

@@ -3,6 +3,7 @@
 #ifndef GORT_INTERNAL_RT_H
 #define GORT_INTERNAL_RT_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -148,6 +149,15 @@ int *gort__errno_here(void);
 uintptr_t gort__uc_pc(const void *uc);
 uintptr_t gort__uc_sp(const void *uc);
 void gort__uc_set_pc(void *uc, uintptr_t pc);
+
+/* Signals 1-64 of a mask, bit sig - 1, as the kernel keeps them: how the
+ * handlers of a stop (gc/thread.c) and of a preemption (sched/preempt.c) tell
+ * that they interrupted another signal's handler (it blocks more). */
+GORT_INLINE uint64_t gort__sigset_bits(const sigset_t *s) {
+    uint64_t b;
+    __builtin_memcpy(&b, s, sizeof b);
+    return b;
+}
 
 /* ---- time ---------------------------------------------------------------------- */
 int64_t gort__nanotime(void);    /* CLOCK_MONOTONIC */
