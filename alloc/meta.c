@@ -69,7 +69,20 @@ void gort__span_list_push(span_list *l, mspan *s) {
     s->next = l->head;
     if (l->head)
         l->head->prev = s;
+    else
+        l->tail = s;
     l->head = s;
+    l->n++;
+}
+
+void gort__span_list_push_back(span_list *l, mspan *s) {
+    s->next = NULL;
+    s->prev = l->tail;
+    if (l->tail)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
     l->n++;
 }
 
@@ -80,6 +93,8 @@ void gort__span_list_remove(span_list *l, mspan *s) {
         l->head = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    else
+        l->tail = s->prev;
     s->next = s->prev = NULL;
     l->n--;
 }

@@ -170,11 +170,12 @@ _Static_assert(offsetof(mspan, xstate) == 64 && offsetof(mspan, gcallocbits) == 
 #define GC_BITW(i) (2 * (size_t)(i))
 
 typedef struct span_list {
-    mspan *head;
+    mspan *head, *tail;
     uint32_t n;
 } span_list;
 
-void gort__span_list_push(span_list *l, mspan *s);
+void gort__span_list_push(span_list *l, mspan *s);        /* at the head */
+void gort__span_list_push_back(span_list *l, mspan *s);   /* at the tail */
 void gort__span_list_remove(span_list *l, mspan *s);
 
 /* ---- arenas and the arena map (alloc/arena.c) -----------------------------------------

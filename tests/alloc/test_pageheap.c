@@ -1,5 +1,6 @@
 /* The page heap: coalescing of free runs, no page leak over many cycles (the
- * statistics return to their baseline), and in-place resizing of large blocks. */
+ * statistics return to their baseline), and in-place resizing of large blocks;
+ * and the span lists' two ends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,8 +106,62 @@ static void large_realloc_in_place(void **state) {
     gort_free(r);
 }
 
+/* Walks l from head to tail and back, checking the links, the tail and the
+ * count, and returns the spans in order (ids = their index in sp). */
+static int list_order(const span_list *l, mspan *sp, int *out) {
+    int n = 0;
+    const mspan *prev = NULL;
+    for (const mspan *s = l->head; s; s = s->next) {
+        assert_ptr_equal(s->prev, prev);
+        out[n++] = (int)(s - sp);
+        prev = s;
+    }
+    assert_ptr_equal(l->tail, prev);
+    assert_int_equal(l->n, n);
+    return n;
+}
+
+/* Spans listed at the head and at the tail come off the list in the order
+ * the gc's central lists rely on (a refill pops at the head), and removal from
+ * either end or the middle keeps the tail right. */
+static void span_list_ends(void **state) {
+    (void)state;
+    mspan *sp = calloc(6, sizeof *sp);
+    assert_non_null(sp);
+    span_list l = {0};
+    int o[6];
+    gort__span_list_push(&l, &sp[0]);        /* 0 */
+    gort__span_list_push_back(&l, &sp[1]);   /* 0 1 */
+    gort__span_list_push(&l, &sp[2]);        /* 2 0 1 */
+    gort__span_list_push_back(&l, &sp[3]);   /* 2 0 1 3 */
+    assert_int_equal(list_order(&l, sp, o), 4);
+    assert_int_equal(o[0], 2);
+    assert_int_equal(o[1], 0);
+    assert_int_equal(o[2], 1);
+    assert_int_equal(o[3], 3);
+    gort__span_list_remove(&l, &sp[3]);      /* the tail: 2 0 1 */
+    assert_int_equal(list_order(&l, sp, o), 3);
+    assert_ptr_equal(l.tail, &sp[1]);
+    gort__span_list_remove(&l, &sp[0]);      /* the middle: 2 1 */
+    gort__span_list_remove(&l, &sp[2]);      /* the head: 1 */
+    assert_int_equal(list_order(&l, sp, o), 1);
+    assert_ptr_equal(l.head, &sp[1]);
+    assert_ptr_equal(l.tail, &sp[1]);
+    gort__span_list_remove(&l, &sp[1]);      /* empty */
+    assert_null(l.head);
+    assert_null(l.tail);
+    assert_int_equal(l.n, 0);
+    gort__span_list_push_back(&l, &sp[4]);   /* on an empty list: head and tail */
+    gort__span_list_push(&l, &sp[5]);        /* 5 4 */
+    assert_int_equal(list_order(&l, sp, o), 2);
+    assert_int_equal(o[0], 5);
+    assert_int_equal(o[1], 4);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(span_list_ends),
         cmocka_unit_test(frees_coalesce),
         cmocka_unit_test(no_page_leak_over_cycles),
         cmocka_unit_test(large_realloc_in_place),
