@@ -821,10 +821,11 @@ static void uncache(mspan *s, gc_p *p) {
     }
     uint64_t unused = (uint64_t)(s->nelems - s->gcnalloc) * s->elemsize;
     atomic_fetch_sub_explicit(&gort__gc_heap_live, unused, memory_order_relaxed);
-    /* A span three quarters or more allocated during this mark is that much
-     * black: the sweep after the mark frees none of it.  It goes to the back of
-     * its list, so that a refill's sweep (central_take, up to 100 spans) reaches
-     * the spans filled before the mark first.  At the head, newest first, the
+    /* Of a span less than a quarter allocated before this mark, the rest of
+     * what is allocated is black: the sweep after the mark frees little or
+     * none of it.  It goes to the back of its list, so that a refill's sweep
+     * (central_take, up to 100 spans) reaches the spans filled before the mark
+     * first.  At the head, newest first, the
      * black spans were all a refill swept right after mark termination: it
      * spent its budget on them and grew the heap, every refill for 2-2.5 ms
      * after each mark (binary-trees with goroutines, P=2: the Ps' progress fell
