@@ -825,13 +825,13 @@ static void uncache(mspan *s, gc_p *p) {
      * what is allocated is black: the sweep after the mark frees little or
      * none of it.  It goes to the back of its list, so that a refill's sweep
      * (central_take, up to 100 spans) reaches the spans filled before the mark
-     * first.  At the head, newest first, the
-     * black spans were all a refill swept right after mark termination: it
-     * spent its budget on them and grew the heap, every refill for 2-2.5 ms
-     * after each mark (binary-trees with goroutines, P=2: the Ps' progress fell
-     * to a tenth for that time, 55 ms of refill sweeping in the 3 ms after the
-     * marks of a 0.8 s run, 2.7 ms with the black spans at the back; MMU at
-     * 10 ms, median of 8 runs, 0.37 -> 0.47). */
+     * first.  At the head, newest first, the black spans were all a refill
+     * swept right after mark termination: it spent its budget on them and grew
+     * the heap, every refill for 2-2.5 ms after each mark (binary-trees with
+     * goroutines, P=2: the Ps' progress fell to a tenth for that time, 55 ms of
+     * refill sweeping in the 3 ms after the marks of a 0.8 s run, 2.7 ms with
+     * the black spans at the back; MMU at 10 ms, median of 8 runs,
+     * 0.37 -> 0.47). */
     central_push_at(span_spc(s), s, black);
 }
 
