@@ -129,6 +129,18 @@ size_t gort_chan_cap(gort_chan_t *c) {
     return c ? c->dataqsiz : 0;
 }
 
+/* The goroutines queued on c to send (send) or to receive: for tests and
+ * dumps.  Counted here, in the runtime's text, because a channel's lock taken
+ * in the program's text could be preempted with it held (sched/preempt.c). */
+int gort__sched_chan_nwaiting(gort_chan_t *c, bool send) {
+    int n = 0;
+    gort__sched_chan_lock(c, 0);
+    for (gort__sudog_t *sg = send ? c->sendq.first : c->recvq.first; sg; sg = sg->next)
+        n++;
+    gort__sched_chan_unlock(c);
+    return n;
+}
+
 /* The common sizes without a call. */
 static inline __attribute__((always_inline)) void copy_elem(void *dst, const void *src, size_t n) {
     switch (n) {

@@ -718,7 +718,9 @@ struct gort_chan {
  * add add to the waiter counts (a waiter's half of chan.c's handshake costs
  * no second atomic).  A spin lock: its holders run a few dozen instructions
  * and never sleep, so unlocking is a plain store -- no read-modify-write and
- * no waiter to wake. */
+ * no waiter to wake.  The runtime's code only: inlined into the program's
+ * text, the lock could be held where the signal preempts (debug builds die
+ * there); a test counts the queues with gort__sched_chan_nwaiting. */
 void gort__sched_chan_lock_slow(gort_chan_t *c, uint64_t add);
 GORT_INLINE void gort__sched_chan_lock(gort_chan_t *c, uint64_t add) {
     gort__lockrank_acquire(&c->rank);
@@ -734,6 +736,8 @@ GORT_INLINE void gort__sched_chan_unlock(gort_chan_t *c) {
     uint64_t w = atomic_load_explicit(&c->qword, memory_order_relaxed);
     atomic_store_explicit(&c->qword, w & ~CHAN_QLOCKED, memory_order_release);
 }
+
+int gort__sched_chan_nwaiting(gort_chan_t *c, bool send);   /* sudogs in sendq (recvq), under the lock */
 
 /* The receivers (senders) counted as waiting on a buffered channel. */
 GORT_INLINE uint32_t gort__sched_chan_nrecvq(gort_chan_t *c, memory_order mo) {
