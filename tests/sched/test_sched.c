@@ -178,29 +178,35 @@ static void steal_main(void *arg) {
 static void test_steal(void **state) {
     (void)state;
     set_procs(2);
-    run_main(steal_main, NULL);
-    gort__pstats_t p0, p1;
-    gort__sched_pstats(0, &p0);
-    gort__sched_pstats(1, &p1);
-    print_message("P0: spawned %llu ran %llu steals %llu stolen %llu | P1: spawned %llu ran %llu "
-                  "steals %llu stolen %llu | global puts %llu, preemptions %llu\n",
-                  (unsigned long long)p0.spawned, (unsigned long long)p0.switches,
-                  (unsigned long long)p0.steals, (unsigned long long)p0.stolen,
-                  (unsigned long long)p1.spawned, (unsigned long long)p1.switches,
-                  (unsigned long long)p1.steals, (unsigned long long)p1.stolen,
-                  (unsigned long long)(p0.global_puts + p1.global_puts),
-                  (unsigned long long)(p0.preempts + p1.preempts));
-    assert_int_equal(p0.spawned + p1.spawned, 201);
-    /* Spawning puts nothing on the global queue.  A preempted goroutine goes
-     * there (Go's gopreempt_m): under TSan on a loaded machine the spawning
-     * loop itself may run 10 ms and be preempted at a gort_go. */
-    assert_true(p0.global_puts + p1.global_puts <= p0.preempts + p1.preempts);
-    /* Whichever P the main goroutine ran on, the other stole a fair share
-     * (half a queue at a time) and ran it. */
-    gort__pstats_t *thief = p0.spawned ? &p1 : &p0;
-    assert_true(thief->steals > 0);
-    assert_true(thief->stolen >= 50);
-    assert_true(thief->switches >= 20);
+    /* The thief's share depends on the host too: a thread descheduled for most
+     * of the 20 ms of work leaves its P little to steal.  So up to 5 runs, each
+     * checked in full, and one of them must show a fair share. */
+    bool fair = false;
+    for (int run = 0; run < 5 && !fair; run++) {
+        run_main(steal_main, NULL);
+        gort__pstats_t p0, p1;
+        gort__sched_pstats(0, &p0);
+        gort__sched_pstats(1, &p1);
+        print_message("P0: spawned %llu ran %llu steals %llu stolen %llu | P1: spawned %llu ran %llu "
+                      "steals %llu stolen %llu | global puts %llu, preemptions %llu\n",
+                      (unsigned long long)p0.spawned, (unsigned long long)p0.switches,
+                      (unsigned long long)p0.steals, (unsigned long long)p0.stolen,
+                      (unsigned long long)p1.spawned, (unsigned long long)p1.switches,
+                      (unsigned long long)p1.steals, (unsigned long long)p1.stolen,
+                      (unsigned long long)(p0.global_puts + p1.global_puts),
+                      (unsigned long long)(p0.preempts + p1.preempts));
+        assert_int_equal(p0.spawned + p1.spawned, 201);
+        /* Spawning puts nothing on the global queue.  A preempted goroutine goes
+         * there (Go's gopreempt_m): under TSan on a loaded machine the spawning
+         * loop itself may run 10 ms and be preempted at a gort_go. */
+        assert_true(p0.global_puts + p1.global_puts <= p0.preempts + p1.preempts);
+        /* Whichever P the main goroutine ran on, the other stole a fair share
+         * (half a queue at a time) and ran it. */
+        gort__pstats_t *thief = p0.spawned ? &p1 : &p0;
+        assert_true(thief->steals > 0);
+        fair = thief->stolen >= 50 && thief->switches >= 20;
+    }
+    assert_true(fair);
     gort_sched_stats_t st;
     gort_sched_stats(&st);   /* not running: zero procs summed */
     assert_int_equal(st.goroutines, 0);
