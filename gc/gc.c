@@ -42,11 +42,14 @@
  *   Mutators are registered OS threads and the scheduler's Ms (every M registers
  *   itself when it starts).  Each uses a gc_p (cached spans, barrier buffer,
  *   assist work and credit): a plain thread its own, an M the one of the
- *   scheduler P it holds (see GOROUTINES).  A registered thread is stopped by a signal handshake
- *   (bdwgc's pthread_stop_world.c): SIGPWR, the handler saves the registers and
- *   the stack pointer, acks, and waits on a futex until released.  The world is
- *   stopped by doing that to every thread at once; stacks are scanned by doing it
- *   to one thread at a time.
+ *   scheduler P it holds (see GOROUTINES).  A registered thread is stopped by a
+ *   handshake (bdwgc's pthread_stop_world.c): the collector asks through memory
+ *   first, and a thread that ends a critical section parks there; one that has
+ *   not answered after 10 us gets SIGPWR, whose handler saves the registers and
+ *   the stack pointer, acks, and waits on a futex until released.  (A signal
+ *   costs tens of microseconds each way on a virtual machine; the request in
+ *   memory, a fraction of one.)  The world is stopped by doing that to every
+ *   thread at once; stacks are scanned by doing it to one thread at a time.
  *
  *   A signal can land anywhere, so the runtime's own code protects itself with
  *   critical sections (gc/internal.h): allocation, the barrier and every GC lock
@@ -58,7 +61,7 @@
  *   inside a critical section a thread takes only the GC's own locks, which the
  *   collector never holds while waiting for a thread, and never gort_malloc's
  *   locks (a stopped thread may hold those) — pages are taken from the page heap
- *   outside it.  Pauses are timed from the first signal to the last release.
+ *   outside it.  Pauses are timed from the first request to the last release.
  *
  * THE WRITE BARRIER (gc/barrier.c)
  *

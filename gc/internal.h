@@ -102,9 +102,10 @@ extern gc_p *gort__gc_ps;
 typedef struct gc_thread {
     /* The header the scheduler sees (include/gort/internal/gcsched.h): */
     volatile int crit;              /* > 0: in a critical section, a stop is deferred (own thread) */
-    volatile int pending;           /* a stop arrived during a critical section (own thread) */
-    /* handshakes (gc/thread.c): the collector writes req, then signals; the thread
-     * acks with ack = req once parked; the collector releases it with resume = req. */
+    volatile int pending;           /* a stop waits: park when the section ends (own thread; set
+                                       by the collector's request too, gc/thread.c) */
+    /* handshakes (gc/thread.c): the collector writes req, then waits or signals; the
+     * thread acks with ack = req once parked; the collector releases it with resume = req. */
     _Atomic uint32_t req, ack;
     /* Its stack's scan cycle, for the barrier (stack_black): &scanned_cycle for
      * a plain thread; for an M, that of the goroutine it runs, or NULL on g0
@@ -134,6 +135,7 @@ typedef struct gc_thread {
     uint64_t  sigbase;
     _Atomic int nested;             /* a stop found it inside another handler: send again */
     _Atomic int park_anyway;        /* sent again too often: park even there (collector) */
+    _Atomic uint32_t parked;        /* in park (gc/thread.c), waiting for resume (own thread) */
     bool      registered;           /* in the thread list (threads lock) */
     bool      is_main;
     struct gc_thread *next, *prev;  /* the thread list (threads lock) */
@@ -309,6 +311,7 @@ void gort__gc_checkmark(void);                  /* world stopped, mark complete 
 /* ---- statistics (gc/stats.c) ------------------------------------------------------------ */
 void gort__gc_pause_record(int64_t ns);
 void gort__gc_ttsp_record(int64_t ns);
+void gort__gc_stop_counts(uint64_t *polled, uint64_t *signalled, uint64_t *held);   /* gc/thread.c */
 int64_t gort__gc_start_ns(void);
 void gort__gc_trace_cycle(uint32_t n, int64_t t0, int64_t stw1, int64_t mark, int64_t stw2,
                           uint64_t cpu_assist, uint64_t cpu_bg, uint64_t cpu_idle, uint64_t heap0, uint64_t heap1,

@@ -176,6 +176,7 @@ int gort_gc_stats(gort_gc_stats_t *out) {
     max = atomic_load(&ttsp.max);
     out->ttsp_max_ns = max;
     out->ttsp_p99_ns = quantile(h, total, 0.99, max);
+    gort__gc_stop_counts(&out->stops_polled, &out->stops_signalled, &out->stops_held);
     return 0;
 }
 

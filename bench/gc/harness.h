@@ -36,12 +36,14 @@ static void gc_report(char *buf, size_t n) {
     gort_gc_stats_t st;
     gort_gc_stats(&st);
     snprintf(buf, n, "gcs=%llu p50_ns=%llu p99_ns=%llu max_ns=%llu npauses=%llu gc_cpu=%.4f assists=%llu capped=%llu "
-             "ttsp_max_ns=%llu cpu_ms=assist:%.1f,bg:%.1f,idle:%.1f,pause:%.1f,sweep:%.1f,collector:%.1f",
+             "ttsp_max_ns=%llu stops=polled:%llu,signalled:%llu,held:%llu "
+             "cpu_ms=assist:%.1f,bg:%.1f,idle:%.1f,pause:%.1f,sweep:%.1f,collector:%.1f",
              (unsigned long long)st.num_gc, (unsigned long long)st.pause_p50_ns,
              (unsigned long long)st.pause_p99_ns, (unsigned long long)st.pause_max_ns,
              (unsigned long long)st.num_pauses, st.gc_cpu_fraction,
              (unsigned long long)st.num_assists, (unsigned long long)st.num_assists_capped,
-             (unsigned long long)st.ttsp_max_ns, st.cpu_assist_ns * 1e-6, st.cpu_background_ns * 1e-6,
+             (unsigned long long)st.ttsp_max_ns, (unsigned long long)st.stops_polled,
+             (unsigned long long)st.stops_signalled, (unsigned long long)st.stops_held, st.cpu_assist_ns * 1e-6, st.cpu_background_ns * 1e-6,
              st.cpu_idle_ns * 1e-6, st.cpu_pause_ns * 1e-6, st.cpu_sweep_ns * 1e-6, st.cpu_collector_ns * 1e-6);
 }
 #elif defined(USE_BDWGC)

@@ -77,6 +77,14 @@ typedef struct gort_gc_stats {
      *                      (its marking is also in cpu_background_ns). */
     uint64_t cpu_assist_ns, cpu_background_ns, cpu_idle_ns, cpu_pause_ns;
     uint64_t cpu_sweep_ns, cpu_collector_ns;
+    /* How threads answered the collector's stops since start, one count per thread
+     * per stop (the world's stops and the one-thread stops that scan a stack):
+     * stops_polled         at the end of a runtime critical section (allocating, a
+     *                      barrier, a goroutine switch), asked through memory;
+     * stops_signalled      the thread had not answered within 10 us: sent SIGPWR;
+     * stops_held           blocked inside gort (a wait, an idle M), or still parked
+     *                      from the stop before: taken as stopped, no signal. */
+    uint64_t stops_polled, stops_signalled, stops_held;
 } gort_gc_stats_t;
 
 /* The pause histogram behind gort_gc_stats: buckets of 1/16 octave, [lo_ns, hi_ns).

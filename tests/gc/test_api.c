@@ -363,6 +363,75 @@ static void test_threads(void **state) {
         pthread_join(t[i], NULL);
 }
 
+/* ---- how threads answer a stop (gort_gc_stats' stops_*) ------------------------------ */
+
+static atomic_int stop_spinners;
+
+/* Runs the program's own code: never inside the runtime, so a stop reaches it
+ * only by the signal.  (A nanosleep now and then: TSan hands a thread its
+ * signals only at an intercepted call.)  Its list, on its stack alone, lives. */
+static void *pure_spinner(void *arg) {
+    (void)arg;
+    assert_int_equal(gort_gc_register_thread(), 0);
+    cell *mine = make_list(500, 21, gort_gc_alloc);
+    volatile uint64_t x = 1;
+    for (uint64_t i = 1; !atomic_load(&stop_spinners); i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        if ((i & 0xfffff) == 0) {
+            struct timespec ts = {0, 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    check_list(mine, 500, 21);
+    gort_gc_unregister_thread();
+    return NULL;
+}
+
+/* Allocates all the time: inside the runtime's critical sections, where a stop
+ * asked through memory is answered at the section's end. */
+static void *alloc_spinner(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_spinners))
+        make_list(100, 3, gort_gc_alloc);
+    gort_gc_unregister_thread();
+    return NULL;
+}
+
+static void test_stop_answers(void **state) {
+    (void)state;
+    gort_gc_stats_t st0, st;
+    assert_int_equal(gort_gc_stats(&st0), 0);
+    atomic_store(&stop_spinners, 0);
+    pthread_t a, b;
+    assert_int_equal(pthread_create(&a, NULL, pure_spinner, NULL), 0);
+    assert_int_equal(pthread_create(&b, NULL, alloc_spinner, NULL), 0);
+    /* Until both kinds of answer have been seen: the spinner can answer only by
+     * the signal, the allocating thread mostly through memory (unless it is off
+     * its CPU for the whole 10 us), the main thread, waiting inside
+     * gort_gc_collect, is taken as held. */
+    uint64_t cycles = 0;
+    do {
+        gort_gc_collect();
+        cycles++;
+        assert_int_equal(gort_gc_stats(&st), 0);
+    } while (cycles < 2000 && (st.stops_signalled == st0.stops_signalled || st.stops_polled == st0.stops_polled));
+    atomic_store(&stop_spinners, 1);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    print_message("%llu cycles: %llu polled, %llu signalled, %llu held\n", (unsigned long long)cycles,
+                  (unsigned long long)(st.stops_polled - st0.stops_polled),
+                  (unsigned long long)(st.stops_signalled - st0.stops_signalled),
+                  (unsigned long long)(st.stops_held - st0.stops_held));
+    assert_true(st.stops_signalled > st0.stops_signalled);
+    assert_true(st.stops_polled > st0.stops_polled);
+    assert_true(st.stops_held > st0.stops_held);
+    /* Each cycle stops the world twice, every registered thread each time (these
+     * three at least), besides the one-thread stops that scan stacks. */
+    uint64_t answers = (st.stops_polled - st0.stops_polled) + (st.stops_signalled - st0.stops_signalled) +
+                       (st.stops_held - st0.stops_held);
+    assert_true(answers >= 2 * 3 * cycles);
+}
+
 static void test_stats_and_settings(void **state) {
     (void)state;
     gort_gc_stats_t st;
@@ -510,6 +579,7 @@ int main(void) {
         cmocka_unit_test(test_large_far_oblets),
         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_stop_answers),
         cmocka_unit_test(test_stats_and_settings),
         cmocka_unit_test(test_stats_cpu_split),
         cmocka_unit_test(test_free_of_gc_object_dies),
