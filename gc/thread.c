@@ -99,6 +99,8 @@ static void park(gc_thread *t) {
     gort__futex_wake(&t->ack, 1);
     atomic_store_explicit(&t->bstate, TS_BLOCKED, memory_order_release);
     for (;;) {
+        /* "Reached", not "equals": a later stop that took the thread as held
+         * meanwhile releases it with its own, later request. */
         uint32_t r = atomic_load(&t->resume);
         if ((int32_t)(r - seq) >= 0)
             break;
@@ -264,10 +266,6 @@ static void request(gc_thread *t) {
 #endif
 }
 
-static bool answered(gc_thread *t) {
-    return atomic_load_explicit(&t->ack, memory_order_acquire) == atomic_load_explicit(&t->req, memory_order_relaxed);
-}
-
 /* False if the thread is gone. */
 static bool signal_(gc_thread *t) {
     if (syscall(SYS_tgkill, pid, t->tid, GC_SIGNAL) != 0) {
@@ -286,6 +284,19 @@ static bool try_hold(gc_thread *t) {
         return true;
     }
     return false;
+}
+
+/* Whether t's request is served: t answered it, or t is blocked inside gort and
+ * is taken as held now.  Taking it marks the request served, so a late handler
+ * (TSan delivers them late) and the poll at the region's end both ignore it. */
+static bool served(gc_thread *t) {
+    uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
+    if (atomic_load_explicit(&t->ack, memory_order_acquire) == seq)
+        return true;
+    if (!try_hold(t))
+        return false;
+    atomic_store_explicit(&t->ack, seq, memory_order_release);
+    return true;
 }
 
 /* A signal reaches a running thread in a few microseconds; sleeping on the futex
@@ -324,8 +335,7 @@ static bool same_cpu(const gc_thread *t) {
 
 /* Waits until t answers the signal just sent, or until it can be taken as held: a
  * thread that entered a blocking region before its handler ran does not park
- * there.  Taking it marks the request served, so a late handler (TSan delivers
- * them late) and the poll at the region's end both ignore it. */
+ * there (served). */
 /* A thread whose handler found it inside another signal's handler (t->nested) is
  * sent the signal again, every NESTED_RESEND_NS; after NESTED_MAX_SENDS (50 ms) it
  * parks wherever the signal finds it. */
@@ -333,19 +343,14 @@ static bool same_cpu(const gc_thread *t) {
 #define NESTED_MAX_SENDS 2500
 
 static void wait_ack(gc_thread *t) {
-    uint32_t seq = atomic_load_explicit(&t->req, memory_order_relaxed);
     int64_t spin_until = gort__nanotime() + ACK_SPIN_NS;
     bool spinning = true;
     int64_t resent_at = 0;
     int resends = 0;
     for (int spin = 0;; spin++) {
+        if (served(t))
+            return;
         uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
-        if (a == seq)
-            return;
-        if (try_hold(t)) {
-            atomic_store_explicit(&t->ack, seq, memory_order_release);
-            return;
-        }
         if (GORT_UNLIKELY(atomic_load_explicit(&t->nested, memory_order_acquire))) {
             int64_t now = gort__nanotime();
             if (now - resent_at < NESTED_RESEND_NS) {
@@ -378,12 +383,8 @@ static void wait_ack(gc_thread *t) {
 /* Whether t answered (or was taken as held) within ACK_POLL_NS of the request. */
 static bool poll_answer(gc_thread *t, int64_t until) {
     for (int spin = 0;; spin++) {
-        if (t->held || answered(t))
+        if (t->held || served(t))
             return true;
-        if (try_hold(t)) {
-            atomic_store_explicit(&t->ack, atomic_load_explicit(&t->req, memory_order_relaxed), memory_order_release);
-            return true;
-        }
         if ((spin & 63) == 63) {
             if (gort__nanotime() >= until)
                 return false;
