@@ -112,6 +112,9 @@ typedef struct gc_thread {
      * (the switch sets it; include/gort/internal/gcsched.h). */
     const uint32_t *gscan;
     _Atomic uint32_t resume;
+    _Atomic uint32_t wake;          /* futex the collector sleeps on while it waits for an answer:
+                                       bumped by the thread when it parks, or blocks, with a
+                                       request open (gc/thread.c, wake_collector) */
     /* The P whose spans, barrier buffer and assist state the thread uses: its own,
      * or, for an M holding a scheduler P, that P's (changed by the thread itself,
      * outside critical sections). */
@@ -120,6 +123,7 @@ typedef struct gc_thread {
     void    *m;                     /* the scheduler's M it is, or NULL (own thread) */
     _Atomic uint32_t bstate;        /* TS_RUNNING / TS_BLOCKED (own thread) / TS_HELD (collector) */
     bool      held;                 /* the collector holds it blocked (collector, threads lock) */
+    bool      local;                /* this stop found it on the collector's CPU (collector, threads lock) */
     uintptr_t sp;                   /* parked: lowest stack address to scan (own thread, before ack) */
     uintptr_t regs[40];             /* parked: the interrupted general registers */
     unsigned  nregs;

@@ -7,7 +7,7 @@
  * the collector bumps t->req and sets t->pending, and waits up to ACK_POLL_NS for
  * the thread to park itself at the end of a critical section
  * (gort__gc_park_deferred).  If it has not, the collector sends SIGPWR with
- * tgkill.  The handler, unless the thread is inside a critical section, records
+ * tgkill (at once to a thread on the collector's own CPU, see ACK_POLL_NS).  The handler, unless the thread is inside a critical section, records
  * where the thread's stack ends and its registers, acks (t->ack = req, futex
  * wake) and waits on t->resume.  Inside a critical section the handler only sets
  * t->pending, and the thread parks when the section ends.  A thread inside a
@@ -78,6 +78,14 @@ extern void *__libc_stack_end;
 static pid_t gettid_(void) { return (pid_t)syscall(SYS_gettid); }
 
 /* ---- parking ----------------------------------------------------------------------------- */
+/* The collector, waiting in wait_ack, looks again: t answered, or entered a
+ * blocking region (and can be taken as held).  It reads wake before looking,
+ * so a bump after its look fails its futex wait. */
+static void wake_collector(gc_thread *t) {
+    atomic_fetch_add(&t->wake, 1);
+    gort__futex_wake(&t->wake, 1);
+}
+
 /* Answer t's request and wait for the release.  The caller has saved where the
  * thread's stack ends and its registers.  While it waits, the thread counts
  * as blocked (bstate, as inside gort__gc_blocking): the stop that follows
@@ -96,7 +104,7 @@ static void park(gc_thread *t) {
         return;
     atomic_store(&t->parked, 1);   /* before the release can be read: see gort__gc_resume_one */
     atomic_store_explicit(&t->ack, seq, memory_order_release);
-    gort__futex_wake(&t->ack, 1);
+    wake_collector(t);
     atomic_store_explicit(&t->bstate, TS_BLOCKED, memory_order_release);
     for (;;) {
         /* "Reached", not "equals": a later stop that took the thread as held
@@ -162,7 +170,7 @@ __attribute__((unused)) static bool in_other_handler(gc_thread *t, const ucontex
     if (atomic_load_explicit(&t->park_anyway, memory_order_relaxed))
         return false;
     atomic_store_explicit(&t->nested, 1, memory_order_release);
-    gort__futex_wake(&t->ack, 1);
+    wake_collector(t);
     return true;
 }
 
@@ -237,7 +245,24 @@ GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
  * us (p99 56 us, max 350), where a store seen by the other CPU takes 0.25 us
  * (p99 2.4): the server's time to safe point at P=1 was 35-50 us a stop, and
  * up to 0.36 ms, nearly all of it the signal's.  A thread running the
- * program's own code (no critical section) gets the signal ACK_POLL_NS late. */
+ * program's own code (no critical section) gets the signal ACK_POLL_NS late.
+ *
+ * Not so a thread on the collector's own CPU (it ran there last; it cannot be
+ * running now): it cannot answer while the collector polls, and a yield to it
+ * may leave the collector off the CPU for milliseconds -- until a tick, or a
+ * wake-up there -- while the thread runs the program's own code, where only a
+ * signal stops it (binary-trees at P=2: stops of 0.6-5 ms, with the other CPU
+ * idle).  Nor does a yield always hand it the CPU: the kernel (EEVDF) runs the
+ * collector again while the thread is not eligible (tens of microseconds).  So
+ * such a thread is signalled at once, and the collector sleeps until it
+ * answers (t->wake): the thread runs at once, into its handler.  Those
+ * threads come first; the others have answered meanwhile, or are polled and
+ * signalled as above.  The signal costs the thread its handler when the next
+ * section's end was near (binary-trees at P=2: pause p50 8.7 -> 25 us, max
+ * 0.64-1.25 ms -> 60-84 us).  Two alternatives measured worse: a one-shot
+ * POSIX timer that signals the thread ACK_POLL_NS after a yield (arming a
+ * timer that short costs 7 us here, the timer hardware being emulated; p50
+ * 50 us), and a yield before the sleep (one stop of 0.77 ms in 3 runs). */
 #define ACK_POLL_NS 10000
 
 /* How threads answered (gort_gc_stats: stops_*); written under the threads lock. */
@@ -256,7 +281,7 @@ static void count(_Atomic uint64_t *c) {
 static void request(gc_thread *t) {
     atomic_store_explicit(&t->nested, 0, memory_order_relaxed);
     atomic_store_explicit(&t->park_anyway, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->req, 1, memory_order_release);
+    atomic_fetch_add(&t->req, 1);   /* seq_cst: against blocking_here's store, then load */
 #if !defined(GORT_TSAN)
     /* The thread's own flag, written here too: at worst (the thread answered
      * before it saw it, and cleared it first) it parks once more at a later
@@ -299,15 +324,14 @@ static bool served(gc_thread *t) {
     return true;
 }
 
-/* A signal reaches a running thread in a few microseconds; sleeping on the futex
- * at once adds the collector's own wake-up to every pause (tens of microseconds on
- * a virtual machine).  So the collector spins first, for a bounded time, giving
- * the CPU away every 64 rounds when the thread waits for this very CPU: it last
- * ran here (the kernel's rseq area says so), or where it ran is not known.  A
- * yield when it runs elsewhere only lets another thread in on this CPU -- an
- * idle-priority mark worker held it for 2 ms once while the answer waited --
- * and without any yield an M the collector preempted on its own CPU waits for
- * the spin's end (the server's time to safe point at P=2: 64-98 us -> 193-221). */
+/* A signal reaches a thread running on another CPU in a few microseconds;
+ * sleeping on the futex at once adds the collector's own wake-up to every pause
+ * (tens of microseconds on a virtual machine).  So for such a thread the
+ * collector spins first, for a bounded time, giving the CPU away every 64
+ * rounds if the thread has moved to this very CPU.  A yield when it runs
+ * elsewhere only lets another thread in on this CPU -- an idle-priority mark
+ * worker held it for 2 ms once while the answer waited.  A thread found on this
+ * CPU (local) gets no spin: the collector sleeps at once (see ACK_POLL_NS). */
 #define ACK_SPIN_NS 100000
 
 /* The calling thread's rseq cpu_id, or NULL: glibc's area for the thread, at
@@ -342,15 +366,15 @@ static bool same_cpu(const gc_thread *t) {
 #define NESTED_RESEND_NS 20000
 #define NESTED_MAX_SENDS 2500
 
-static void wait_ack(gc_thread *t) {
+static void wait_ack(gc_thread *t, bool local) {
     int64_t spin_until = gort__nanotime() + ACK_SPIN_NS;
-    bool spinning = true;
+    bool spinning = !local;
     int64_t resent_at = 0;
     int resends = 0;
     for (int spin = 0;; spin++) {
+        uint32_t w = atomic_load(&t->wake);
         if (served(t))
             return;
-        uint32_t a = atomic_load_explicit(&t->ack, memory_order_acquire);
         if (GORT_UNLIKELY(atomic_load_explicit(&t->nested, memory_order_acquire))) {
             int64_t now = gort__nanotime();
             if (now - resent_at < NESTED_RESEND_NS) {
@@ -374,23 +398,20 @@ static void wait_ack(gc_thread *t) {
             gort__cpu_relax();
             continue;
         }
-        gort__futex_wait(&t->ack, a, 1000000);
+        gort__futex_wait(&t->wake, w, 1000000);
         if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
             gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
     }
 }
 
-/* Whether t answered (or was taken as held) within ACK_POLL_NS of the request. */
+/* Whether t answered (or was taken as held) by `until`.  False at once when t
+ * is on this CPU (it moved here): it cannot run while the collector spins. */
 static bool poll_answer(gc_thread *t, int64_t until) {
     for (int spin = 0;; spin++) {
         if (t->held || served(t))
             return true;
-        if ((spin & 63) == 63) {
-            if (gort__nanotime() >= until)
-                return false;
-            if (same_cpu(t))
-                sched_yield();
-        }
+        if ((spin & 63) == 0 && (same_cpu(t) || gort__nanotime() >= until))
+            return false;
         gort__cpu_relax();
     }
 }
@@ -412,10 +433,11 @@ bool gort__gc_stop_one(gc_thread *t) {
         return true;
     }
     request(t);
-    if (!answer_or_signal(t, poll_answer(t, gort__nanotime() + ACK_POLL_NS)))
+    bool local = same_cpu(t);
+    if (!answer_or_signal(t, local ? served(t) : poll_answer(t, gort__nanotime() + ACK_POLL_NS)))
         return false;
     if (!t->held)
-        wait_ack(t);
+        wait_ack(t, local);
     return true;
 }
 
@@ -437,7 +459,9 @@ void gort__gc_resume_one(gc_thread *t) {
 GORT_NOINLINE static void blocking_here(gc_thread *t, void (*fn)(void *), void *arg) {
     t->sp = (uintptr_t)__builtin_frame_address(0);
     t->nregs = 0;
-    atomic_store_explicit(&t->bstate, TS_BLOCKED, memory_order_release);
+    atomic_store(&t->bstate, TS_BLOCKED);
+    if (GORT_UNLIKELY(atomic_load(&t->req) != atomic_load_explicit(&t->ack, memory_order_relaxed)))
+        wake_collector(t);   /* a stop waits: it takes the thread as held now */
     fn(arg);
     for (;;) {
         uint32_t b = TS_BLOCKED;
@@ -502,13 +526,23 @@ void gort__gc_stop_world(void) {
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!try_hold(t))
             request(t);
+    /* This CPU's threads first: signalled at once, and waited for asleep
+     * (see ACK_POLL_NS).  The others answer meanwhile, or are signalled after
+     * the poll. */
     int64_t until = gort__nanotime() + ACK_POLL_NS;
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
-        if (!answer_or_signal(t, poll_answer(t, until)))
+        if ((t->local = !t->held && same_cpu(t))) {
+            if (!answer_or_signal(t, t->held || served(t)))
+                gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+            if (!t->held)
+                wait_ack(t, true);
+        }
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        if (!t->local && !answer_or_signal(t, poll_answer(t, until)))
             gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
-        if (!t->held)
-            wait_ack(t);
+        if (!t->local && !t->held)
+            wait_ack(t, false);
     gort__gc_ttsp_record(gort__nanotime() - stw_start);
 }
 
