@@ -7,9 +7,10 @@
  * the collector bumps t->req and sets t->pending, and waits up to ACK_POLL_NS for
  * the thread to park itself at the end of a critical section
  * (gort__gc_park_deferred).  If it has not, the collector sends SIGPWR with
- * tgkill (at once to a thread on the collector's own CPU, see ACK_POLL_NS).  The handler, unless the thread is inside a critical section, records
- * where the thread's stack ends and its registers, acks (t->ack = req, futex
- * wake) and waits on t->resume.  Inside a critical section the handler only sets
+ * tgkill (at once to a thread on the collector's own CPU, see ACK_POLL_NS).
+ * The handler, unless the thread is inside a critical section, records where
+ * the thread's stack ends and its registers, acks (t->ack = req, wake_collector)
+ * and waits on t->resume.  Inside a critical section the handler only sets
  * t->pending, and the thread parks when the section ends.  A thread inside a
  * blocking region (gort__gc_blocking), or still parked from the stop before, is
  * taken as held without either (bstate).  The collector holds the threads lock
@@ -258,8 +259,9 @@ GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
  * answers (t->wake): the thread runs at once, into its handler.  Those
  * threads come first; the others have answered meanwhile, or are polled and
  * signalled as above.  The signal costs the thread its handler when the next
- * section's end was near (binary-trees at P=2: pause p50 8.7 -> 25 us, max
- * 0.64-1.25 ms -> 60-84 us).  Two alternatives measured worse: a one-shot
+ * section's end was near.  Binary-trees at P=2: pause p50 8.7 -> 25 us, run
+ * maxima 0.64-1.25 ms -> 60-84 us; the server at P=2: p50 12 -> 27 us, p99
+ * 86-102 -> 86-147 us, run maxima 92 us-1.0 ms -> 160-224 us.  Two alternatives measured worse: a one-shot
  * POSIX timer that signals the thread ACK_POLL_NS after a yield (arming a
  * timer that short costs 7 us here, the timer hardware being emulated; p50
  * 50 us), and a yield before the sleep (one stop of 0.77 ms in 3 runs). */
@@ -532,7 +534,7 @@ void gort__gc_stop_world(void) {
     int64_t until = gort__nanotime() + ACK_POLL_NS;
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if ((t->local = !t->held && same_cpu(t))) {
-            if (!answer_or_signal(t, t->held || served(t)))
+            if (!answer_or_signal(t, served(t)))
                 gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
             if (!t->held)
                 wait_ack(t, true);
