@@ -261,10 +261,11 @@ GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
  * signalled as above.  The signal costs the thread its handler when the next
  * section's end was near.  Binary-trees at P=2: pause p50 8.7 -> 25 us, run
  * maxima 0.64-1.25 ms -> 60-84 us; the server at P=2: p50 12 -> 27 us, p99
- * 86-102 -> 86-147 us, run maxima 92 us-1.0 ms -> 160-224 us.  Two alternatives measured worse: a one-shot
- * POSIX timer that signals the thread ACK_POLL_NS after a yield (arming a
- * timer that short costs 7 us here, the timer hardware being emulated; p50
- * 50 us), and a yield before the sleep (one stop of 0.77 ms in 3 runs). */
+ * 86-102 -> 86-147 us, run maxima 92 us-1.0 ms -> 160-224 us.  Two
+ * alternatives measured worse: a one-shot POSIX timer that signals the thread
+ * ACK_POLL_NS after a yield (arming a timer that short costs 7 us here, the
+ * timer hardware being emulated; p50 50 us), and a yield before the sleep
+ * (one stop of 0.77 ms in 3 runs). */
 #define ACK_POLL_NS 10000
 
 /* How threads answered (gort_gc_stats: stops_*); written under the threads lock. */
@@ -291,6 +292,10 @@ static void request(gc_thread *t) {
      * on.  Under TSan the section's end polls req itself (GORT_GCM_POLL). */
     t->pending = 1;
 #endif
+}
+
+GORT_NORETURN GORT_COLD static void thread_gone(const gc_thread *t) {
+    gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
 }
 
 /* False if the thread is gone. */
@@ -359,15 +364,15 @@ static bool same_cpu(const gc_thread *t) {
     return a >= (1u << 31) || a == *mine;   /* "negative": not registered (yet) */
 }
 
-/* Waits until t answers the signal just sent, or until it can be taken as held: a
- * thread that entered a blocking region before its handler ran does not park
- * there (served). */
 /* A thread whose handler found it inside another signal's handler (t->nested) is
  * sent the signal again, every NESTED_RESEND_NS; after NESTED_MAX_SENDS (50 ms) it
  * parks wherever the signal finds it. */
 #define NESTED_RESEND_NS 20000
 #define NESTED_MAX_SENDS 2500
 
+/* Waits until t answers the signal just sent, or until it can be taken as held: a
+ * thread that entered a blocking region before its handler ran does not park
+ * there (served).  A local thread (on this CPU) is waited for asleep at once. */
 static void wait_ack(gc_thread *t, bool local) {
     int64_t spin_until = gort__nanotime() + ACK_SPIN_NS;
     bool spinning = !local;
@@ -388,7 +393,7 @@ static void wait_ack(gc_thread *t, bool local) {
             atomic_store_explicit(&t->nested, 0, memory_order_relaxed);
             if (++resends >= NESTED_MAX_SENDS)
                 atomic_store_explicit(&t->park_anyway, 1, memory_order_relaxed);
-            syscall(SYS_tgkill, pid, t->tid, GC_SIGNAL);
+            (void)signal_(t);   /* gone: the check below finds it */
             continue;
         }
         if (spinning && (spin & 63) == 63) {
@@ -402,7 +407,7 @@ static void wait_ack(gc_thread *t, bool local) {
         }
         gort__futex_wait(&t->wake, w, 1000000);
         if (spin % 1000 == 999 && syscall(SYS_tgkill, pid, t->tid, 0) != 0)
-            gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+            thread_gone(t);
     }
 }
 
@@ -535,13 +540,13 @@ void gort__gc_stop_world(void) {
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if ((t->local = !t->held && same_cpu(t))) {
             if (!answer_or_signal(t, served(t)))
-                gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+                thread_gone(t);
             if (!t->held)
                 wait_ack(t, true);
         }
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!t->local && !answer_or_signal(t, poll_answer(t, until)))
-            gort__fatal("gort: gc: registered thread %d exited without gort_gc_unregister_thread", (int)t->tid);
+            thread_gone(t);
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!t->local && !t->held)
             wait_ack(t, false);
