@@ -1071,11 +1071,14 @@ void gort__gc_scrub_stack(gc_thread *t, unsigned bytes) {
 }
 
 /* The end of an allocation: a stop that came during the fast path's critical
- * section (parked), then an assist owed (and what its frames left on the
- * stack), then a wait if the cycle is overdue. */
+ * section (parked), then the collector's wake-up if the allocation asked for a
+ * cycle, then an assist owed (and what its frames left on the stack), then a
+ * wait if the cycle is overdue. */
 GORT_NOINLINE static void *alloc_end(gc_thread *t, void *obj, bool parked) {
     if (parked)
         gort__gc_park_deferred(t);
+    if (GORT_UNLIKELY(t->kick))
+        gort__gc_kick(t);   /* a cycle asked for inside the section (gc/gc.c) */
     if (GORT_UNLIKELY(t->p->assist_credit < 0) &&
         atomic_load_explicit(&gort__gc_phase, memory_order_relaxed) == GC_MARK) {
         gort__gc_assist(t);

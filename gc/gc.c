@@ -217,7 +217,22 @@ void gort__gc_stats_init(void);
 
 /* ---- requests ---------------------------------------------------------------------- */
 
-/* Ask for a cycle (from an allocation: inside a critical section, so no lock). */
+static void wake_coordinator(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&coord_wake, 1);
+    gort__futex_wake(&coord_wake, 1);
+}
+
+/* Ask for a cycle (no lock: an allocation asks from inside a critical section).
+ * The wake-up is a system call that can take tens of microseconds where it has
+ * to wake an idle CPU (a virtual machine's: 20-60 us here), and the coordinator,
+ * once awake, stops the world at once: a thread that asked from inside a
+ * critical section and woke it there held up the cycle's first stop until the
+ * call returned -- the server at P=2's slowest stops were that (the stop's
+ * signal arriving in the middle of the futex call).  So such a thread only
+ * notes it (t->kick), and wakes the coordinator when its allocation ends
+ * (alloc_end: every caller inside a section is an allocation), in a blocking
+ * region, where a stop takes it as held without waiting for the call. */
 void gort__gc_request_cycle(bool forced) {
     uint32_t started = atomic_load(&gort__gc_cycle);
     uint32_t w = atomic_load(&want_cycles);
@@ -225,11 +240,21 @@ void gort__gc_request_cycle(bool forced) {
         atomic_store(&forced_pending, 1);
     while ((int32_t)(w - (started + 1)) < 0) {
         if (atomic_compare_exchange_weak(&want_cycles, &w, started + 1)) {
-            atomic_fetch_add(&coord_wake, 1);
-            gort__futex_wake(&coord_wake, 1);
+            gc_thread *t = gort__gc_self;
+            if (t && t->crit)
+                t->kick = true;
+            else
+                wake_coordinator(NULL);
             return;
         }
     }
+}
+
+/* The deferred wake-up of gort__gc_request_cycle: the allocation is done, the
+ * critical section over. */
+void gort__gc_kick(gc_thread *t) {
+    t->kick = false;
+    gort__gc_blocking(t, wake_coordinator, NULL);
 }
 
 static void wait_done(void *arg) {

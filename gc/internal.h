@@ -124,6 +124,8 @@ typedef struct gc_thread {
     _Atomic uint32_t bstate;        /* TS_RUNNING / TS_BLOCKED (own thread) / TS_HELD (collector) */
     bool      held;                 /* the collector holds it blocked (collector, threads lock) */
     bool      local;                /* this stop found it on the collector's CPU (collector, threads lock) */
+    bool      kick;                 /* it asked for a cycle inside a critical section: wake the
+                                       collector when the allocation ends (own thread, gc/gc.c) */
     uintptr_t sp;                   /* parked: lowest stack address to scan (own thread, before ack) */
     uintptr_t regs[40];             /* parked: the interrupted general registers */
     unsigned  nregs;
@@ -288,6 +290,7 @@ void   gort__gc_maybe_trigger(uint64_t heap_live);
 
 /* ---- cycles (gc/gc.c) ------------------------------------------------------------------- */
 void gort__gc_request_cycle(bool forced);
+void gort__gc_kick(gc_thread *t);
 void gort__gc_wait_overdue(gc_thread *t);    /* outside any critical section (gc/pacer.c) */
 extern _Atomic int64_t gort__gc_bg_credit;      /* background scan credit, in bytes of allocation */
 
