@@ -255,13 +255,15 @@ GORT_NOINLINE void gort__gc_park_deferred(gc_thread *t) {
  * signal stops it (binary-trees at P=2: stops of 0.6-5 ms, with the other CPU
  * idle).  Nor does a yield always hand it the CPU: the kernel (EEVDF) runs the
  * collector again while the thread is not eligible (tens of microseconds).  So
- * such a thread is signalled at once, and the collector sleeps until it
- * answers (t->wake): the thread runs at once, into its handler.  Those
- * threads come first; the others have answered meanwhile, or are polled and
- * signalled as above.  The signal costs the thread its handler when the next
- * section's end was near.  Binary-trees at P=2: pause p50 8.7 -> 25 us, run
- * maxima 0.64-1.25 ms -> 60-84 us; the server at P=2: p50 12 -> 27 us, p99
- * 86-102 -> 86-147 us, run maxima 92 us-1.0 ms -> 160-224 us.  Two
+ * such a thread is signalled at once, and the collector, once it has polled
+ * and signalled the others, sleeps until it answers (t->wake): the thread
+ * runs meanwhile, into its handler.  The signal costs the thread its handler
+ * when the next section's end was near.  Binary-trees at P=2: pause p50 8.7 ->
+ * 25 us, run maxima 0.64-1.25 ms -> 60-84 us; the server at P=2: p50 12 -> 27
+ * us, p99 86-102 -> 86-147 us, run maxima 92 us-1.0 ms -> 160-224 us.  (Then
+ * the others were polled only once this CPU's had answered, two deliveries
+ * end to end; in parallel, 4 runs each: the server's p50 26-30 -> 11 us, p99
+ * 82-112 -> 70-86 us, and binary-trees' p99 51-84 -> 36-60 us.)  Two
  * alternatives measured worse: a one-shot POSIX timer that signals the thread
  * ACK_POLL_NS after a yield (arming a timer that short costs 7 us here, the
  * timer hardware being emulated; p50 50 us), and a yield before the sleep
@@ -533,20 +535,21 @@ void gort__gc_stop_world(void) {
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!try_hold(t))
             request(t);
-    /* This CPU's threads first: signalled at once, and waited for asleep
-     * (see ACK_POLL_NS).  The others answer meanwhile, or are signalled after
-     * the poll. */
+    /* This CPU's threads are signalled at once (see ACK_POLL_NS), the others
+     * polled and then signalled; only then does the collector wait, asleep for
+     * this CPU's, which run meanwhile.  Waiting for this CPU's before signalling
+     * the others put two deliveries end to end: the server at P=2 had its
+     * slowest stops there (~40 us to one's handler, then ~40 to the other's). */
     int64_t until = gort__nanotime() + ACK_POLL_NS;
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
-        if ((t->local = !t->held && same_cpu(t))) {
-            if (!answer_or_signal(t, served(t)))
-                thread_gone(t);
-            if (!t->held)
-                wait_ack(t, true);
-        }
+        if ((t->local = !t->held && same_cpu(t)) && !answer_or_signal(t, served(t)))
+            thread_gone(t);
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!t->local && !answer_or_signal(t, poll_answer(t, until)))
             thread_gone(t);
+    for (gc_thread *t = gort__gc_threads; t; t = t->next)
+        if (t->local && !t->held)
+            wait_ack(t, true);
     for (gc_thread *t = gort__gc_threads; t; t = t->next)
         if (!t->local && !t->held)
             wait_ack(t, false);
