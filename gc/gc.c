@@ -47,10 +47,11 @@
  *   first, and a thread that ends a critical section parks there; one that has
  *   not answered after 10 us gets SIGPWR (at once if it waits for the
  *   collector's own CPU: gc/thread.c, ACK_POLL_NS), whose handler saves the
- *   registers and the stack pointer, acks, and waits on a futex until released.  (A signal
- *   costs tens of microseconds each way on a virtual machine; the request in
- *   memory, a fraction of one.)  The world is stopped by doing that to every
- *   thread at once; stacks are scanned by doing it to one thread at a time.
+ *   registers and the stack pointer, acks, and waits on a futex until
+ *   released.  (A signal costs tens of microseconds each way on a virtual
+ *   machine; the request in memory, a fraction of one.)  The world is stopped
+ *   by doing that to every thread at once; stacks are scanned by doing it to
+ *   one thread at a time.
  *
  *   A signal can land anywhere, so the runtime's own code protects itself with
  *   critical sections (gc/internal.h): allocation, the barrier and every GC lock

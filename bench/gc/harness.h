@@ -43,8 +43,9 @@ static void gc_report(char *buf, size_t n) {
              (unsigned long long)st.num_pauses, st.gc_cpu_fraction,
              (unsigned long long)st.num_assists, (unsigned long long)st.num_assists_capped,
              (unsigned long long)st.ttsp_max_ns, (unsigned long long)st.stops_polled,
-             (unsigned long long)st.stops_signalled, (unsigned long long)st.stops_held, st.cpu_assist_ns * 1e-6, st.cpu_background_ns * 1e-6,
-             st.cpu_idle_ns * 1e-6, st.cpu_pause_ns * 1e-6, st.cpu_sweep_ns * 1e-6, st.cpu_collector_ns * 1e-6);
+             (unsigned long long)st.stops_signalled, (unsigned long long)st.stops_held,
+             st.cpu_assist_ns * 1e-6, st.cpu_background_ns * 1e-6, st.cpu_idle_ns * 1e-6,
+             st.cpu_pause_ns * 1e-6, st.cpu_sweep_ns * 1e-6, st.cpu_collector_ns * 1e-6);
 }
 #elif defined(USE_BDWGC)
 #include <gc/gc.h>
