@@ -184,25 +184,29 @@ static void test_cooperative(void **state) {
 
 #define HELD 4096
 static void *held[HELD];
-static volatile unsigned long rounds;
+/* Allocations the spinner made: not rounds -- under TSan on a loaded machine
+ * one round can outlast sysmon's 10 ms, and the spinner then yields inside
+ * its first (CI saw rounds == 0 once). */
+static volatile unsigned long allocs;
 
 static void alloc_spinner(void *arg) {
     (void)arg;
     while (!stop) {   /* no channel, lock or yield: only gort_malloc's refills are safe points */
-        for (int i = 0; i < HELD; i++)
+        for (int i = 0; i < HELD; i++) {
             held[i] = gort_malloc(256);   /* 4096 x 256 B: refills every 32 objects */
+            allocs++;
+        }
         for (int i = 0; i < HELD; i++)
             gort_free(held[i]);
-        rounds++;
     }
 }
 
 static void alloc_main(void *arg) {
     stop = 0;
-    rounds = 0;
+    allocs = 0;
     gort_go(alloc_spinner, NULL);
     gort_yield();   /* back only if the spinner yields at an allocation */
-    CHECK(rounds > 0);
+    CHECK(allocs > 0);
     spinner_yielded(arg);
 }
 
