@@ -835,9 +835,12 @@ void gort__gc_thread_init_signals(void) {
     gc_thread *m = record_new();
     m->tid = pid;
     m->is_main = true;
-    m->sigbase = gettid_() == pid ? current_mask_bits() : ~(uint64_t)0;
-    if (gettid_() == pid)
+    if (gettid_() == pid) {
+        m->sigbase = current_mask_bits();
         __atomic_store_n(&m->cpu, self_cpu_slot(), __ATOMIC_RELAXED);
+    } else {
+        m->sigbase = ~(uint64_t)0;
+    }
     m->stack_hi = GORT_ROUND_UP((uintptr_t)__libc_stack_end, sizeof(uintptr_t));
     link_locked(m);
     __atomic_store_n(&main_thread, m, __ATOMIC_RELEASE);

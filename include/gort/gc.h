@@ -81,7 +81,8 @@ typedef struct gort_gc_stats {
      * per stop (the world's stops and the one-thread stops that scan a stack):
      * stops_polled         at the end of a runtime critical section (allocating, a
      *                      barrier, a goroutine switch), asked through memory;
-     * stops_signalled      the thread had not answered within 10 us: sent SIGPWR;
+     * stops_signalled      sent SIGPWR: the thread had not answered within 10 us, or
+     *                      was waiting for the collector's own CPU (signalled at once);
      * stops_held           blocked inside gort (a wait, an idle M), or still parked
      *                      from the stop before: taken as stopped, no signal. */
     uint64_t stops_polled, stops_signalled, stops_held;
