@@ -38,6 +38,11 @@ static void postfork_child(void) {
     gort__caches_retire_others(gort__tls_cache);
 }
 
+/* rt/env.c refers to this, so that a static link pulls this file in (with its
+ * constructor) whenever it links gort at all: nothing else refers to it, and
+ * without it a static link ran no allocator handler at fork. */
+const char gort__allocfork_linked = 1;
+
 static void meta_prefork(void) { gort__meta_fork_lock(); }
 static void meta_postfork(void) { gort__meta_fork_unlock(0); }
 

@@ -148,9 +148,13 @@ static void parse_env(void) {
         gort__settings_parse_debug(v);
 }
 
-/* Pulls alloc/stats.c (the GORT_DEBUG=allocstats=1 report) into a static link. */
-extern const char gort__allocstats_linked;
+/* Pull into a static link the two files that are nothing but a constructor:
+ * alloc/stats.c (the GORT_DEBUG=allocstats=1 report) and alloc/fork.c (the
+ * allocator's fork handlers).  Nothing else refers to them, and an archive member
+ * nothing refers to is left out. */
+extern const char gort__allocstats_linked, gort__allocfork_linked;
 __attribute__((used)) static const char *const allocstats_ref = &gort__allocstats_linked;
+__attribute__((used)) static const char *const allocfork_ref = &gort__allocfork_linked;
 
 void gort__settings_init(void) {
     static _Atomic int state; /* 0 not yet, 1 parsing, 2 done */
