@@ -235,6 +235,12 @@ static void span_init_gc(mspan *s, unsigned spc) {
 static gort_mutex_t retired_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 static mspan *retired;
 
+void gort__gc_heap_leaf_locks(gort_mutex_t *out[GC_HEAP_LEAF_LOCKS]) {
+    out[0] = &bits_lock;
+    out[1] = &bounds_lock;
+    out[2] = &retired_lock;
+}
+
 /* A mutator that sweeps (inside a critical section) keeps the spans it empties
  * here and releases them right after the section, still counted as a sweeper (so
  * no mark can start before they are gone). */

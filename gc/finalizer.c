@@ -25,6 +25,17 @@ static gc_special *rec_free;           /* recycled records (specials lock) */
 static gort_bump_t rec_chunk;        /* specials lock */
 
 static gort_mutex_t finq_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_FINQ);
+
+/* fork (gc/gc.c, "Fork"): the child never inherits a list a dead thread was changing. */
+void gort__gc_finalizer_forklock(bool take) {
+    if (take) {
+        gort__mutex_lock(&specials_lock);
+        gort__mutex_lock(&finq_lock);
+    } else {
+        gort__mutex_unlock(&finq_lock);
+        gort__mutex_unlock(&specials_lock);
+    }
+}
 static gc_special *finq_head, *finq_tail;   /* finq lock */
 static _Atomic uint32_t finq_seq;           /* futex: bumped when the queue grows */
 _Atomic uint64_t gort__gc_finalizers_run;

@@ -178,6 +178,21 @@
  *     pointer to a GC object that should not be kept alive: records, queues and
  *     buffers live in mmap'd memory that is not a root.
  *
+ * FORK
+ *
+ *   A child has only the thread that forked: no coordinator, no mark worker,
+ *   sweeper or finalizer thread.  fork() therefore waits until no cycle runs
+ *   (a gate the coordinator passes before each cycle: a fork waits for the
+ *   cycle under way, and a cycle asked for meanwhile waits for the fork), and
+ *   takes the collector's locks around it, as alloc/fork.c takes the
+ *   allocator's: the child inherits a heap between cycles, with no list half
+ *   changed by a thread that is not there.  In a child forked after the
+ *   collector started (gort__gc_forked_from), GC objects can be allocated,
+ *   written and read, but no cycle ever runs: the first time one would start,
+ *   a warning says so once; an allocation never waits for an overdue cycle;
+ *   gort_gc_collect is a fatal error (it could only wait for ever).  A child
+ *   forked before the collector started gets a collector of its own.
+ *
  * REJECTED ALTERNATIVES
  *
  *   - Scanning stacks and globals in a pause (bdwgc): pauses grow with roots; the
@@ -194,7 +209,10 @@
  */
 #include "gc/internal.h"
 
+#include "include/gort/internal/fork.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -234,7 +252,13 @@ static void wake_coordinator(void *arg) {
  * notes it (t->kick), and wakes the coordinator when its allocation ends
  * (alloc_end: every caller inside a section is an allocation), in a blocking
  * region, where a stop takes it as held without waiting for the call. */
+static void forked_warn(void);
+
 void gort__gc_request_cycle(bool forced) {
+    if (GORT_UNLIKELY(gort__gc_forked_from)) {
+        forked_warn();
+        return;
+    }
     uint32_t started = atomic_load(&gort__gc_cycle);
     uint32_t w = atomic_load(&want_cycles);
     if (forced)
@@ -276,6 +300,10 @@ static void nap_blocked(void *arg) {
 
 /* runtime.GC: wait for a cycle that starts after the call, then help sweep. */
 void gort_gc_collect(void) {
+    if (GORT_UNLIKELY(gort__gc_forked_from))
+        gort__fatal("gort: gc: gort_gc_collect in a process forked from pid %d after its collector "
+                    "started: the collector's threads do not exist here, so no cycle can run "
+                    "(docs/gc.md, \"Fork\")", gort__gc_forked_from);
     gc_thread *t = gc_self();
     if (!t)
         gort__fatal("gort: gc: gort_gc_collect: cannot register the calling thread");
@@ -520,6 +548,127 @@ static void run_cycle(void) {
                              goal0, gort__gc_ncpu, forced);
 }
 
+/* ---- fork (FORK above) ------------------------------------------------------------ */
+static _Atomic uint32_t forks_pending;   /* futex: forks between their prepare and parent hooks */
+static _Atomic uint32_t coord_busy;      /* futex: the coordinator is in a cycle */
+static int fork_parent_pid;
+int gort__gc_forked_from;
+
+/* The coordinator's side of the gate (Dekker's pair with fork_gate_prepare:
+ * busy, then pending here; pending, then busy there).  False, once the forks
+ * are done, if one was being prepared: the caller looks at its requests again. */
+static bool gate_enter(void) {
+    atomic_store(&coord_busy, 1);
+    uint32_t f = atomic_load(&forks_pending);
+    if (GORT_LIKELY(f == 0))
+        return true;
+    atomic_store(&coord_busy, 0);
+    gort__futex_wake(&coord_busy, INT_MAX);
+    while ((f = atomic_load(&forks_pending)) != 0)
+        gort__futex_wait(&forks_pending, f, -1);
+    return false;
+}
+
+static void gate_exit(void) {
+    atomic_store(&coord_busy, 0);
+    if (atomic_load(&forks_pending))
+        gort__futex_wake(&coord_busy, INT_MAX);
+}
+
+static void wait_coordinator_idle(void *arg) {
+    (void)arg;
+    uint32_t b;
+    while ((b = atomic_load(&coord_busy)) != 0)
+        gort__futex_wait(&coord_busy, b, -1);
+}
+
+/* Before the sched hook (rank NONE): the cycle waited for may need the
+ * scheduler's lock.  A registered thread waits in a blocking region (the cycle
+ * stops the world); a goroutine too, on its own thread (a fork must return on
+ * the thread that called it). */
+static void fork_gate_prepare(void) {
+    atomic_fetch_add(&forks_pending, 1);
+    fork_parent_pid = (int)getpid();
+    gc_thread *t = gort__gc_self;
+    if (t)
+        gort__gc_blocking(t, wait_coordinator_idle, NULL);
+    else
+        wait_coordinator_idle(NULL);
+}
+
+static void fork_gate_parent(void) {
+    if (atomic_fetch_sub(&forks_pending, 1) == 1)
+        gort__futex_wake(&forks_pending, INT_MAX);
+}
+
+static void fork_gate_child(void) {
+    atomic_store(&forks_pending, 0);
+    if (atomic_load(&gort__gc_inited))
+        gort__gc_forked_from = fork_parent_pid;
+}
+
+/* Every lock of the collector's a thread may hold between cycles, in rank order. */
+static void fork_locks_take(void) {
+    gort__mutex_lock(&gort__gc_threads_lock);
+    gort__gc_finalizer_forklock(true);
+    gort__gc_roots_forklock(true);
+    for (unsigned i = 0; i < GC_NSPC; i++)
+        gort__mutex_lock(&gort__gc_central[i].lock);
+    gort__gc_mark_forklock(true);
+}
+
+static void fork_locks_release(void) {
+    gort__gc_mark_forklock(false);
+    for (unsigned i = GC_NSPC; i-- > 0;)
+        gort__mutex_unlock(&gort__gc_central[i].lock);
+    gort__gc_roots_forklock(false);
+    gort__gc_finalizer_forklock(false);
+    gort__mutex_unlock(&gort__gc_threads_lock);
+}
+
+/* The leaf locks (the pacer's, and the heap's bitmaps, bounds and retired
+ * spans): one rank, so taken in address order, as the rank checker requires. */
+enum { NLEAF = GC_HEAP_LEAF_LOCKS + 1 };
+static gort_mutex_t *leaf_locks[NLEAF];
+
+static void fork_leaf_take(void) {
+    gort__gc_heap_leaf_locks(leaf_locks);
+    leaf_locks[NLEAF - 1] = gort__gc_pacer_mutex();
+    for (int i = 1; i < NLEAF; i++)
+        for (int j = i; j > 0 && (uintptr_t)leaf_locks[j - 1] > (uintptr_t)leaf_locks[j]; j--) {
+            gort_mutex_t *m = leaf_locks[j];
+            leaf_locks[j] = leaf_locks[j - 1];
+            leaf_locks[j - 1] = m;
+        }
+    for (int i = 0; i < NLEAF; i++)
+        gort__mutex_lock(leaf_locks[i]);
+}
+
+static void fork_leaf_release(void) {
+    for (int i = NLEAF; i-- > 0;)
+        gort__mutex_unlock(leaf_locks[i]);
+}
+
+__attribute__((constructor)) static void gc_fork_init(void) {
+    static const struct gort_fork_hook gate = {GORT_RANK_NONE, fork_gate_prepare, fork_gate_parent,
+                                               fork_gate_child};
+    static const struct gort_fork_hook locks = {GORT_RANK_GC_THREADS, fork_locks_take, fork_locks_release,
+                                                fork_locks_release};
+    static const struct gort_fork_hook leaf = {GORT_RANK_LEAF, fork_leaf_take, fork_leaf_release,
+                                               fork_leaf_release};
+    gort__fork_register(&gate);
+    gort__fork_register(&locks);
+    gort__fork_register(&leaf);
+}
+
+static void forked_warn(void) {
+    static _Atomic int warned;
+    if (!atomic_exchange(&warned, 1))
+        gort__printf("gort: gc: warning: this process was forked from pid %d after its collector "
+                     "started; the collector's threads do not exist here, so nothing is collected "
+                     "(docs/gc.md, \"Fork\")\n", gort__gc_forked_from);
+}
+
 static void *coordinator_main(void *arg) {
     (void)arg;
     gort__os_thread_name("gort-gc");
@@ -527,9 +676,12 @@ static void *coordinator_main(void *arg) {
         uint32_t seq = atomic_load(&coord_wake);
         uint32_t want = atomic_load(&want_cycles), started = atomic_load(&gort__gc_cycle);
         if ((int32_t)(want - started) > 0) {
+            if (!gate_enter())
+                continue;   /* waited for a fork */
             int64_t c0 = gort__gc_thread_cpu_ns();
             run_cycle();
             atomic_fetch_add(&gort__gc_coord_cpu_ns, (uint64_t)(gort__gc_thread_cpu_ns() - c0));
+            gate_exit();
             continue;
         }
         gort__futex_wait(&coord_wake, seq, -1);

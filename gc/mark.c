@@ -108,6 +108,14 @@ static void pool_unlock(void) {
         set_policy(me, SCHED_IDLE);
 }
 
+/* fork: the plain lock (no marker holds it between cycles, when a fork happens). */
+void gort__gc_mark_forklock(bool take) {
+    if (take)
+        gort__mutex_lock(&pool.lock);
+    else
+        gort__mutex_unlock(&pool.lock);
+}
+
 static workbuf *get_empty(void) {
     pool_lock();
     workbuf *b = pool.empty;

@@ -56,6 +56,9 @@ _Atomic int      gort__gc_percent = 100;
 _Atomic int64_t  gort__gc_memlimit = INT64_MAX;
 static double trigger_ratio = 0.7;           /* pacer lock */
 static gort_mutex_t pacer_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
+
+gort_mutex_t *gort__gc_pacer_mutex(void) { return &pacer_lock; }
+
 static _Atomic uint64_t scan_expected;     /* scan work expected this mark */
 static _Atomic uint64_t heap_at_start;
 
@@ -202,6 +205,8 @@ static void wait_cycle(void *arg) {
 
 void gort__gc_wait_overdue(gc_thread *t) {
     t->p->overdue = false;
+    if (GORT_UNLIKELY(gort__gc_forked_from))
+        return;   /* no collector in this process: nothing to wait for (gc/gc.c, "Fork") */
     uint32_t c0 = atomic_load(&gort__gc_cycle);
     if (atomic_load(&gort__gc_phase) != GC_OFF)
         return;

@@ -30,6 +30,13 @@ static uintptr_t cursor_at;            /* and where in it */
 /* Registered ranges (roots lock; mutators change them inside a critical section,
  * so with the world stopped they are consistent without the lock). */
 static gort_mutex_t roots_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_ROOTS);
+
+void gort__gc_roots_forklock(bool take) {
+    if (take)
+        gort__mutex_lock(&roots_lock);
+    else
+        gort__mutex_unlock(&roots_lock);
+}
 static root_range *reg;                /* MAX_RANGES entries, mmap'd */
 static unsigned nreg;
 static unsigned reg_cursor;            /* the coordinator's scan position (roots lock) */

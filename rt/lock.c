@@ -55,10 +55,11 @@ void gort__mutex_unlock_slow(gort_mutex_t *m) {
 
 #ifdef GORT_DEBUG_CHECKS
 /* Per-thread stack of held locks (a thread holds few at once; fork holds every
- * central lock, hence the size).  Locks of one rank may be held together only when
+ * central lock of both heaps -- the allocator's 67, the collector's 204 --
+ * hence the size).  Locks of one rank may be held together only when
  * taken in increasing address order (jemalloc's witness rule), as fork's
  * preparation takes the per-class central locks. */
-enum { MAX_HELD = 128 };
+enum { MAX_HELD = 512 };
 static __thread struct { uint32_t rank; const void *lock; } held[MAX_HELD];
 static __thread int nheld;
 
