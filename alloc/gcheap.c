@@ -1190,12 +1190,20 @@ GORT_INLINE void zero_small(uintptr_t p, uint32_t size) {
  * The fast path reaches here by tail calls only, so the return address is the
  * program's call site; from the runtime's own code it is not, and the hook
  * does not yield.  The object stays in this frame (a root) across a yield. */
+#if GC_ALLOC_RA_TLS
+__thread uintptr_t gort__gc_alloc_ra;
+#endif
+
 GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
+    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
+#if GC_ALLOC_RA_TLS
+    ra = __atomic_exchange_n(&gort__gc_alloc_ra, 0, __ATOMIC_RELAXED);
+#endif
     crit_exit(t);
     void *obj = alloc_slow(n, kind, ty);
     void (*hook)(uintptr_t) = __atomic_load_n(&gort__alloc_safepoint_hook, __ATOMIC_RELAXED);
-    if (hook)
-        hook((uintptr_t)__builtin_return_address(0));
+    if (hook && ra)
+        hook(ra);
     __asm__ volatile("" ::"r"(obj) : "memory");
     return obj;
 }

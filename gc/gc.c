@@ -717,12 +717,26 @@ void gort__gc_init(void) {
 }
 
 /* ---- allocation ------------------------------------------------------------------------------ */
+/* return call, where call allocates for the program (GC_ALLOC_RA_TLS, gc/internal.h). */
+#if GC_ALLOC_RA_TLS
+#define RETURN_PROGRAM_ALLOC(call)                                    \
+    do {                                                              \
+        __atomic_store_n(&gort__gc_alloc_ra, (uintptr_t)__builtin_return_address(0), \
+                         __ATOMIC_RELAXED);                           \
+        void *obj_ = (call);                                          \
+        __atomic_store_n(&gort__gc_alloc_ra, 0, __ATOMIC_RELAXED);    \
+        return obj_;                                                  \
+    } while (0)
+#else
+#define RETURN_PROGRAM_ALLOC(call) return (call)
+#endif
+
 void *gort_gc_alloc(size_t n) {
-    return gort__gc_alloc(n, GC_CONS, NULL);
+    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, GC_CONS, NULL));
 }
 
 void *gort_gc_alloc_noscan(size_t n) {
-    return gort__gc_alloc(n, GC_NOSCAN, NULL);
+    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, GC_NOSCAN, NULL));
 }
 
 /* Whether an object of type t has a pointer word (else it is noscan). */
@@ -745,12 +759,12 @@ void *gort_gc_alloc_typed(size_t n, const gort_gc_type_t *t) {
     if (GORT_LIKELY(t && n == t->size && t->ptrmask && n >= sizeof(void *) && n <= 64 * sizeof(void *))) {
         size_t words = n / sizeof(void *);
         uint64_t m = t->ptrmask[0] & (words == 64 ? ~(uint64_t)0 : ((uint64_t)1 << words) - 1);
-        return gort__gc_alloc(n, m ? GC_TYPED : GC_NOSCAN, m ? t : NULL);
+        RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, m ? GC_TYPED : GC_NOSCAN, m ? t : NULL));
     }
     if (!t || !t->size || n % t->size || (!t->ptrmask && t->size >= sizeof(void *))) {
         errno = EINVAL;
         return NULL;
     }
     bool any = type_has_pointers(t);
-    return gort__gc_alloc(n, any ? GC_TYPED : GC_NOSCAN, any ? t : NULL);
+    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, any ? GC_TYPED : GC_NOSCAN, any ? t : NULL));
 }

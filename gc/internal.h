@@ -257,6 +257,17 @@ extern _Atomic uint64_t gort__gc_total_alloc;   /* bytes of objects ever allocat
 extern _Atomic int64_t  gort__gc_sweepers;      /* sweeps in flight */
 extern _Atomic uint64_t gort__gc_nspans;        /* live GC spans */
 void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *t);
+/* The allocation slow path is a scheduler safe point for calls from the program
+ * only, told apart by alloc_bail's return address: the program's call site when
+ * every call on the way is a tail call.  Builds where they may not be (sanitizers,
+ * -O0) hand the call site over explicitly: the public entry points set this
+ * around their call, and alloc_bail takes it (0 for the runtime's own calls).
+ * Per thread, i.e. per M: goroutines on one M use it in turn (atomics, so that
+ * ThreadSanitizer, which sees goroutines as fibers, does not call it a race). */
+#if defined(GORT_SANITIZE_BUILD) || !defined(__OPTIMIZE__)
+#define GC_ALLOC_RA_TLS 1
+extern __thread uintptr_t gort__gc_alloc_ra;
+#endif
 void  gort__gc_release_retired(void);           /* emptied spans back to the page heap (collector threads) */
 void  gort__gc_release_p(gc_p *p);             /* give a P's spans back (STW or its own thread in crit) */
 void  gort__gc_mark_begin_p(gc_p *p);          /* at sweep termination (STW): see "Allocate-black in bulk" */
