@@ -7,7 +7,11 @@
  *     that cannot come -- before the fork hooks, such a child waited 100 ms at
  *     each refill past the goal, or for ever on a lock the sweeper held at the
  *     fork -- and the parent's collector goes on.
- *   - gort_gc_collect in such a child dies, naming the reason. */
+ *   - gort_gc_collect in such a child dies, naming the reason.
+ *   - A goroutine may fork while other goroutines allocate and cycles run: the
+ *     fork waits for the cycle under way (which stops the forking goroutine's
+ *     P too) without a deadlock, and the child may exit at once (Go's rule for
+ *     a child forked from a goroutine: exec or exit). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +19,8 @@
 
 #include "../common/death.h"
 #include "common.h"
+
+#include <gort/gort.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -164,11 +170,59 @@ static void test_collect_in_forked_child_dies(void **state) {
     gort_expect_death(collect_after_fork, NULL, "gort_gc_collect in a process forked from pid");
 }
 
+/* ---- fork from a goroutine ------------------------------------------------------- */
+static _Atomic int g_stop;
+static gort_waitgroup_t g_wg = GORT_WAITGROUP_INIT;
+
+static void g_churner(void *arg) {
+    (void)arg;
+    static node *slot[2];
+    int k = atomic_fetch_add(&churned, 1) & 1;
+    while (!atomic_load(&g_stop))
+        churn(1, &slot[k]);
+    GORT_GC_STORE(slot[k], (node *)NULL);
+    gort_wg_done(&g_wg);
+}
+
+static void forking_main(void *arg) {
+    int *children_ok = arg;
+    gort_gc_stats_t a, b;
+    CHECK(gort_gc_stats(&a) == 0);
+    gort_wg_add(&g_wg, 2);
+    CHECK(gort_go(g_churner, NULL) == 0);
+    CHECK(gort_go(g_churner, NULL) == 0);
+    for (int i = 0; i < 12; i++) {
+        gort_sleep((i % 4) * 700000);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(list_intact() ? 0 : 3);
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            (*children_ok)++;
+    }
+    atomic_store(&g_stop, 1);
+    gort_wg_wait(&g_wg);
+    gort_gc_collect();
+    CHECK(gort_gc_stats(&b) == 0);
+    CHECK(b.num_gc > a.num_gc);
+}
+
+static void test_fork_from_goroutine(void **state) {
+    (void)state;
+    int children_ok = 0;
+    assert_int_equal(gort_main(forking_main, &children_ok), 0);
+    assert_int_equal(children_ok, 12);
+    assert_true(list_intact());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_child_of_unstarted_collector_collects),
         cmocka_unit_test(test_fork_while_collecting),
         cmocka_unit_test(test_collect_in_forked_child_dies),
+        cmocka_unit_test(test_fork_from_goroutine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
