@@ -551,7 +551,7 @@ static void run_cycle(void) {
 /* ---- fork (FORK above) ------------------------------------------------------------ */
 static _Atomic uint32_t forks_pending;   /* futex: forks between their prepare and parent hooks */
 static _Atomic uint32_t coord_busy;      /* futex: the coordinator is in a cycle */
-static int fork_parent_pid;
+static _Atomic int fork_parent_pid;   /* written by every fork's prepare: all the same value */
 int gort__gc_forked_from;
 
 /* The coordinator's side of the gate (Dekker's pair with fork_gate_prepare:
@@ -588,7 +588,7 @@ static void wait_coordinator_idle(void *arg) {
  * the thread that called it). */
 static void fork_gate_prepare(void) {
     atomic_fetch_add(&forks_pending, 1);
-    fork_parent_pid = (int)getpid();
+    atomic_store(&fork_parent_pid, (int)getpid());
     gc_thread *t = gort__gc_self;
     if (t)
         gort__gc_blocking(t, wait_coordinator_idle, NULL);
@@ -604,7 +604,7 @@ static void fork_gate_parent(void) {
 static void fork_gate_child(void) {
     atomic_store(&forks_pending, 0);
     if (atomic_load(&gort__gc_inited))
-        gort__gc_forked_from = fork_parent_pid;
+        gort__gc_forked_from = atomic_load(&fork_parent_pid);
 }
 
 /* Every lock of the collector's a thread may hold between cycles, in rank order. */
