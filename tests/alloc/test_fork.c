@@ -24,14 +24,6 @@
 #include <gort/alloc.h>
 #include "alloc/types.h"
 
-#define CHECK(e)                                                                  \
-    do {                                                                          \
-        if (!(e)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #e); \
-            abort();                                                              \
-        }                                                                         \
-    } while (0)
-
 #if GORT_TSAN
 /* The children start threads (a thread of the test's, the scavenger): ThreadSanitizer
  * allows that after a multithreaded fork only when told to. */
@@ -59,7 +51,7 @@ static void large_alloc_in_child(void *arg) {
     (void)arg;
     alarm(30);   /* a child stuck on an inherited lock fails the test, not the run */
     void *p = gort_malloc(1 << 20);   /* large: straight from the page heap */
-    CHECK(p != NULL);
+    DIE_UNLESS(p != NULL);
     memset(p, 1, 1 << 20);
     gort_free(p);
 }
@@ -101,7 +93,7 @@ static void *churn(void *arg) {
         unsigned j = (unsigned)(rng_next(&s) % SLOTS);
         size_t n = rand_size(&s);
         void *p = gort_malloc(n);
-        CHECK(p != NULL);
+        DIE_UNLESS(p != NULL);
         memset(p, 7, n < 16 ? n : 16);
         gort_free(atomic_exchange(&shared[j], p));
     }
@@ -113,7 +105,7 @@ static void *child_thread(void *arg) {
     for (int i = 0; i < 2000; i++) {
         size_t n = rand_size(&s);
         void *p = gort_malloc(n);
-        CHECK(p != NULL);
+        DIE_UNLESS(p != NULL);
         memset(p, 3, n < 16 ? n : 16);
         gort_free(p);
     }
@@ -136,12 +128,12 @@ static void churn_in_child(void *arg) {
 #if !GORT_ASAN
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&th[i], NULL, child_thread, (void *)(uintptr_t)i) == 0);
+        DIE_UNLESS(pthread_create(&th[i], NULL, child_thread, (void *)(uintptr_t)i) == 0);
 #endif
     child_thread((void *)(uintptr_t)2);
 #if !GORT_ASAN
     for (int i = 0; i < 2; i++)
-        CHECK(pthread_join(th[i], NULL) == 0);
+        DIE_UNLESS(pthread_join(th[i], NULL) == 0);
 #endif
 }
 

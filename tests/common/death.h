@@ -22,6 +22,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Abort, naming the expression, unless e holds: for code where cmocka's assertions
+ * cannot be used -- a forked child (a failure there would go on running the suite
+ * in the child) or a thread of the test's (it would longjmp across threads). */
+#define DIE_UNLESS(e)                                                                 \
+    do {                                                                              \
+        if (!(e)) {                                                                   \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #e);     \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
 /* Run fn(arg) in a forked child (no core file) that exits 0 if fn returns; the
  * child's stderr goes to out (n bytes, NUL-terminated).  Returns its wait status. */
 static inline int gort_run_child(void (*fn)(void *), void *arg, char *out, size_t n) {

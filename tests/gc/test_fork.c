@@ -35,15 +35,6 @@ typedef struct node {
 
 enum { LIST_LEN = 4096 };
 
-/* Children and the churner thread cannot use cmocka's assertions (a failure
- * there would go on running the suite in the child, or longjmp across threads). */
-#define CHECK(e)                                                                      \
-    do {                                                                              \
-        if (!(e)) {                                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #e);     \
-            abort();                                                                  \
-        }                                                                             \
-    } while (0)
 static node *list;   /* a root (bss), stored through the barrier */
 
 static uint64_t value_of(int i) { return (uint64_t)i * 0x9E3779B97F4A7C15u; }
@@ -52,7 +43,7 @@ static void build_list(void) {
     GORT_GC_STORE(list, (node *)NULL);
     for (int i = LIST_LEN; i-- > 0;) {
         node *n = gort_gc_alloc(sizeof *n);
-        CHECK(n != NULL);
+        DIE_UNLESS(n != NULL);
         n->value = value_of(i);
         GORT_GC_STORE(n->next, list);
         GORT_GC_STORE(list, n);
@@ -73,11 +64,11 @@ static int list_intact(void) {
 static void churn(int mib, node **slot) {
     for (long i = 0; i < (long)mib * (1 << 20) / 64; i++) {
         node *n = gort_gc_alloc(64);
-        CHECK(n != NULL);
+        DIE_UNLESS(n != NULL);
         n->value = (uint64_t)i;
         GORT_GC_STORE(n->next, list);
         GORT_GC_STORE(*slot, n);
-        CHECK((*slot)->next == list && (*slot)->value == (uint64_t)i);
+        DIE_UNLESS((*slot)->next == list && (*slot)->value == (uint64_t)i);
     }
 }
 
@@ -89,9 +80,9 @@ static void collect_in_child(void *arg) {
     static node *scratch;
     churn(8, &scratch);
     gort_gc_collect();
-    CHECK(gort_gc_stats(&st) == 0);
-    CHECK(st.num_gc > 0);
-    CHECK(list_intact());
+    DIE_UNLESS(gort_gc_stats(&st) == 0);
+    DIE_UNLESS(st.num_gc > 0);
+    DIE_UNLESS(list_intact());
 }
 
 /* First: no GC object exists yet in this process, so its collector has not started. */
@@ -106,7 +97,7 @@ static _Atomic long churned;
 
 static void *churner(void *arg) {
     (void)arg;
-    CHECK(gort_gc_register_thread() == 0);
+    DIE_UNLESS(gort_gc_register_thread() == 0);
     static node *slot;
     while (!atomic_load(&stop_churner)) {
         churn(1, &slot);
@@ -120,12 +111,12 @@ static void *churner(void *arg) {
 static void allocate_in_child(void *arg) {
     (void)arg;
     alarm(60);
-    CHECK(list_intact());
+    DIE_UNLESS(list_intact());
     static node *scratch;
     churn(16, &scratch);   /* several times the parent's heap goal */
-    CHECK(list_intact());
+    DIE_UNLESS(list_intact());
     gort_gc_stats_t st;
-    CHECK(gort_gc_stats(&st) == 0);
+    DIE_UNLESS(gort_gc_stats(&st) == 0);
 }
 
 static void test_fork_while_collecting(void **state) {
@@ -187,26 +178,26 @@ static void g_churner(void *arg) {
 static void forking_main(void *arg) {
     int *children_ok = arg;
     gort_gc_stats_t a, b;
-    CHECK(gort_gc_stats(&a) == 0);
+    DIE_UNLESS(gort_gc_stats(&a) == 0);
     gort_wg_add(&g_wg, 2);
-    CHECK(gort_go(g_churner, NULL) == 0);
-    CHECK(gort_go(g_churner, NULL) == 0);
+    DIE_UNLESS(gort_go(g_churner, NULL) == 0);
+    DIE_UNLESS(gort_go(g_churner, NULL) == 0);
     for (int i = 0; i < 12; i++) {
         gort_sleep((i % 4) * 700000);
         pid_t pid = fork();
-        CHECK(pid >= 0);
+        DIE_UNLESS(pid >= 0);
         if (pid == 0)
             _exit(list_intact() ? 0 : 3);
         int st;
-        CHECK(waitpid(pid, &st, 0) == pid);
+        DIE_UNLESS(waitpid(pid, &st, 0) == pid);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
             (*children_ok)++;
     }
     atomic_store(&g_stop, 1);
     gort_wg_wait(&g_wg);
     gort_gc_collect();
-    CHECK(gort_gc_stats(&b) == 0);
-    CHECK(b.num_gc > a.num_gc);
+    DIE_UNLESS(gort_gc_stats(&b) == 0);
+    DIE_UNLESS(b.num_gc > a.num_gc);
 }
 
 static void test_fork_from_goroutine(void **state) {
