@@ -235,10 +235,14 @@ static void span_init_gc(mspan *s, unsigned spc) {
 static gort_mutex_t retired_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 static mspan *retired;
 
-void gort__gc_heap_leaf_locks(gort_mutex_t *out[GC_HEAP_LEAF_LOCKS]) {
-    out[0] = &bits_lock;
-    out[1] = &bounds_lock;
-    out[2] = &retired_lock;
+unsigned gort__gc_heap_locks(gort_mutex_t **out) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < GC_NSPC; i++)
+        out[n++] = &gort__gc_central[i].lock;
+    out[n++] = &bits_lock;
+    out[n++] = &bounds_lock;
+    out[n++] = &retired_lock;
+    return n;
 }
 
 /* A mutator that sweeps (inside a critical section) keeps the spans it empties

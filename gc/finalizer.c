@@ -26,15 +26,10 @@ static gort_bump_t rec_chunk;        /* specials lock */
 
 static gort_mutex_t finq_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_FINQ);
 
-/* fork (gc/gc.c, "Fork"): the child never inherits a list a dead thread was changing. */
-void gort__gc_finalizer_forklock(bool take) {
-    if (take) {
-        gort__mutex_lock(&specials_lock);
-        gort__mutex_lock(&finq_lock);
-    } else {
-        gort__mutex_unlock(&finq_lock);
-        gort__mutex_unlock(&specials_lock);
-    }
+unsigned gort__gc_finalizer_locks(gort_mutex_t **out) {
+    out[0] = &specials_lock;
+    out[1] = &finq_lock;
+    return 2;
 }
 static gc_special *finq_head, *finq_tail;   /* finq lock */
 static _Atomic uint32_t finq_seq;           /* futex: bumped when the queue grows */

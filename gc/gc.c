@@ -607,47 +607,53 @@ static void fork_gate_child(void) {
         gort__gc_forked_from = atomic_load(&fork_parent_pid);
 }
 
-/* Every lock of the collector's a thread may hold between cycles, in rank order. */
-static void fork_locks_take(void) {
-    gort__mutex_lock(&gort__gc_threads_lock);
-    gort__gc_finalizer_forklock(true);
-    gort__gc_roots_forklock(true);
-    for (unsigned i = 0; i < GC_NSPC; i++)
-        gort__mutex_lock(&gort__gc_central[i].lock);
-    gort__gc_mark_forklock(true);
+/* Every lock of the collector's a thread may hold between cycles, gathered once
+ * from their modules and sorted into the rank checker's order: by rank, and
+ * locks of one rank by address.  The ones below the leaf rank are taken in the
+ * hook of rank GC_THREADS; the leaf locks in the last hook, after the
+ * allocator's. */
+enum { NFORK_LOCKS = 1 + 2 + 1 + GC_HEAP_LOCKS + 1 + 1 };   /* threads, finalizer, roots, heap, pool, pacer */
+static gort_mutex_t *fork_locks[NFORK_LOCKS];
+static unsigned nfork_below_leaf;   /* fork_locks[0 .. this) rank below LEAF */
+
+static bool lock_before(const gort_mutex_t *a, const gort_mutex_t *b) {
+    return a->rank != b->rank ? a->rank < b->rank : (uintptr_t)a < (uintptr_t)b;
 }
 
-static void fork_locks_release(void) {
-    gort__gc_mark_forklock(false);
-    for (unsigned i = GC_NSPC; i-- > 0;)
-        gort__mutex_unlock(&gort__gc_central[i].lock);
-    gort__gc_roots_forklock(false);
-    gort__gc_finalizer_forklock(false);
-    gort__mutex_unlock(&gort__gc_threads_lock);
-}
-
-/* The leaf locks (the pacer's, and the heap's bitmaps, bounds and retired
- * spans): one rank, so taken in address order, as the rank checker requires. */
-enum { NLEAF = GC_HEAP_LEAF_LOCKS + 1 };
-static gort_mutex_t *leaf_locks[NLEAF];
-
-static void fork_leaf_take(void) {
-    gort__gc_heap_leaf_locks(leaf_locks);
-    leaf_locks[NLEAF - 1] = gort__gc_pacer_mutex();
-    for (int i = 1; i < NLEAF; i++)
-        for (int j = i; j > 0 && (uintptr_t)leaf_locks[j - 1] > (uintptr_t)leaf_locks[j]; j--) {
-            gort_mutex_t *m = leaf_locks[j];
-            leaf_locks[j] = leaf_locks[j - 1];
-            leaf_locks[j - 1] = m;
+static void fork_locks_gather(void) {
+    gort_mutex_t **v = fork_locks;
+    unsigned n = 0;
+    v[n++] = &gort__gc_threads_lock;
+    n += gort__gc_finalizer_locks(v + n);
+    n += gort__gc_roots_locks(v + n);
+    n += gort__gc_heap_locks(v + n);
+    n += gort__gc_mark_locks(v + n);
+    n += gort__gc_pacer_locks(v + n);
+    GORT_ASSERT(n == NFORK_LOCKS);
+    for (unsigned i = 1; i < n; i++)   /* insertion sort: nearly in order already */
+        for (unsigned j = i; j > 0 && lock_before(v[j], v[j - 1]); j--) {
+            gort_mutex_t *m = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = m;
         }
-    for (int i = 0; i < NLEAF; i++)
-        gort__mutex_lock(leaf_locks[i]);
+    while (nfork_below_leaf < n && v[nfork_below_leaf]->rank < GORT_RANK_LEAF)
+        nfork_below_leaf++;
 }
 
-static void fork_leaf_release(void) {
-    for (int i = NLEAF; i-- > 0;)
-        gort__mutex_unlock(leaf_locks[i]);
+static void fork_lock_range(unsigned lo, unsigned hi) {
+    for (unsigned i = lo; i < hi; i++)
+        gort__mutex_lock(fork_locks[i]);
 }
+
+static void fork_unlock_range(unsigned lo, unsigned hi) {
+    for (unsigned i = hi; i-- > lo;)
+        gort__mutex_unlock(fork_locks[i]);
+}
+
+static void fork_locks_take(void) { fork_lock_range(0, nfork_below_leaf); }
+static void fork_locks_release(void) { fork_unlock_range(0, nfork_below_leaf); }
+static void fork_leaf_take(void) { fork_lock_range(nfork_below_leaf, NFORK_LOCKS); }
+static void fork_leaf_release(void) { fork_unlock_range(nfork_below_leaf, NFORK_LOCKS); }
 
 __attribute__((constructor)) static void gc_fork_init(void) {
     static const struct gort_fork_hook gate = {GORT_RANK_NONE, fork_gate_prepare, fork_gate_parent,
@@ -656,6 +662,7 @@ __attribute__((constructor)) static void gc_fork_init(void) {
                                                 fork_locks_release};
     static const struct gort_fork_hook leaf = {GORT_RANK_LEAF, fork_leaf_take, fork_leaf_release,
                                                fork_leaf_release};
+    fork_locks_gather();
     gort__fork_register(&gate);
     gort__fork_register(&locks);
     gort__fork_register(&leaf);

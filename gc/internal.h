@@ -213,7 +213,6 @@ bool gort__gc_drain(gcwork *w, int64_t budget);            /* scan until budget 
 bool gort__gc_mark_idle(void);                             /* pool empty and no active marker */
 void gort__gc_mark_wait_idle(int64_t timeout_ns);          /* sleep until the pool may be idle (coordinator) */
 void gort__gc_mark_prepare(void);                          /* at sweep termination (STW) */
-void gort__gc_mark_forklock(bool take);                     /* fork: the pool's lock */
 void gort__gc_workers_start(void);                          /* background workers for this mark */
 void gort__gc_workers_stop(void);
 void gort__gc_workers_stop_async(void);
@@ -240,11 +239,8 @@ void gort__gc_scan_thread(gcwork *w, gc_thread *t, uint32_t cycle);   /* t parke
 void gort__gc_scan_cb(uintptr_t lo, uintptr_t hi, const char *what, void *arg);   /* a gort__gc_range_fn into a gcwork */
 typedef void (*gc_root_fn)(uintptr_t lo, uintptr_t hi, const char *what, void *arg);
 void gort__gc_roots_each_global(gc_root_fn fn, void *arg);   /* snapshot's ranges */
-void gort__gc_roots_forklock(bool take);
 
 /* ---- the allocator side (alloc/gcheap.c) ---------------------------------------------- */
-enum { GC_HEAP_LEAF_LOCKS = 3 };
-void gort__gc_heap_leaf_locks(gort_mutex_t *out[GC_HEAP_LEAF_LOCKS]);   /* fork: bitmaps, bounds, retired */
 typedef struct gc_central {
     gort_mutex_t lock;
     span_list partial[2];   /* [sweepgen/2 % 2]: swept, with free slots; the other: unswept */
@@ -310,7 +306,17 @@ void   gort__gc_maybe_trigger(uint64_t heap_live);
 /* ---- cycles (gc/gc.c) ------------------------------------------------------------------- */
 void gort__gc_request_cycle(bool forced);
 void gort__gc_kick(gc_thread *t);
-gort_mutex_t *gort__gc_pacer_mutex(void);   /* fork: taken with the other leaf locks */
+
+/* fork (gc/gc.c, "Fork"): every lock of a module's that a thread may hold between
+ * cycles, written to out; the number written.  gc/gc.c takes them all around a
+ * fork, in the rank checker's order, so that the child never inherits a list
+ * half changed by a thread that is not there. */
+enum { GC_HEAP_LOCKS = GC_NSPC + 3 };   /* the central lists; bitmaps, bounds, retired spans */
+unsigned gort__gc_heap_locks(gort_mutex_t **out);        /* alloc/gcheap.c */
+unsigned gort__gc_finalizer_locks(gort_mutex_t **out);   /* the records', the queue's */
+unsigned gort__gc_roots_locks(gort_mutex_t **out);
+unsigned gort__gc_mark_locks(gort_mutex_t **out);        /* the work pool's */
+unsigned gort__gc_pacer_locks(gort_mutex_t **out);
 void gort__gc_wait_overdue(gc_thread *t);    /* outside any critical section (gc/pacer.c) */
 extern _Atomic int64_t gort__gc_bg_credit;      /* background scan credit, in bytes of allocation */
 
@@ -325,7 +331,6 @@ typedef struct gc_special {
 void gort__gc_finalizer_roots(gcwork *w);        /* mark what finalizable objects reach */
 void gort__gc_finalizer_sweep(mspan *s);         /* s being swept: queue the dead */
 void gort__gc_finalizer_wake(void);
-void gort__gc_finalizer_forklock(bool take);   /* fork: take (or release) the records' and queue's locks */
 extern _Atomic uint64_t gort__gc_finalizers_run;
 void gort__gc_finalizer_each(void (*fn)(uintptr_t obj, uintptr_t arg, bool queued, void *ctx), void *ctx);
 

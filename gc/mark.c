@@ -108,12 +108,10 @@ static void pool_unlock(void) {
         set_policy(me, SCHED_IDLE);
 }
 
-/* fork: the plain lock (no marker holds it between cycles, when a fork happens). */
-void gort__gc_mark_forklock(bool take) {
-    if (take)
-        gort__mutex_lock(&pool.lock);
-    else
-        gort__mutex_unlock(&pool.lock);
+/* fork takes the plain lock (no marker holds it between cycles, when a fork happens). */
+unsigned gort__gc_mark_locks(gort_mutex_t **out) {
+    out[0] = &pool.lock;
+    return 1;
 }
 
 static workbuf *get_empty(void) {

@@ -57,7 +57,10 @@ _Atomic int64_t  gort__gc_memlimit = INT64_MAX;
 static double trigger_ratio = 0.7;           /* pacer lock */
 static gort_mutex_t pacer_lock = GORT_MUTEX_RANKED(GORT_RANK_LEAF);
 
-gort_mutex_t *gort__gc_pacer_mutex(void) { return &pacer_lock; }
+unsigned gort__gc_pacer_locks(gort_mutex_t **out) {
+    out[0] = &pacer_lock;
+    return 1;
+}
 
 static _Atomic uint64_t scan_expected;     /* scan work expected this mark */
 static _Atomic uint64_t heap_at_start;

@@ -31,11 +31,9 @@ static uintptr_t cursor_at;            /* and where in it */
  * so with the world stopped they are consistent without the lock). */
 static gort_mutex_t roots_lock = GORT_MUTEX_RANKED(GORT_RANK_GC_ROOTS);
 
-void gort__gc_roots_forklock(bool take) {
-    if (take)
-        gort__mutex_lock(&roots_lock);
-    else
-        gort__mutex_unlock(&roots_lock);
+unsigned gort__gc_roots_locks(gort_mutex_t **out) {
+    out[0] = &roots_lock;
+    return 1;
 }
 static root_range *reg;                /* MAX_RANGES entries, mmap'd */
 static unsigned nreg;
