@@ -1199,9 +1199,10 @@ __thread uintptr_t gort__gc_alloc_ra;
 #endif
 
 GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const gort_gc_type_t *ty) {
-    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
 #if GC_ALLOC_RA_TLS
-    ra = __atomic_exchange_n(&gort__gc_alloc_ra, 0, __ATOMIC_RELAXED);
+    uintptr_t ra = __atomic_exchange_n(&gort__gc_alloc_ra, 0, __ATOMIC_RELAXED);
+#else
+    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
 #endif
     crit_exit(t);
     void *obj = alloc_slow(n, kind, ty);
