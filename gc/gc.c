@@ -739,11 +739,11 @@ void gort__gc_init(void) {
 #endif
 
 void *gort_gc_alloc(size_t n) {
-    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, GC_CONS, NULL));
+    RETURN_PROGRAM_ALLOC(gort__gc_alloc_cons(n));
 }
 
 void *gort_gc_alloc_noscan(size_t n) {
-    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, GC_NOSCAN, NULL));
+    RETURN_PROGRAM_ALLOC(gort__gc_alloc_noscan(n));
 }
 
 /* Whether an object of type t has a pointer word (else it is noscan). */
@@ -766,12 +766,12 @@ void *gort_gc_alloc_typed(size_t n, const gort_gc_type_t *t) {
     if (GORT_LIKELY(t && n == t->size && t->ptrmask && n >= sizeof(void *) && n <= 64 * sizeof(void *))) {
         size_t words = n / sizeof(void *);
         uint64_t m = t->ptrmask[0] & (words == 64 ? ~(uint64_t)0 : ((uint64_t)1 << words) - 1);
-        RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, m ? GC_TYPED : GC_NOSCAN, m ? t : NULL));
+        RETURN_PROGRAM_ALLOC(m ? gort__gc_alloc_typed(n, t) : gort__gc_alloc_noscan(n));
     }
     if (!t || !t->size || n % t->size || (!t->ptrmask && t->size >= sizeof(void *))) {
         errno = EINVAL;
         return NULL;
     }
     bool any = type_has_pointers(t);
-    RETURN_PROGRAM_ALLOC(gort__gc_alloc(n, any ? GC_TYPED : GC_NOSCAN, any ? t : NULL));
+    RETURN_PROGRAM_ALLOC(any ? gort__gc_alloc_typed(n, t) : gort__gc_alloc_noscan(n));
 }

@@ -252,7 +252,11 @@ extern _Atomic uint64_t gort__gc_heap_live;     /* Go's heapLive: marked + hande
 extern _Atomic uint64_t gort__gc_total_alloc;   /* bytes of objects ever allocated */
 extern _Atomic int64_t  gort__gc_sweepers;      /* sweeps in flight */
 extern _Atomic uint64_t gort__gc_nspans;        /* live GC spans */
-void *gort__gc_alloc(size_t n, int kind, const gort_gc_type_t *t);
+/* Allocation of a GC object of each kind (alloc/gcheap.c): zeroed, or NULL
+ * with errno set.  t: an object's type, with a pointer word. */
+void *gort__gc_alloc_cons(size_t n);
+void *gort__gc_alloc_noscan(size_t n);
+void *gort__gc_alloc_typed(size_t n, const gort_gc_type_t *t);
 /* The allocation slow path is a scheduler safe point for calls from the program
  * only, told apart by alloc_bail's return address: the program's call site when
  * every call on the way is a tail call.  Builds where they may not be (sanitizers,
