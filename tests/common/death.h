@@ -66,8 +66,12 @@ static inline void gort_expect_death(void (*fn)(void *), void *arg, const char *
     int status = gort_run_child(fn, arg, out, sizeof out);
     int died = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
     if (!died || !strstr(out, expect)) {
-        print_error("child %s; expected stderr to contain \"%s\"; it said:\n%s\n",
-                    died ? "died" : "exited 0", expect, out);
+        char how[64];
+        if (WIFSIGNALED(status))
+            snprintf(how, sizeof how, "died of signal %d", WTERMSIG(status));
+        else
+            snprintf(how, sizeof how, "exited %d", WEXITSTATUS(status));
+        print_error("child %s; expected stderr to contain \"%s\"; it said:\n%s\n", how, expect, out);
         fail();
     }
 }
