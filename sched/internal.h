@@ -300,6 +300,10 @@ void gort__sched_handoffp(gort__p_t *p);
 gort__p_t *gort__sched_pidleget(void);
 gort__p_t *gort__sched_pidleget_locked(void);
 void gort__sched_pidleput_locked(gort__p_t *p);
+/* Whether no M is left running (sched.lock held): the deadlock report if so
+ * (see "Deadlock" in sched/sched.c).  Called whenever the running count
+ * drops: an M goes idle, or a lost M leaves the count (sysmon.c). */
+void gort__sched_checkdead_locked(void);
 void gort__sched_acquirep(gort__m_t *m, gort__p_t *p);
 /* Make the goroutines of a list (through schedlink) runnable: on m's P if it
  * has one, else on the global queue, starting Ms for idle Ps (Go's injectglist). */

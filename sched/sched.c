@@ -248,13 +248,15 @@
  * Deadlock
  * --------
  * When an M goes to sleep (mput, under sched.lock) and no M is left running,
- * nothing can ever make a G runnable.  An M in a system call or asleep in the
- * poller is not idle, so goroutines that sleep, wait on descriptors or block
- * in the kernel keep the program alive, as in Go; and checkdead also returns
- * while any timer is queued or any goroutine waits on a descriptor (findrunnable
- * keeps a poller M for those).  Otherwise the program dies with "fatal error:
- * all goroutines are asleep - deadlock!" and a dump of every goroutine: id,
- * state, wait reason, what it waits on.
+ * nothing can ever make a G runnable.  The same test is made when an M leaves
+ * the count: one stranded in a system call by an earlier run, coming back
+ * (sysmon.c's exitsyscall_lost; Go makes it when an M exits).  An M in a
+ * system call or asleep in the poller is not idle, so goroutines that sleep,
+ * wait on descriptors or block in the kernel keep the program alive, as in
+ * Go; and checkdead also returns while any timer is queued or any goroutine
+ * waits on a descriptor (findrunnable keeps a poller M for those).  Otherwise
+ * the program dies with "fatal error: all goroutines are asleep - deadlock!"
+ * and a dump of every goroutine: id, state, wait reason, what it waits on.
  *
  * gort_main and stopping
  * ----------------------
@@ -448,7 +450,7 @@ static void notewakeup(gort__m_t *m) {
     gort__futex_wake(&m->park, 1);
 }
 
-static void checkdead_locked(void) {
+void gort__sched_checkdead_locked(void) {
     if (!LOAD(gort__sched.running) || LOAD(gort__sched.stopping))
         return;
     int32_t run = gort__sched.mcount - gort__sched.nmidle;
@@ -472,7 +474,7 @@ static void mput_locked(gort__m_t *m) {
     m->schedlink = gort__sched.midle;
     gort__sched.midle = m;
     STORE(gort__sched.nmidle, gort__sched.nmidle + 1);
-    checkdead_locked();
+    gort__sched_checkdead_locked();
 }
 
 static gort__m_t *mget_locked(void) {

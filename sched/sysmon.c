@@ -65,6 +65,9 @@ static GORT_NORETURN void exitsyscall_lost(gort__m_t *m) {
     lock(&gort__sched.lock);
     gort__sched.mcount--;
     gort__sched.mlost++;
+    /* It was counted as running (in a system call) by the run under way, if
+     * any: that run's last M may have gone idle meanwhile, trusting it. */
+    gort__sched_checkdead_locked();
     unlock(&gort__sched.lock);
     _Atomic uint32_t never = 0;
     for (;;)

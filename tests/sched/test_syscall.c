@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ---- others progress while one blocks in read() on an empty pipe (one P) ------------------------------ */
 
@@ -265,6 +267,84 @@ static void test_lost_m_not_running(void **state) {
     gort_expect_death(lost_then_deadlock, NULL, "fatal error: all goroutines are asleep - deadlock!");
 }
 
+/* An M stranded by an earlier run that comes back from its system call after
+ * the current run's last M went idle: it was counted as running (in the
+ * kernel), so the idle M's check found no deadlock, and its return must make
+ * the check again.  The reader's read ends only after the deadlocked run is
+ * under way, unless it blocked the thread that called gort_main (which must
+ * return from the first run): then it ends with the run, as above. */
+static _Atomic pid_t held_tid;
+static _Atomic int deadlock_started, first_over;
+static void held_reader(void *arg) {
+    (void)arg;
+    char c;
+    held_tid = (pid_t)syscall(SYS_gettid);
+    __atomic_store_n(&entered, 1, __ATOMIC_SEQ_CST);
+    gort_syscall_enter();
+    (void)read(lost_fds[0], &c, 1);
+    gort_syscall_exit();   /* lost: the deadlock report, or the run was over */
+    abort();
+}
+
+static void *held_write(void *arg) {
+    pid_t main_tid = *(pid_t *)arg;
+    struct timespec ts = {0, 1000 * 1000};
+    /* The first run is stopping (the reader may hold the thread that must
+     * return from it) or over (it did not: the next run may have begun). */
+    while (!__atomic_load_n(&gort__sched.stopping, __ATOMIC_SEQ_CST) && !first_over)
+        nanosleep(&ts, NULL);
+    if (held_tid != main_tid) {   /* lost: hold it into the next run, until that run idles */
+        while (!deadlock_started)
+            nanosleep(&ts, NULL);
+        ts.tv_nsec = 100 * 1000 * 1000;
+        nanosleep(&ts, NULL);
+    }
+    if (write(lost_fds[1], "x", 1) != 1)
+        abort();
+    return NULL;
+}
+
+static void leave_held(void *arg) {
+    (void)arg;
+    entered = 0;
+    gort_go(held_reader, NULL);
+    /* Busy, so that the other P's M takes the reader: that M is the one lost. */
+    while (!__atomic_load_n(&entered, __ATOMIC_SEQ_CST))
+        ;
+}
+
+static void started_then_deadlock(void *arg) {
+    (void)arg;
+    deadlock_started = 1;
+    deadlock_main(NULL);
+}
+
+static void lost_returns_then_deadlock(void *arg) {
+    (void)arg;
+    alarm(30);   /* without the check, the child sleeps for ever */
+    static pid_t main_tid;
+    main_tid = (pid_t)syscall(SYS_gettid);
+    if (pipe(lost_fds) != 0)
+        abort();
+    set_procs(2);
+    pthread_t w;
+    pthread_create(&w, NULL, held_write, &main_tid);
+    if (gort_main(leave_held, NULL) != 0)
+        abort();
+    first_over = 1;
+    set_procs(1);
+    gort_main(started_then_deadlock, NULL);
+}
+
+static void test_lost_m_returns_in_deadlock(void **state) {
+    (void)state;
+#if GORT_TSAN
+    skip();   /* as test_lost_m_not_running */
+#endif
+    for (int i = 0; i < 3; i++)
+        gort_expect_death(lost_returns_then_deadlock, NULL, "fatal error: all goroutines are asleep - deadlock!");
+}
+
 /* ---- GORT_MAXTHREADS: a bad value is reported ------------------------------------------------------------ */
 
 static void test_bad_env(void **state) {
@@ -305,6 +385,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_thread_cap),
         cmocka_unit_test(test_main_returns_in_syscall),
         cmocka_unit_test(test_lost_m_not_running),
+        cmocka_unit_test(test_lost_m_returns_in_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
