@@ -1224,9 +1224,9 @@ GORT_NOINLINE static void *alloc_bail(gc_thread *t, size_t n, int kind, const go
  * set the flag), and that slow path ends in alloc_end, which pays or forgives
  * the debt and waits.  A debt an assist leaves unpaid (the mark ended under it,
  * or its goroutine came back on another P) waits for the P's next refill, or
- * is cleared when the next mark starts.  (Checking both on every allocation
- * cost four instructions of ~57; callgrind, GCBench: 69 -> 53 instructions an
- * allocation with the copies per kind.) */
+ * is cleared when the next mark starts.  (Checking both cost four instructions
+ * an allocation; with the copies per kind, callgrind counts 53 instructions an
+ * allocation in GCBench, 69 before: bench/results/gc-alloc-callgrind.txt.) */
 GORT_INLINE void *alloc_fast(size_t n, int kind, const gort_gc_type_t *ty) {
     gc_thread *t = gort__gc_self;
     if (GORT_UNLIKELY(!t || n > SMALL_MAX))   /* 1-32 KiB: alloc_slow (a memset will dominate) */
