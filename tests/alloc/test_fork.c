@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../common/death.h"
+#include "common/death.h"
+#include "common/rng.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -75,22 +76,15 @@ enum { NTHREADS = 3, NFORKS = 20, SLOTS = 256 };
 static _Atomic int stop;
 static void *_Atomic shared[SLOTS];   /* blocks passed between threads */
 
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static size_t rand_size(uint64_t *s) {
-    uint64_t r = rng_next(s);
+    uint64_t r = test_rng_next(s);
     return (r & 7) == 0 ? 32768 + (r >> 8) % 200000 : 1 + (r >> 8) % 2048;
 }
 
 static void *churn(void *arg) {
     uint64_t s = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
     while (!atomic_load(&stop)) {
-        unsigned j = (unsigned)(rng_next(&s) % SLOTS);
+        unsigned j = (unsigned)(test_rng_next(&s) % SLOTS);
         size_t n = rand_size(&s);
         void *p = gort_malloc(n);
         DIE_UNLESS(p != NULL);

@@ -22,6 +22,8 @@
 
 #include <gort/gort.h>
 
+#include "common/rng.h"
+
 #define LOCALS 6
 #define MAILBOXES 64
 #define SHARED 64
@@ -56,13 +58,6 @@ static uint64_t mix(uint64_t x) {
     x *= 0x9e3779b97f4a7c15u;
     x ^= x >> 29;
     return x | 1;
-}
-
-static uint64_t rnd(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
 }
 
 static node *new_node(void) {
@@ -113,7 +108,7 @@ static _Atomic int shared_lock;
 
 /* One step on a graph whose roots are local[] (a frame of the caller's). */
 static void step(ref *local, uint64_t *seed, bool goroutine) {
-    uint64_t r = rnd(seed);
+    uint64_t r = test_rng_next(seed);
     unsigned i = (unsigned)(r % LOCALS), j = (unsigned)((r >> 8) % LOCALS);
     switch ((r >> 16) % 8) {
     case 0:

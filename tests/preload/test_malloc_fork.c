@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/rng.h"
 #include "preload/preload.h"
 
 #define NTHREADS 4
@@ -22,15 +23,8 @@
 static _Atomic int stop;
 static void *_Atomic shared[SLOTS];   /* blocks passed between threads */
 
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static size_t rand_size(uint64_t *s) {
-    uint64_t r = rng_next(s);
+    uint64_t r = test_rng_next(s);
     switch (r & 15) {
     case 0: return 32768 + (r >> 8) % 300000;   /* large */
     case 1: case 2: return 1024 + (r >> 8) % 31000;
@@ -42,7 +36,7 @@ static void *churn(void *arg) {
     uint64_t s = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
     void *mine[64] = {0};
     while (!atomic_load(&stop)) {
-        unsigned i = rng_next(&s) % 64;
+        unsigned i = test_rng_next(&s) % 64;
         free(mine[i]);
         size_t n = rand_size(&s);
         mine[i] = malloc(n);
@@ -50,10 +44,10 @@ static void *churn(void *arg) {
             abort();
         memset(mine[i], (int)i, n < 256 ? n : 256);
         /* Swap a block with the shared pool: the next owner frees it. */
-        unsigned j = rng_next(&s) % SLOTS;
+        unsigned j = test_rng_next(&s) % SLOTS;
         void *old = atomic_exchange(&shared[j], malloc(rand_size(&s)));
         free(old);
-        if ((rng_next(&s) & 255) == 0)
+        if ((test_rng_next(&s) & 255) == 0)
             mine[i] = realloc(mine[i], rand_size(&s));
     }
     for (int i = 0; i < 64; i++)
