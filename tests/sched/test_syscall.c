@@ -183,9 +183,11 @@ static void test_thread_cap(void **state) {
 
 static int lost_fds[2];
 static int entered;
+static _Atomic pid_t reader_tid;   /* the reader's thread: its M */
 static void stuck_reader(void *arg) {
     (void)arg;
     char c;
+    reader_tid = (pid_t)syscall(SYS_gettid);
     __atomic_store_n(&entered, 1, __ATOMIC_SEQ_CST);
     gort_syscall_enter();
     (void)read(lost_fds[0], &c, 1);   /* returns only once the main goroutine has returned */
@@ -273,18 +275,7 @@ static void test_lost_m_not_running(void **state) {
  * the check again.  The reader's read ends only after the deadlocked run is
  * under way, unless it blocked the thread that called gort_main (which must
  * return from the first run): then it ends with the run, as above. */
-static _Atomic pid_t held_tid;
 static _Atomic int deadlock_started, first_over;
-static void held_reader(void *arg) {
-    (void)arg;
-    char c;
-    held_tid = (pid_t)syscall(SYS_gettid);
-    __atomic_store_n(&entered, 1, __ATOMIC_SEQ_CST);
-    gort_syscall_enter();
-    (void)read(lost_fds[0], &c, 1);
-    gort_syscall_exit();   /* lost: the deadlock report, or the run was over */
-    abort();
-}
 
 static void *held_write(void *arg) {
     pid_t main_tid = *(pid_t *)arg;
@@ -293,7 +284,7 @@ static void *held_write(void *arg) {
      * return from it) or over (it did not: the next run may have begun). */
     while (!__atomic_load_n(&gort__sched.stopping, __ATOMIC_SEQ_CST) && !first_over)
         nanosleep(&ts, NULL);
-    if (held_tid != main_tid) {   /* lost: hold it into the next run, until that run idles */
+    if (reader_tid != main_tid) {   /* lost: hold it into the next run, until that run idles */
         while (!deadlock_started)
             nanosleep(&ts, NULL);
         ts.tv_nsec = 100 * 1000 * 1000;
@@ -307,7 +298,7 @@ static void *held_write(void *arg) {
 static void leave_held(void *arg) {
     (void)arg;
     entered = 0;
-    gort_go(held_reader, NULL);
+    gort_go(stuck_reader, NULL);
     /* Busy, so that the other P's M takes the reader: that M is the one lost. */
     while (!__atomic_load_n(&entered, __ATOMIC_SEQ_CST))
         ;
