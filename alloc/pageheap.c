@@ -453,6 +453,8 @@ uint64_t gort__pageheap_scavenge(uint64_t keep) {
             while (j < n && !bit_get(scav, j))
                 j++;
             gort__os_release((void *)(victim->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
+            if (gort__settings.hugepages)
+                gort__os_nohugepages_around((void *)(victim->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
             released += j - i;
             i = j;
         }

@@ -37,6 +37,7 @@ static const struct debug_key {
     {"trace", &gort__settings.trace, 0, 1, "record runtime events"},
     {"asyncpreemptoff", &gort__settings.asyncpreemptoff, 0, 1, "no signal-based preemption"},
     {"invalidfree", &gort__settings.invalidfree, 0, 1, "0: report an invalid free and leak instead of dying"},
+    {"hugepages", &gort__settings.hugepages, 0, 1, "1: transparent huge pages for the arenas"},
 };
 
 static int parse_int(const char *s, size_t n, long long *out) {

@@ -3,7 +3,9 @@
 #include "include/gort/internal/rt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -61,6 +63,51 @@ void gort__os_release(void *p, size_t len) {
      * on to skip zeroing released memory. */
     if (gort__os.madvise(p, len, MADV_DONTNEED) != 0)
         gort__fatal("gort: madvise(%p, %zu, MADV_DONTNEED) failed: errno %d", p, len, errno);
+}
+
+/* The size of a transparent huge page (2 MiB on x86-64 and on AArch64 with 4 KiB
+ * pages), from sysfs; 0 if the kernel has none. */
+static size_t huge_page_size(void) {
+    static _Atomic size_t hps = 1;   /* 1: not read yet */
+    size_t v = atomic_load_explicit(&hps, memory_order_relaxed);
+    if (v != 1)
+        return v;
+    v = 0;
+    int fd = open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[32];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+            v = v * 10 + (size_t)(buf[i] - '0');
+        if (v & (v - 1))
+            v = 0;
+    }
+    atomic_store_explicit(&hps, v, memory_order_relaxed);
+    return v;
+}
+
+void gort__os_hugepages(void *p, size_t len) {
+    if (huge_page_size())
+        gort__os.madvise(p, len, MADV_HUGEPAGE);
+}
+
+/* Go's sysUnused: khugepaged may collapse a huge page that has a single page
+ * mapped back into a whole one, so a release that leaves a huge page partly
+ * mapped turns huge pages off for that huge page (only the one or two at the
+ * range's ends: every flag change splits the mapping, and there is a cap on
+ * mappings).  They stay off when reused: small pages, as without the setting. */
+void gort__os_nohugepages_around(void *p, size_t len) {
+    size_t hp = huge_page_size();
+    if (!hp || !len)
+        return;
+    uintptr_t lo = (uintptr_t)p, hi = lo + len;
+    uintptr_t head = lo & (hp - 1) ? lo & ~(uintptr_t)(hp - 1) : 0;
+    uintptr_t tail = hi & (hp - 1) ? (hi - 1) & ~(uintptr_t)(hp - 1) : 0;
+    if (head)
+        gort__os.madvise((void *)head, hp, MADV_NOHUGEPAGE);
+    if (tail && tail != head)
+        gort__os.madvise((void *)tail, hp, MADV_NOHUGEPAGE);
 }
 
 int *gort__errno_here(void) {

@@ -125,6 +125,11 @@ static inline void *gort__bump_take(gort_bump_t *b, size_t n, size_t chunk_size)
 void  gort__os_unmap(void *p, size_t len);
 /* Give pages back to the OS; they read as zero afterwards. */
 void  gort__os_release(void *p, size_t len);
+/* Transparent huge pages for [p, p + len) (MADV_HUGEPAGE), or off again for the
+ * huge pages a release of [p, p + len) leaves partly mapped (MADV_NOHUGEPAGE):
+ * see alloc/arena.c.  Failures (no THP in this kernel) are ignored. */
+void  gort__os_hugepages(void *p, size_t len);
+void  gort__os_nohugepages_around(void *p, size_t len);
 size_t gort__os_page_size(void);
 
 /* Start a detached runtime thread (a collector worker, the sweeper, the scavenger)
@@ -187,6 +192,7 @@ typedef struct gort_settings {
     int     trace;            /* GORT_DEBUG=trace=1 turns the event rings on */
     int     asyncpreemptoff;  /* GORT_DEBUG=asyncpreemptoff=1: no preemption signal */
     int     invalidfree;      /* GORT_DEBUG=invalidfree=0 makes an invalid free non-fatal (reports, leaks) */
+    int     hugepages;        /* GORT_DEBUG=hugepages=1: arenas advised MADV_HUGEPAGE (alloc/arena.c) */
 } gort_settings_t;
 extern gort_settings_t gort__settings;
 /* Parse the environment once (idempotent, thread-safe, allocation-free). */
