@@ -28,15 +28,15 @@ static arena *arena_register(uintptr_t base, int huge) {
 /* GORT_DEBUG=hugepages=1 advises every arena MADV_HUGEPAGE, so that where the
  * kernel's transparent huge pages are "madvise" (Debian's default) a fault maps
  * 2 MiB at once: a fault per 512 pages instead of one each, and one TLB entry
- * for what the collector's mark reaches in 512.  On this project's 2-CPU test
- * machine, against the same build without it: binary-trees (goroutines, depth
- * 18) 10-16% less time, GCBench 20% less CPU, the server workload 14-16% more
- * requests/s, for 15-20% more peak RSS on binary-trees (a huge page is mapped
- * whole) and about the same on the others (bench/results/hugepages.md).  Off by
- * default: a small heap's RSS grows to whole huge pages, and jemalloc, mimalloc
- * and Go 1.19 (which gets none here) do not map them unasked either.  The
- * scavenger's releases turn them off where they leave a huge page partly mapped
- * (gort__os_nohugepages_around). */
+ * for what the collector's mark reaches in 512.  bench/results/hugepages.md
+ * (bench/thp/run.sh, the same binaries with and without it, on 2 CPUs): GCBench
+ * 16% less CPU, the server workload 8-12% more requests/s, binary-trees with
+ * goroutines 10% less CPU at P=2 (unchanged at P=1), minor faults 10-26 times
+ * fewer, for 1-6% more peak RSS (23% on GCBench's 23 MiB heap: a huge page is
+ * mapped whole).  Off by default: a small heap's RSS grows to whole huge pages,
+ * and jemalloc, mimalloc and Go 1.19 (which gets none here) do not map them
+ * unasked either.  The scavenger's releases turn them off where they leave a
+ * huge page partly mapped (gort__os_nohugepages_around). */
 static void advise(void *p, size_t len) {
     gort__settings_init();
     if (gort__settings.hugepages)
