@@ -65,6 +65,19 @@ void gort__os_release(void *p, size_t len) {
         gort__fatal("gort: madvise(%p, %zu, MADV_DONTNEED) failed: errno %d", p, len, errno);
 }
 
+uint64_t gort__os_read_number(const char *path) {
+    uint64_t v = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[32];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(buf[i] - '0');
+    return v;
+}
+
 /* The size of a transparent huge page (2 MiB on x86-64 and on AArch64 with 4 KiB
  * pages), from sysfs; 0 if the kernel has none. */
 static size_t huge_page_size(void) {
@@ -72,17 +85,9 @@ static size_t huge_page_size(void) {
     size_t v = atomic_load_explicit(&hps, memory_order_relaxed);
     if (v != 1)
         return v;
-    v = 0;
-    int fd = open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        char buf[32];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-            v = v * 10 + (size_t)(buf[i] - '0');
-        if (v & (v - 1))
-            v = 0;
-    }
+    v = (size_t)gort__os_read_number("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+    if (v & (v - 1))
+        v = 0;
     atomic_store_explicit(&hps, v, memory_order_relaxed);
     return v;
 }

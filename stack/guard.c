@@ -32,21 +32,8 @@ void gort__stack_test_config(bool no_kernel_guards, long guard_page_budget) {
 
 /* vm.max_map_count, read without allocating; the kernel's default if unreadable. */
 static long max_map_count(void) {
-    long v = 65530;
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return v;
-    char buf[32];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n > 0) {
-        long x = 0;
-        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-            x = x * 10 + (buf[i] - '0');
-        if (x > 0)
-            v = x;
-    }
-    return v;
+    long v = (long)gort__os_read_number("/proc/sys/vm/max_map_count");
+    return v > 0 ? v : 65530;
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc);

@@ -105,23 +105,12 @@ static bool has_flag(uintptr_t addr, const char *flag) {
     return strstr(f, want) != NULL;
 }
 
-static size_t thp_size(void) {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
-    unsigned long v = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
-
 /* GORT_DEBUG=hugepages=1: new arenas (here a huge block's own reservation) are
  * advised MADV_HUGEPAGE, the default leaves them alone; a release turns huge
  * pages off for the huge pages it leaves partly mapped, and only those. */
 static void hugepages_advised_and_released(void **state) {
     (void)state;
-    size_t hp = thp_size();
+    size_t hp = (size_t)gort__os_read_number("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
     if (hp != 2u << 20)
         skip();   /* no transparent huge pages, or not 2 MiB ones: nothing to check */
     gort__settings.hugepages = 0;

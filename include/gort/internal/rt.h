@@ -131,6 +131,9 @@ void  gort__os_release(void *p, size_t len);
 void  gort__os_hugepages(void *p, size_t len);
 void  gort__os_nohugepages_around(void *p, size_t len);
 size_t gort__os_page_size(void);
+/* The decimal number a small kernel file (/proc/sys, sysfs) starts with, read
+ * without allocating; 0 if it cannot be read or starts with no digit. */
+uint64_t gort__os_read_number(const char *path);
 
 /* Start a detached runtime thread (a collector worker, the sweeper, the scavenger)
  * with every signal blocked, so it never runs a program's handler or answers a
